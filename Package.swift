@@ -1,0 +1,59 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// alv: Adaptive Load Vectoring with Predictive Scaling.
+// One library target per concern; `alv` only parses arguments and calls into them.
+let package = Package(
+    name: "alv",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "alv", targets: ["alv"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C libraries from Debian, each behind a module map and a typed shim.
+        .systemLibrary(
+            name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(
+            name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]),
+        // No pkgConfig: libzmq's .pc adds -isystem flags that SwiftPM rejects.
+        .systemLibrary(
+            name: "CZmq", path: "Sources/CZmq",
+            providers: [.apt(["libzmq3-dev"])]),
+
+        // Payload templates, data feeders and the seeded random source.
+        .target(name: "ALVTemplates"),
+        // Load Vectors, ALV profiles, the positioned JSON reader and the validator.
+        .target(name: "ALVModel", dependencies: ["ALVTemplates"]),
+        // SQLite: the vector and profile repository (and, later, the metrics store).
+        .target(name: "ALVStore", dependencies: ["ALVModel", "CSQLite"]),
+        // Versions of the linked C libraries, for `alv --version`.
+        .target(name: "ALVSystem", dependencies: ["CCurl", "CZmq", "CSQLite"]),
+
+        .executableTarget(
+            name: "alv",
+            dependencies: [
+                "ALVModel", "ALVStore", "ALVTemplates", "ALVSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        // Micro-benchmarks that print figures (scripts/bench-*); never part of the tests.
+        .executableTarget(name: "alv-bench", dependencies: ["ALVTemplates", "ALVModel"]),
+
+        // Helpers shared by the test targets: fixtures, temp dirs, running the built `alv`.
+        .target(name: "ALVTesting", path: "Tests/ALVTesting"),
+        .testTarget(name: "ALVTemplatesTests", dependencies: ["ALVTemplates", "ALVTesting"]),
+        .testTarget(name: "ALVModelTests", dependencies: ["ALVModel", "ALVTesting"]),
+        .testTarget(name: "ALVStoreTests", dependencies: ["ALVStore", "ALVTesting"]),
+        .testTarget(name: "ALVCLITests", dependencies: ["ALVModel", "ALVSystem", "ALVTesting"]),
+    ]
+)
+
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    target.swiftSettings = settings
+}

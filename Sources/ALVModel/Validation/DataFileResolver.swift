@@ -1,0 +1,67 @@
+import ALVTemplates
+import Foundation
+
+/// Finds and loads the CSV files a vector's templates name, once each.
+///
+/// A name declared under `data_files` uses its path; any other name `N` is looked up as `N.csv`
+/// in the vector's directory and then in its `data/` folder.
+public struct DataFileResolver {
+    public let baseDirectory: String
+    public let declared: [String: DataFileSpec]
+    private var cache: [String: Result<DataSet, Problem>] = [:]
+
+    public struct Problem: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    public init(baseDirectory: String, declared: [String: DataFileSpec]) {
+        self.baseDirectory = baseDirectory
+        self.declared = declared
+    }
+
+    /// The paths tried for `name`, in order.
+    public func candidates(for name: String) -> [String] {
+        if let spec = declared[name] { return [absolute(spec.path)] }
+        return [absolute("\(name).csv"), absolute("data/\(name).csv")]
+    }
+
+    /// Loads the data file `name`.
+    public mutating func load(_ name: String) -> Result<DataSet, Problem> {
+        if let cached = cache[name] { return cached }
+        let paths = candidates(for: name)
+        let result: Result<DataSet, Problem>
+        if let found = paths.first(where: { FileManager.default.fileExists(atPath: $0) }) {
+            do {
+                result = .success(try DataSet.load(name: name, path: found))
+            } catch {
+                result = .failure(Problem(description: "bad data file \(error.description)"))
+            }
+        } else {
+            result = .failure(Problem(description: "data file '\(name)' not found; looked for \(paths.joined(separator: ", "))"))
+        }
+        cache[name] = result
+        return result
+    }
+
+    /// The bindings for every data file the vector uses, ready for template compilation.
+    public mutating func templateData(for vector: LoadVector, environment: [String: String]) throws -> TemplateData {
+        var names = Set(declared.keys)
+        for request in vector.requestTypes {
+            for source in [request.url, request.payloadTemplate ?? ""] + Array(request.headers.values) {
+                if let parsed = try? ParsedTemplate.parse(source) { names.formUnion(parsed.dataReferences.map(\.file)) }
+            }
+        }
+        var bindings: [TemplateData.Binding] = []
+        for name in names.sorted() {
+            switch load(name) {
+            case .success(let dataSet): bindings.append(.init(dataSet: dataSet, order: declared[name]?.order ?? .sequential))
+            case .failure(let problem): throw problem
+            }
+        }
+        return TemplateData(bindings: bindings, environment: environment)
+    }
+
+    private func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : (baseDirectory as NSString).appendingPathComponent(path)
+    }
+}

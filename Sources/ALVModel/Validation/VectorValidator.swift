@@ -1,0 +1,266 @@
+import ALVTemplates
+import Foundation
+
+/// Checks a Load Vector file and builds the model, reporting every problem at once.
+public enum VectorValidator {
+    static let fields = [
+        "$schema", "vector_id", "name", "description", "request_types", "ramp_up_time_sec", "duration_sec", "load",
+        "thresholds", "data_files",
+    ]
+    static let requestFields = ["name", "method", "url", "frequency", "headers", "payload_template", "think_time_ms", "timeout_ms"]
+    static let loadFields = ["target_rps", "virtual_users", "arrival", "max_in_flight"]
+
+    /// Validates the JSON text of a vector.
+    /// - Parameters:
+    ///   - bytes: the file's contents.
+    ///   - file: the name to put in messages.
+    ///   - baseDirectory: where relative data files resolve; the file's directory.
+    ///   - environment: what `{{env.NAME}}` is checked against (a missing variable is a warning).
+    public static func validate(
+        _ bytes: [UInt8], file: String?, baseDirectory: String?,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> Validated<LoadVector> {
+        var sink = DiagnosticSink(file: file)
+        let root: JSONNode
+        do {
+            root = try JSONReader.parse(bytes)
+        } catch {
+            sink.diagnostics.append(Diagnostic(file: file, path: "$", position: error.position, message: "malformed JSON: \(error.message)"))
+            return Validated(model: nil, diagnostics: sink.diagnostics, document: nil)
+        }
+        let model = read(root, sink: &sink, baseDirectory: baseDirectory ?? FileManager.default.currentDirectoryPath, environment: environment)
+        return Validated(model: sink.diagnostics.hasErrors ? nil : model, diagnostics: sink.diagnostics, document: root)
+    }
+
+    /// Validates a vector file on disk; data files resolve relative to its directory.
+    public static func validateFile(atPath path: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> Validated<LoadVector> {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return Validated(model: nil, diagnostics: [Diagnostic(file: path, path: "$", position: nil, message: unreadable(path))], document: nil)
+        }
+        return validate(Array(data), file: path, baseDirectory: (path as NSString).deletingLastPathComponent.nonEmpty ?? ".", environment: environment)
+    }
+
+    static func read(_ root: JSONNode, sink: inout DiagnosticSink, baseDirectory: String, environment: [String: String]) -> LoadVector? {
+        let path = JSONPath.root
+        guard let fields = sink.object(root, at: path, allowed: fields, required: ["vector_id", "name", "request_types", "duration_sec", "load"], what: "a Load Vector")
+        else { return nil }
+
+        let vectorID = sink.identifier(fields["vector_id"], at: path.appending("vector_id"))
+        let name = sink.string(fields["name"], at: path.appending("name"))
+        let description = sink.string(fields["description"], at: path.appending("description"), nonEmpty: false)
+        let rampUp = fields["ramp_up_time_sec"] == nil
+            ? 0 : sink.number(fields["ramp_up_time_sec"], at: path.appending("ramp_up_time_sec"), minimum: 0, maximum: 86_400 * 7, what: "seconds (a number)")
+        let duration = sink.number(fields["duration_sec"], at: path.appending("duration_sec"), minimum: 0, minimumExclusive: true, maximum: 86_400 * 7, what: "seconds (a number)")
+        let load = fields["load"].flatMap { readLoad($0, at: path.appending("load"), sink: &sink) }
+        let thresholds = fields["thresholds"].map { readThresholds($0, at: path.appending("thresholds"), sink: &sink) } ?? []
+        let dataFiles = fields["data_files"].map { readDataFiles($0, at: path.appending("data_files"), sink: &sink) } ?? [:]
+        var resolver = DataFileResolver(baseDirectory: baseDirectory, declared: dataFiles)
+        for (name, _) in dataFiles.sorted(by: { $0.key < $1.key }) {
+            if case .failure(let problem) = resolver.load(name) {
+                sink.error(path.appending("data_files").appending(name), fields["data_files"]?[name], problem.description)
+            }
+        }
+
+        var requestTypes: [RequestType] = []
+        var requestTypesValid = true
+        if let node = fields["request_types"] {
+            let listPath = path.appending("request_types")
+            if let elements = node.elements {
+                if elements.isEmpty { sink.error(listPath, node, "expected at least one request type, found an empty array") }
+                var seen: [String: Int] = [:]
+                for (index, element) in elements.enumerated() {
+                    let elementPath = listPath.appending(index)
+                    if let request = readRequestType(element, at: elementPath, sink: &sink, resolver: &resolver, environment: environment) {
+                        if let first = seen[request.name] {
+                            sink.error(elementPath.appending("name"), element["name"], "duplicate request type name \"\(request.name)\" (also request_types[\(first)]); names must be unique")
+                        } else {
+                            seen[request.name] = index
+                        }
+                        requestTypes.append(request)
+                    } else {
+                        requestTypesValid = false
+                    }
+                }
+                if requestTypesValid, !requestTypes.isEmpty {
+                    let total = requestTypes.reduce(0) { $0 + $1.frequency }
+                    if abs(total - 100) > 0.01 {
+                        let parts = requestTypes.map { sink.format($0.frequency) }.joined(separator: " + ")
+                        sink.error(listPath, node, "request type frequencies must sum to 100, found \(parts) = \(sink.format((total * 1000).rounded() / 1000))")
+                    }
+                }
+            } else {
+                sink.error(listPath, node, "expected an array of request types, found \(node.typeName) \(node.preview)")
+            }
+        }
+
+        guard let vectorID, let name, let rampUp, let duration, let load, requestTypesValid else { return nil }
+        return LoadVector(
+            vectorID: vectorID, name: name, description: description, requestTypes: requestTypes, rampUpTimeSec: rampUp,
+            durationSec: duration, load: load, thresholds: thresholds, dataFiles: dataFiles)
+    }
+
+    static func readRequestType(
+        _ node: JSONNode, at path: JSONPath, sink: inout DiagnosticSink, resolver: inout DataFileResolver, environment: [String: String]
+    ) -> RequestType? {
+        guard let fields = sink.object(node, at: path, allowed: requestFields, required: ["name", "url", "frequency"], what: "a request type") else {
+            return nil
+        }
+        let before = sink.diagnostics.errors.count
+        let name = sink.string(fields["name"], at: path.appending("name"))
+        let method = fields["method"] == nil ? "GET" : sink.oneOf(fields["method"], at: path.appending("method"), RequestType.methods)
+        let url = sink.string(fields["url"], at: path.appending("url"))
+        let frequency = sink.number(fields["frequency"], at: path.appending("frequency"), minimum: 0, minimumExclusive: true, maximum: 100, what: "a percentage")
+        var headers: [String: String] = [:]
+        if let headerNode = fields["headers"] {
+            if let members = headerNode.members {
+                for member in members {
+                    let headerPath = path.appending("headers").appending(member.key)
+                    if !member.key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_".contains($0)) }) || member.key.isEmpty {
+                        sink.error(headerPath, member.value, "expected a header name of letters, digits, '-' or '_', found \"\(member.key)\"")
+                    }
+                    if let value = sink.string(member.value, at: headerPath, nonEmpty: false) {
+                        headers[member.key] = value
+                        checkTemplate(value, node: member.value, at: headerPath, sink: &sink, resolver: &resolver, environment: environment)
+                    }
+                }
+            } else {
+                sink.error(path.appending("headers"), headerNode, "expected an object of header names to values, found \(headerNode.typeName) \(headerNode.preview)")
+            }
+        }
+        let payload = sink.string(fields["payload_template"], at: path.appending("payload_template"), nonEmpty: false)
+        if let payload {
+            checkTemplate(payload, node: fields["payload_template"], at: path.appending("payload_template"), sink: &sink, resolver: &resolver, environment: environment)
+        }
+        if let url {
+            checkTemplate(url, node: fields["url"], at: path.appending("url"), sink: &sink, resolver: &resolver, environment: environment)
+            if url.contains("://") && !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+                sink.error(path.appending("url"), fields["url"], "expected an http:// or https:// URL, or a path relative to --target, found \"\(url)\"")
+            }
+        }
+        let thinkTime = fields["think_time_ms"].flatMap { readThinkTime($0, at: path.appending("think_time_ms"), sink: &sink) }
+        let timeout = sink.number(fields["timeout_ms"], at: path.appending("timeout_ms"), minimum: 0, minimumExclusive: true, maximum: 3_600_000, what: "milliseconds (a number)")
+        guard sink.diagnostics.errors.count == before, let name, let method, let url, let frequency else { return nil }
+        return RequestType(
+            name: name, method: method, url: url, frequency: frequency, headers: headers, payloadTemplate: payload,
+            thinkTimeMs: thinkTime, timeoutMs: timeout)
+    }
+
+    static func checkTemplate(
+        _ source: String, node: JSONNode?, at path: JSONPath, sink: inout DiagnosticSink, resolver: inout DataFileResolver,
+        environment: [String: String]
+    ) {
+        let parsed: ParsedTemplate
+        do {
+            parsed = try ParsedTemplate.parse(source)
+        } catch {
+            sink.error(path, node, "template \(error.description)")
+            return
+        }
+        for reference in parsed.dataReferences {
+            switch resolver.load(reference.file) {
+            case .failure(let problem):
+                sink.error(path, node, "template at character \(reference.offset + 1): {{data.\(reference.file).\(reference.column)}}: \(problem.description)")
+            case .success(let dataSet):
+                if !dataSet.columns.contains(reference.column) {
+                    let hint = closestName(to: reference.column, among: dataSet.columns).map { " (did you mean \"\($0)\"?)" } ?? ""
+                    sink.error(path, node, "template at character \(reference.offset + 1): data file '\(reference.file)' has no column \"\(reference.column)\"\(hint); its columns are \(dataSet.columns.joined(separator: ", "))")
+                }
+            }
+        }
+        for reference in parsed.environmentReferences where environment[reference.name] == nil {
+            sink.warning(path, node, "template at character \(reference.offset + 1): environment variable \(reference.name) is not set here; a run needs it")
+        }
+    }
+
+    static func readThinkTime(_ node: JSONNode, at path: JSONPath, sink: inout DiagnosticSink) -> ThinkTime? {
+        if node.numberValue != nil {
+            return sink.number(node, at: path, minimum: 0, maximum: 3_600_000, what: "milliseconds (a number)").map { .fixed($0) }
+        }
+        guard node.members != nil else {
+            sink.error(path, node, "expected milliseconds as a number or a range {\"min\": …, \"max\": …}, found \(node.typeName) \(node.preview)")
+            return nil
+        }
+        guard let fields = sink.object(node, at: path, allowed: ["min", "max"], required: ["min", "max"], what: "a think-time range") else { return nil }
+        let low = sink.number(fields["min"], at: path.appending("min"), minimum: 0, maximum: 3_600_000, what: "milliseconds (a number)")
+        let high = sink.number(fields["max"], at: path.appending("max"), minimum: 0, maximum: 3_600_000, what: "milliseconds (a number)")
+        guard let low, let high else { return nil }
+        guard low <= high else {
+            sink.error(path.appending("min"), fields["min"], "expected min ≤ max (\(sink.format(high))), found \(sink.format(low))")
+            return nil
+        }
+        return .range(min: low, max: high)
+    }
+
+    static func readLoad(_ node: JSONNode, at path: JSONPath, sink: inout DiagnosticSink) -> LoadModel? {
+        guard let fields = sink.object(node, at: path, allowed: loadFields, required: [], what: "a load model") else { return nil }
+        let hasRate = fields["target_rps"] != nil
+        let hasUsers = fields["virtual_users"] != nil
+        if hasRate && hasUsers {
+            sink.error(path, node, "expected exactly one of \"target_rps\" (open model) or \"virtual_users\" (closed model), found both")
+            return nil
+        }
+        if !hasRate && !hasUsers {
+            sink.error(path, node, "expected exactly one of \"target_rps\" (open model) or \"virtual_users\" (closed model), found neither")
+            return nil
+        }
+        if hasUsers {
+            for key in ["arrival", "max_in_flight"] where fields[key] != nil {
+                sink.error(path.appending(key), fields[key], "\"\(key)\" applies to the open model (target_rps) only")
+            }
+            return sink.integer(fields["virtual_users"], at: path.appending("virtual_users"), minimum: 1, maximum: 1_000_000).map { .closed(virtualUsers: $0) }
+        }
+        let rate = sink.number(fields["target_rps"], at: path.appending("target_rps"), minimum: 0, minimumExclusive: true, maximum: 10_000_000, what: "requests per second (a number)")
+        let arrival = fields["arrival"] == nil ? "poisson" : sink.oneOf(fields["arrival"], at: path.appending("arrival"), ArrivalProcess.allCases.map(\.rawValue))
+        let cap = fields["max_in_flight"] == nil ? 0 : sink.integer(fields["max_in_flight"], at: path.appending("max_in_flight"), minimum: 1, maximum: 1_000_000)
+        guard let rate, let arrival, let process = ArrivalProcess(rawValue: arrival), let cap else { return nil }
+        return .open(targetRPS: rate, arrival: process, maxInFlight: cap == 0 ? nil : cap)
+    }
+
+    static func readThresholds(_ node: JSONNode, at path: JSONPath, sink: inout DiagnosticSink) -> [Threshold] {
+        guard let members = node.members else {
+            sink.error(path, node, "expected an object of metric names to expressions such as {\"http_errors\": \"rate<0.01\"}, found \(node.typeName) \(node.preview)")
+            return []
+        }
+        var result: [Threshold] = []
+        for member in members {
+            let memberPath = path.appending(member.key)
+            guard let expression = sink.string(member.value, at: memberPath) else { continue }
+            let (threshold, problem) = Threshold.parse(metric: member.key, expression: expression)
+            if let problem { sink.error(memberPath, member.value, problem) }
+            if let threshold { result.append(threshold) }
+        }
+        return result.sorted { $0.metric < $1.metric }
+    }
+
+    static func readDataFiles(_ node: JSONNode, at path: JSONPath, sink: inout DiagnosticSink) -> [String: DataFileSpec] {
+        guard let members = node.members else {
+            sink.error(path, node, "expected an object of data names to CSV paths, found \(node.typeName) \(node.preview)")
+            return [:]
+        }
+        var result: [String: DataFileSpec] = [:]
+        for member in members {
+            let memberPath = path.appending(member.key)
+            if !isIdentifier(member.key) || member.key.contains(".") {
+                sink.error(memberPath, member.value, "expected a data name of letters, digits, '_' or '-', found \"\(member.key)\"")
+                continue
+            }
+            if member.value.stringValue != nil {
+                if let file = sink.string(member.value, at: memberPath) { result[member.key] = DataFileSpec(path: file) }
+                continue
+            }
+            guard let fields = sink.object(member.value, at: memberPath, allowed: ["path", "order"], required: ["path"], what: "a data file (a path, or {\"path\", \"order\"})") else { continue }
+            let file = sink.string(fields["path"], at: memberPath.appending("path"))
+            let order = fields["order"] == nil ? "sequential" : sink.oneOf(fields["order"], at: memberPath.appending("order"), DataOrder.allCases.map(\.rawValue))
+            if let file, let order, let dataOrder = DataOrder(rawValue: order) { result[member.key] = DataFileSpec(path: file, order: dataOrder) }
+        }
+        return result
+    }
+
+    static func unreadable(_ path: String) -> String {
+        FileManager.default.fileExists(atPath: path) ? "cannot read the file (permissions?)" : "no such file"
+    }
+}
+
+extension String {
+    var nonEmpty: String? { isEmpty ? nil : self }
+}

@@ -1,0 +1,245 @@
+import ALVTemplates
+
+/// A Load Vector: a mix of request types, how fast to send them, and for how long.
+///
+/// Field names on the wire are fixed by ARCHITECTURE.md (snake_case); build one with
+/// `VectorValidator.validate`, which reports every problem in a file at once.
+public struct LoadVector: Sendable, Equatable, Codable {
+    public var vectorID: String
+    public var name: String
+    public var description: String?
+    public var requestTypes: [RequestType]
+    /// Seconds over which users or rate rise linearly from zero; 0 starts at full load.
+    public var rampUpTimeSec: Double
+    /// Seconds of load after the ramp-up.
+    public var durationSec: Double
+    public var load: LoadModel
+    /// Pass/fail conditions for this vector.
+    public var thresholds: [Threshold]
+    /// Named CSV files for `{{data.NAME.COLUMN}}`; names not listed here resolve to NAME.csv beside the vector file.
+    public var dataFiles: [String: DataFileSpec]
+
+    public init(
+        vectorID: String, name: String, description: String? = nil, requestTypes: [RequestType],
+        rampUpTimeSec: Double = 0, durationSec: Double, load: LoadModel,
+        thresholds: [Threshold] = [], dataFiles: [String: DataFileSpec] = [:]
+    ) {
+        self.vectorID = vectorID
+        self.name = name
+        self.description = description
+        self.requestTypes = requestTypes
+        self.rampUpTimeSec = rampUpTimeSec
+        self.durationSec = durationSec
+        self.load = load
+        self.thresholds = thresholds
+        self.dataFiles = dataFiles
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case vectorID = "vector_id", name, description, requestTypes = "request_types"
+        case rampUpTimeSec = "ramp_up_time_sec", durationSec = "duration_sec", load, thresholds
+        case dataFiles = "data_files"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        vectorID = try c.decode(String.self, forKey: .vectorID)
+        name = try c.decode(String.self, forKey: .name)
+        description = try c.decodeIfPresent(String.self, forKey: .description)
+        requestTypes = try c.decode([RequestType].self, forKey: .requestTypes)
+        rampUpTimeSec = try c.decodeIfPresent(Double.self, forKey: .rampUpTimeSec) ?? 0
+        durationSec = try c.decode(Double.self, forKey: .durationSec)
+        load = try c.decode(LoadModel.self, forKey: .load)
+        thresholds = try c.decodeIfPresent(ThresholdSet.self, forKey: .thresholds)?.thresholds ?? []
+        dataFiles = try c.decodeIfPresent([String: DataFileSpec].self, forKey: .dataFiles) ?? [:]
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(vectorID, forKey: .vectorID)
+        try c.encode(name, forKey: .name)
+        try c.encodeIfPresent(description, forKey: .description)
+        try c.encode(requestTypes, forKey: .requestTypes)
+        try c.encode(rampUpTimeSec, forKey: .rampUpTimeSec)
+        try c.encode(durationSec, forKey: .durationSec)
+        try c.encode(load, forKey: .load)
+        if !thresholds.isEmpty { try c.encode(ThresholdSet(thresholds), forKey: .thresholds) }
+        if !dataFiles.isEmpty { try c.encode(dataFiles, forKey: .dataFiles) }
+    }
+
+    /// Total seconds the vector runs: ramp-up plus hold.
+    public var totalSeconds: Double { rampUpTimeSec + durationSec }
+}
+
+/// One kind of request in a vector's mix.
+public struct RequestType: Sendable, Equatable, Codable {
+    public static let methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+    public var name: String
+    public var method: String
+    /// Absolute, or relative to the run's `--target`; may hold `{{ … }}` expressions.
+    public var url: String
+    /// Share of requests, in percent; a vector's frequencies sum to 100.
+    public var frequency: Double
+    public var headers: [String: String]
+    public var payloadTemplate: String?
+    /// Pause after each response of a closed-model virtual user.
+    public var thinkTimeMs: ThinkTime?
+    /// Total time allowed for one request, connect included; nil uses the engine's default.
+    public var timeoutMs: Double?
+
+    public init(
+        name: String, method: String = "GET", url: String, frequency: Double, headers: [String: String] = [:],
+        payloadTemplate: String? = nil, thinkTimeMs: ThinkTime? = nil, timeoutMs: Double? = nil
+    ) {
+        self.name = name
+        self.method = method
+        self.url = url
+        self.frequency = frequency
+        self.headers = headers
+        self.payloadTemplate = payloadTemplate
+        self.thinkTimeMs = thinkTimeMs
+        self.timeoutMs = timeoutMs
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, method, url, frequency, headers, payloadTemplate = "payload_template"
+        case thinkTimeMs = "think_time_ms", timeoutMs = "timeout_ms"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        method = try c.decodeIfPresent(String.self, forKey: .method) ?? "GET"
+        url = try c.decode(String.self, forKey: .url)
+        frequency = try c.decode(Double.self, forKey: .frequency)
+        headers = try c.decodeIfPresent([String: String].self, forKey: .headers) ?? [:]
+        payloadTemplate = try c.decodeIfPresent(String.self, forKey: .payloadTemplate)
+        thinkTimeMs = try c.decodeIfPresent(ThinkTime.self, forKey: .thinkTimeMs)
+        timeoutMs = try c.decodeIfPresent(Double.self, forKey: .timeoutMs)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(method, forKey: .method)
+        try c.encode(url, forKey: .url)
+        try c.encode(frequency, forKey: .frequency)
+        if !headers.isEmpty { try c.encode(headers, forKey: .headers) }
+        try c.encodeIfPresent(payloadTemplate, forKey: .payloadTemplate)
+        try c.encodeIfPresent(thinkTimeMs, forKey: .thinkTimeMs)
+        try c.encodeIfPresent(timeoutMs, forKey: .timeoutMs)
+    }
+
+    /// The Content-Type header, matched case-insensitively.
+    public var contentType: String? {
+        headers.first { $0.key.lowercased() == "content-type" }?.value
+    }
+
+    /// How substituted values in the payload are escaped.
+    public var payloadEscaping: TemplateEscaping {
+        TemplateEscaping.forBody(contentType: contentType, template: payloadTemplate ?? "")
+    }
+}
+
+/// Think time: a fixed mean or a uniform range, in milliseconds.
+public enum ThinkTime: Sendable, Equatable, Codable {
+    case fixed(Double)
+    case range(min: Double, max: Double)
+
+    enum CodingKeys: String, CodingKey { case min, max }
+
+    public init(from decoder: any Decoder) throws {
+        if let value = try? decoder.singleValueContainer().decode(Double.self) {
+            self = .fixed(value)
+            return
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self = .range(min: try c.decode(Double.self, forKey: .min), max: try c.decode(Double.self, forKey: .max))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .fixed(let value):
+            var c = encoder.singleValueContainer()
+            try c.encode(value)
+        case .range(let min, let max):
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(min, forKey: .min)
+            try c.encode(max, forKey: .max)
+        }
+    }
+
+    /// The mean pause in milliseconds.
+    public var meanMs: Double {
+        switch self {
+        case .fixed(let v): return v
+        case .range(let lo, let hi): return (lo + hi) / 2
+        }
+    }
+}
+
+/// How arrivals are spaced in the open model.
+public enum ArrivalProcess: String, Sendable, Equatable, Codable, CaseIterable {
+    /// Exponential gaps, as independent users produce.
+    case poisson
+    /// Equal gaps.
+    case uniform
+}
+
+/// Open model (arrivals at a rate, whatever the responses do) or closed model (users that wait).
+public enum LoadModel: Sendable, Equatable, Codable {
+    case open(targetRPS: Double, arrival: ArrivalProcess, maxInFlight: Int?)
+    case closed(virtualUsers: Int)
+
+    enum CodingKeys: String, CodingKey {
+        case targetRPS = "target_rps", virtualUsers = "virtual_users", arrival, maxInFlight = "max_in_flight"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        if let users = try c.decodeIfPresent(Int.self, forKey: .virtualUsers) {
+            self = .closed(virtualUsers: users)
+        } else {
+            self = .open(
+                targetRPS: try c.decode(Double.self, forKey: .targetRPS),
+                arrival: try c.decodeIfPresent(ArrivalProcess.self, forKey: .arrival) ?? .poisson,
+                maxInFlight: try c.decodeIfPresent(Int.self, forKey: .maxInFlight))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .open(let rate, let arrival, let maxInFlight):
+            try c.encode(rate, forKey: .targetRPS)
+            try c.encode(arrival, forKey: .arrival)
+            try c.encodeIfPresent(maxInFlight, forKey: .maxInFlight)
+        case .closed(let users):
+            try c.encode(users, forKey: .virtualUsers)
+        }
+    }
+}
+
+/// Where a named data file lives and how it hands out rows.
+public struct DataFileSpec: Sendable, Equatable, Codable {
+    /// Relative to the vector file's directory, or absolute.
+    public var path: String
+    public var order: DataOrder
+
+    public init(path: String, order: DataOrder = .sequential) {
+        self.path = path
+        self.order = order
+    }
+
+    enum CodingKeys: String, CodingKey { case path, order }
+
+    public init(from decoder: any Decoder) throws {
+        if let path = try? decoder.singleValueContainer().decode(String.self) {
+            self.init(path: path)
+            return
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(path: try c.decode(String.self, forKey: .path), order: try c.decodeIfPresent(DataOrder.self, forKey: .order) ?? .sequential)
+    }
+}

@@ -1,0 +1,2 @@
+// The `alv` command: parses arguments and hands off to the libraries.
+AlvMain.run()
