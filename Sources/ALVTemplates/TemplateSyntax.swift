@@ -179,25 +179,32 @@ extension ParsedTemplate {
 /// The candidate closest to `name` by edit distance, when it is close enough to be a likely typo.
 public func closestName(to name: String, among candidates: [String]) -> String? {
     let best = candidates.map { ($0, editDistance(name.lowercased(), $0.lowercased())) }.min { $0.1 < $1.1 }
-    guard let best, best.1 <= max(2, name.count / 3) else { return nil }
-    return best.0
+    if let best, best.1 <= max(1, name.count / 3) { return best.0 }
+    // A truncated name ("window" for "window_sec") is a likely slip too.
+    let lowered = name.lowercased()
+    guard lowered.count >= 3 else { return nil }
+    return candidates.first { $0.lowercased().hasPrefix(lowered) }
 }
 
-/// Levenshtein distance between two strings.
+/// Edit distance counting insertions, deletions, substitutions and swaps of neighbours as one
+/// edit each (optimal string alignment), so "spkie" is one edit from "spike".
 public func editDistance(_ a: String, _ b: String) -> Int {
     let a = Array(a), b = Array(b)
     if a.isEmpty { return b.count }
     if b.isEmpty { return a.count }
-    var previous = Array(0...b.count)
-    var current = [Int](repeating: 0, count: b.count + 1)
+    var d = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+    for i in 0...a.count { d[i][0] = i }
+    for j in 0...b.count { d[0][j] = j }
     for i in 1...a.count {
-        current[0] = i
         for j in 1...b.count {
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            let cost = a[i - 1] == b[j - 1] ? 0 : 1
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+            }
         }
-        swap(&previous, &current)
     }
-    return previous[b.count]
+    return d[a.count][b.count]
 }
 
 extension String {

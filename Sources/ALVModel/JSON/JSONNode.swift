@@ -51,6 +51,18 @@ public struct JSONNode: Sendable, Equatable {
         }
     }
 
+    /// What a message says it found: `the string "300"`, `the number -1`, `an array of 2 items`.
+    public var found: String {
+        switch value {
+        case .null: return "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .number: return "the number \(preview)"
+        case .string: return "the string \(preview)"
+        case .array(let a): return "an array of \(a.count) item\(a.count == 1 ? "" : "s")"
+        case .object(let m): return "an object with \(m.count) key\(m.count == 1 ? "" : "s")"
+        }
+    }
+
     /// A short rendering of the value for messages: strings quoted, containers summarised.
     public var preview: String {
         switch value {

@@ -70,7 +70,7 @@ struct DiagnosticSink {
         _ node: JSONNode, at path: JSONPath, allowed: [String], required: [String], what: String
     ) -> [String: JSONNode]? {
         guard let members = node.members else {
-            error(path, node, "expected \(what) (a JSON object), found \(node.typeName) \(node.preview)")
+            error(path, node, "expected \(what) (a JSON object), found \(node.found)")
             return nil
         }
         var byKey: [String: JSONNode] = [:]
@@ -99,7 +99,7 @@ struct DiagnosticSink {
     mutating func string(_ node: JSONNode?, at path: JSONPath, nonEmpty: Bool = true) -> String? {
         guard let node else { return nil }
         guard let value = node.stringValue else {
-            error(path, node, "expected a string, found \(node.typeName) \(node.preview)")
+            error(path, node, "expected a string, found \(node.found)")
             return nil
         }
         if nonEmpty && value.trimmingSpaces.isEmpty {
@@ -127,7 +127,7 @@ struct DiagnosticSink {
         guard let node else { return nil }
         guard let value = node.numberValue else {
             let quoted = node.stringValue.flatMap { Double($0) } != nil ? " (remove the quotes)" : ""
-            error(path, node, "expected \(what), found \(node.typeName) \(node.preview)\(quoted)")
+            error(path, node, "expected \(what), found \(node.found)\(quoted)")
             return nil
         }
         if let minimum {
@@ -150,7 +150,7 @@ struct DiagnosticSink {
     mutating func integer(_ node: JSONNode?, at path: JSONPath, minimum: Int, maximum: Int = 1_000_000_000) -> Int? {
         guard let node else { return nil }
         guard case .number(let value, _) = node.value, value == value.rounded(), abs(value) <= 1e15 else {
-            error(path, node, "expected an integer, found \(node.typeName) \(node.preview)")
+            error(path, node, "expected an integer, found \(node.found)")
             return nil
         }
         guard value >= Double(minimum) else {
@@ -167,7 +167,7 @@ struct DiagnosticSink {
     mutating func bool(_ node: JSONNode?, at path: JSONPath) -> Bool? {
         guard let node else { return nil }
         guard case .bool(let value) = node.value else {
-            error(path, node, "expected true or false, found \(node.typeName) \(node.preview)")
+            error(path, node, "expected true or false, found \(node.found)")
             return nil
         }
         return value

@@ -71,7 +71,7 @@ public enum ProfileValidator {
                     sequence.append(id)
                 }
             } else {
-                sink.error(listPath, node, "expected an array of vector ids, found \(node.typeName) \(node.preview)")
+                sink.error(listPath, node, "expected an array of vector ids, found \(node.found)")
             }
         }
         let adjustment = f["adjustment"].flatMap { readAdjustment($0, at: path.appending("adjustment"), sink: &sink) }

@@ -89,7 +89,7 @@ public enum VectorValidator {
                     }
                 }
             } else {
-                sink.error(listPath, node, "expected an array of request types, found \(node.typeName) \(node.preview)")
+                sink.error(listPath, node, "expected an array of request types, found \(node.found)")
             }
         }
 
@@ -124,7 +124,7 @@ public enum VectorValidator {
                     }
                 }
             } else {
-                sink.error(path.appending("headers"), headerNode, "expected an object of header names to values, found \(headerNode.typeName) \(headerNode.preview)")
+                sink.error(path.appending("headers"), headerNode, "expected an object of header names to values, found \(headerNode.found)")
             }
         }
         let payload = sink.string(fields["payload_template"], at: path.appending("payload_template"), nonEmpty: false)
@@ -133,7 +133,7 @@ public enum VectorValidator {
         }
         if let url {
             checkTemplate(url, node: fields["url"], at: path.appending("url"), sink: &sink, resolver: &resolver, environment: environment)
-            if url.contains("://") && !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+            if hasScheme(url) && !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
                 sink.error(path.appending("url"), fields["url"], "expected an http:// or https:// URL, or a path relative to --target, found \"\(url)\"")
             }
         }
@@ -177,7 +177,7 @@ public enum VectorValidator {
             return sink.number(node, at: path, minimum: 0, maximum: 3_600_000, what: "milliseconds (a number)").map { .fixed($0) }
         }
         guard node.members != nil else {
-            sink.error(path, node, "expected milliseconds as a number or a range {\"min\": …, \"max\": …}, found \(node.typeName) \(node.preview)")
+            sink.error(path, node, "expected milliseconds as a number or a range {\"min\": …, \"max\": …}, found \(node.found)")
             return nil
         }
         guard let fields = sink.object(node, at: path, allowed: ["min", "max"], required: ["min", "max"], what: "a think-time range") else { return nil }
@@ -218,7 +218,7 @@ public enum VectorValidator {
 
     static func readThresholds(_ node: JSONNode, at path: JSONPath, sink: inout DiagnosticSink) -> [Threshold] {
         guard let members = node.members else {
-            sink.error(path, node, "expected an object of metric names to expressions such as {\"http_errors\": \"rate<0.01\"}, found \(node.typeName) \(node.preview)")
+            sink.error(path, node, "expected an object of metric names to expressions such as {\"http_errors\": \"rate<0.01\"}, found \(node.found)")
             return []
         }
         var result: [Threshold] = []
@@ -234,7 +234,7 @@ public enum VectorValidator {
 
     static func readDataFiles(_ node: JSONNode, at path: JSONPath, sink: inout DiagnosticSink) -> [String: DataFileSpec] {
         guard let members = node.members else {
-            sink.error(path, node, "expected an object of data names to CSV paths, found \(node.typeName) \(node.preview)")
+            sink.error(path, node, "expected an object of data names to CSV paths, found \(node.found)")
             return [:]
         }
         var result: [String: DataFileSpec] = [:]
@@ -254,6 +254,14 @@ public enum VectorValidator {
             if let file, let order, let dataOrder = DataOrder(rawValue: order) { result[member.key] = DataFileSpec(path: file, order: dataOrder) }
         }
         return result
+    }
+
+    /// Whether `url` starts with `scheme://` (RFC 3986 scheme characters).
+    static func hasScheme(_ url: String) -> Bool {
+        guard let range = url.range(of: "://") else { return false }
+        let scheme = url[..<range.lowerBound]
+        guard let first = scheme.first, first.isASCII, first.isLetter else { return false }
+        return scheme.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "+.-".contains($0)) }
     }
 
     static func unreadable(_ path: String) -> String {
