@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "ALVTemplatesTests", dependencies: ["ALVTemplates", "ALVTesting"]),
         .testTarget(name: "ALVModelTests", dependencies: ["ALVModel", "ALVTesting"]),
         .testTarget(name: "ALVStoreTests", dependencies: ["ALVStore", "ALVTesting"]),
-        .testTarget(name: "ALVCLITests", dependencies: ["ALVModel", "ALVSystem", "ALVTesting"]),
+        .testTarget(name: "ALVCLITests", dependencies: ["ALVModel", "ALVSystem", "ALVTemplates", "ALVTesting"]),
     ]
 )
 

@@ -126,7 +126,6 @@ extension ParsedTemplate {
                 throw fail("random_int(\(arguments.joined(separator: ","))): both arguments must be integers")
             }
             guard low <= high else { throw fail("random_int(\(low),\(high)): MIN must not exceed MAX") }
-            guard high.subtractingReportingOverflow(low).overflow == false else { throw fail("random_int range is too wide") }
             return .randomInt(low, high)
         case "random_choice":
             guard let arguments, !arguments.isEmpty else { throw fail("random_choice takes at least one value: random_choice(a,b,…)") }
@@ -160,6 +159,8 @@ extension ParsedTemplate {
                     current.append(ch)
                 }
             } else if ch == "\"" || ch == "'" {
+                // Spaces before an opening quote separate arguments; they are not part of the value.
+                if current.allSatisfy(\.isWhitespace) { current = "" }
                 quote = ch
                 wasQuoted = true
             } else if ch == "," {

@@ -1,1 +1,61 @@
-print("x")
+// Micro-benchmarks that print figures; run through scripts/bench-templates (release build).
+import ALVModel
+import ALVTemplates
+import Foundation
+
+/// Nanoseconds per call of `body`, best of `rounds` rounds of `iterations` calls.
+func measure(iterations: Int, rounds: Int = 5, _ body: () -> Void) -> Double {
+    var best = Double.infinity
+    for _ in 0..<rounds {
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<iterations { body() }
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start)
+        best = min(best, elapsed / Double(iterations))
+    }
+    return best
+}
+
+func benchTemplates(configDirectory: String) throws {
+    let iterations = 1_000_000
+    print("alv-bench templates: \(iterations) renders per round, best of 5 rounds, into a reused buffer")
+    print("template".padding(toLength: 44, withPad: " ", startingAt: 0) + "bytes   ns/render")
+    var sink = 0
+    for vectorID in ["checkout-mix", "crud-mixed", "spike"] {
+        let file = "\(configDirectory)/vectors/\(vectorID).json"
+        let result = VectorValidator.validateFile(atPath: file)
+        guard let vector = result.model else {
+            print("cannot load \(file): \(result.diagnostics.map(\.description))")
+            exit(2)
+        }
+        var resolver = DataFileResolver(baseDirectory: "\(configDirectory)/vectors", declared: vector.dataFiles)
+        let data = try resolver.templateData(for: vector, environment: ProcessInfo.processInfo.environment)
+        for request in vector.requestTypes {
+            var cases = [("url", request.url, TemplateEscaping.url)]
+            if let payload = request.payloadTemplate { cases.append(("payload", payload, request.payloadEscaping)) }
+            for (what, source, escaping) in cases {
+                let template = try CompiledTemplate(source: source, escaping: escaping, data: data)
+                var context = RenderContext(seed: 1, userIndex: 0, data: data)
+                var buffer: [UInt8] = []
+                buffer.reserveCapacity(1024)
+                let ns = measure(iterations: iterations) {
+                    buffer.removeAll(keepingCapacity: true)
+                    template.render(into: &buffer, context: &context)
+                    context.nextIteration(data: data)
+                }
+                sink &+= buffer.count
+                let label = "\(vectorID).\(request.name).\(what)".padding(toLength: 44, withPad: " ", startingAt: 0)
+                print(label + String(buffer.count).padding(toLength: 8, withPad: " ", startingAt: 0) + String(format: "%.1f", ns))
+            }
+        }
+    }
+    if sink == 42 { print("") }  // keeps the renders observable
+}
+
+let arguments = CommandLine.arguments.dropFirst()
+switch arguments.first {
+case "templates":
+    try benchTemplates(configDirectory: arguments.dropFirst().first ?? "config")
+default:
+    print("usage: alv-bench templates [CONFIG_DIR]")
+    exit(2)
+}

@@ -10,8 +10,10 @@ import Testing
     /// Runs Tests/Fixtures/schema_check.py (Python's jsonschema) over files of one kind.
     func schemaVerdicts(kind: String, files: [String]) throws -> [String: Bool] {
         let process = Process()
+        // scripts/test points ALV_PYTHON at a venv holding jsonschema.
+        let python = ProcessInfo.processInfo.environment["ALV_PYTHON"] ?? "python3"
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Fixtures.path("Tests/Fixtures/schema_check.py"), Fixtures.path("config/schema"), kind] + files
+        process.arguments = [python, Fixtures.path("Tests/Fixtures/schema_check.py"), Fixtures.path("config/schema"), kind] + files
         let output = Pipe(), errors = Pipe()
         process.standardOutput = output
         process.standardError = errors
