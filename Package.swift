@@ -11,6 +11,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C libraries from Debian, each behind a module map and a typed shim.
@@ -31,13 +32,26 @@ let package = Package(
         .target(name: "ALVModel", dependencies: ["ALVTemplates"]),
         // SQLite: the vector and profile repository (and, later, the metrics store).
         .target(name: "ALVStore", dependencies: ["ALVModel", "CSQLite"]),
+        // Mergeable metrics: latency histograms, outcome counts, per-second deltas and their codec.
+        .target(name: "ALVMetrics"),
+        // The load engine: libcurl multi execution of work units (open and closed models).
+        .target(name: "ALVEngine", dependencies: ["ALVModel", "ALVTemplates", "ALVMetrics", "CCurl"]),
+        // Runs: plans, the in-process runner, aggregation of deltas, thresholds and the run summary.
+        .target(name: "ALVRun", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel"]),
+        // The built-in HTTP target for demos, tests and benchmarks.
+        .target(
+            name: "ALVTarget",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         // Versions of the linked C libraries, for `alv --version`.
         .target(name: "ALVSystem", dependencies: ["CCurl", "CZmq", "CSQLite"]),
 
         .executableTarget(
             name: "alv",
             dependencies: [
-                "ALVModel", "ALVStore", "ALVTemplates", "ALVSystem",
+                "ALVModel", "ALVStore", "ALVTemplates", "ALVSystem", "ALVEngine", "ALVRun", "ALVTarget",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Micro-benchmarks that print figures (scripts/bench-*); never part of the tests.

@@ -366,6 +366,11 @@ func describe(_ profile: ALVProfile) -> String {
     "\(profile.vectorSequence.joined(separator: " → ")), pause \(format(profile.transitionDelaySec)) s, at most \(format(profile.durationSec)) s"
 }
 
+/// A number for people: integers as such, others with up to three decimals (one from 100 up).
 func format(_ value: Double) -> String {
-    value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    if value == value.rounded() && abs(value) < 1e15 { return String(Int64(value)) }
+    var text = String(format: abs(value) >= 100 ? "%.1f" : "%.3f", value)
+    while text.hasSuffix("0") { text.removeLast() }
+    if text.hasSuffix(".") { text.removeLast() }
+    return text
 }

@@ -1,0 +1,45 @@
+import ALVModel
+import ALVTemplates
+import Foundation
+
+/// Open-model arrival times: rate rising linearly over the ramp-up, then constant.
+///
+/// Times come from the cumulative intensity Λ(t) = ∫rate: the next arrival solves
+/// Λ(t_next) = Λ(t) + E, with E exponential (Poisson) or 1 (uniform), so the ramp is exact.
+public struct ArrivalSchedule: Sendable {
+    let rate: Double
+    let ramp: Double
+    let process: ArrivalProcess
+    private var intensity: Double = 0
+
+    /// - Parameters: rate in req/s after the ramp; ramp in seconds.
+    public init(rate: Double, rampSeconds: Double, process: ArrivalProcess) {
+        self.rate = rate
+        self.ramp = max(0, rampSeconds)
+        self.process = process
+    }
+
+    /// Λ(t) for t seconds after the start.
+    func cumulative(_ t: Double) -> Double {
+        if ramp > 0 && t < ramp { return rate * t * t / (2 * ramp) }
+        return rate * ramp / 2 + rate * (t - ramp)
+    }
+
+    func inverse(_ lambda: Double) -> Double {
+        let rampIntensity = rate * ramp / 2
+        if ramp > 0 && lambda < rampIntensity { return (2 * ramp * lambda / rate).squareRoot() }
+        return ramp + (lambda - rampIntensity) / rate
+    }
+
+    /// Seconds after the start of the next arrival.
+    public mutating func next(_ random: inout SeededGenerator) -> Double {
+        switch process {
+        case .uniform: intensity += 1
+        case .poisson: intensity += -log(1 - random.nextUnit())
+        }
+        return inverse(intensity)
+    }
+
+    /// Expected number of arrivals in the first `t` seconds.
+    public func expectedArrivals(until t: Double) -> Double { cumulative(t) }
+}

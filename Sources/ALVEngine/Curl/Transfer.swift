@@ -1,0 +1,108 @@
+import CCurl
+
+/// One curl easy handle and the buffers that must outlive a request on it.
+///
+/// Options that never change (callbacks, timeouts, TLS, HTTP version) are set once; each request
+/// sets only its URL, method, headers and body. Re-adding the same handle keeps its connection.
+final class Transfer {
+    let handle: UnsafeMutableRawPointer
+    /// Request body; curl reads it in place (CURLOPT_POSTFIELDS), so it stays put until the next request.
+    private(set) var body: UnsafeMutableRawBufferPointer
+    private(set) var bodyLength = 0
+    /// Headers built for this request when the request type has templated headers (freed on reuse).
+    var ownedHeaders: UnsafeMutablePointer<curl_slist>?
+
+    var typeIndex = 0
+    var intendedNs: UInt64 = 0
+    var sentNs: UInt64 = 0
+    /// The virtual user using this transfer (closed model), or -1.
+    var user = -1
+
+    init(options: EngineOptions) throws(EngineError) {
+        guard CurlGlobal.initialized, let handle = curl_easy_init() else { throw EngineError.curl("curl_easy_init failed") }
+        self.handle = handle
+        body = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 1)
+        alv_curl_easy_setopt_ptr(handle, CURLOPT_PRIVATE, Unmanaged.passUnretained(self).toOpaque())
+        alv_curl_easy_setopt_write(handle, CURLOPT_WRITEFUNCTION, discardBody)
+        alv_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+        alv_curl_easy_setopt_long(handle, CURLOPT_TCP_NODELAY, 1)
+        alv_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, options.connectTimeoutMs)
+        alv_curl_easy_setopt_long(handle, CURLOPT_FOLLOWLOCATION, options.followRedirects ? 1 : 0)
+        alv_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, options.verifyTLS ? 1 : 0)
+        alv_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, options.verifyTLS ? 2 : 0)
+        let version: Int
+        switch options.httpVersion {
+        case .http1: version = Int(CURL_HTTP_VERSION_1_1)
+        case .http2: version = Int(CURL_HTTP_VERSION_2TLS)
+        case .h2c: version = Int(CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
+        }
+        alv_curl_easy_setopt_long(handle, CURLOPT_HTTP_VERSION, version)
+        if options.httpVersion != .http1 { alv_curl_easy_setopt_long(handle, CURLOPT_PIPEWAIT, 1) }
+        "alv/0.1".withCString { _ = alv_curl_easy_setopt_ptr(handle, CURLOPT_USERAGENT, $0) }
+    }
+
+    deinit {
+        curl_easy_cleanup(handle)
+        if let ownedHeaders { curl_slist_free_all(ownedHeaders) }
+        body.deallocate()
+    }
+
+    /// Copies `bytes` into the body buffer, growing it when needed.
+    func setBody(_ bytes: [UInt8]) {
+        if bytes.count > body.count {
+            body.deallocate()
+            body = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, body.count * 2), alignment: 1)
+        }
+        bytes.withUnsafeBytes { source in
+            if let base = source.baseAddress, let target = body.baseAddress { target.copyMemory(from: base, byteCount: source.count) }
+        }
+        bodyLength = bytes.count
+    }
+
+    func freeOwnedHeaders() {
+        if let ownedHeaders { curl_slist_free_all(ownedHeaders) }
+        ownedHeaders = nil
+    }
+
+    /// The transfer an easy handle belongs to.
+    static func owner(of handle: UnsafeMutableRawPointer) -> Transfer? {
+        var pointer: UnsafeMutableRawPointer?
+        guard alv_curl_easy_getinfo_ptr(handle, CURLINFO_PRIVATE, &pointer) == CURLE_OK, let pointer else { return nil }
+        return Unmanaged<Transfer>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
+    var responseCode: Int {
+        var code = 0
+        alv_curl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &code)
+        return code
+    }
+
+    /// Bytes received: headers plus body.
+    var bytesIn: UInt64 {
+        var header = 0
+        var body: curl_off_t = 0
+        alv_curl_easy_getinfo_long(handle, CURLINFO_HEADER_SIZE, &header)
+        alv_curl_easy_getinfo_off(handle, CURLINFO_SIZE_DOWNLOAD_T, &body)
+        return UInt64(max(0, header)) + UInt64(max(0, body))
+    }
+
+    /// Bytes sent: request headers plus body.
+    var bytesOut: UInt64 {
+        var header = 0
+        alv_curl_easy_getinfo_long(handle, CURLINFO_REQUEST_SIZE, &header)
+        return UInt64(max(0, header)) + UInt64(bodyLength)
+    }
+}
+
+/// Engine failures: curl could not be set up, or the unit cannot run.
+public enum EngineError: Error, Sendable, CustomStringConvertible {
+    case curl(String)
+    case badUnit(String)
+
+    public var description: String {
+        switch self {
+        case .curl(let message): return "libcurl: \(message)"
+        case .badUnit(let message): return message
+        }
+    }
+}

@@ -1,0 +1,317 @@
+import ALVMetrics
+import ALVModel
+import ALVTemplates
+import CCurl
+import Foundation
+
+/// Generates the load of one work unit with libcurl's multi interface and reports per-second
+/// metric deltas. Runs on the calling thread until the unit's window (plus drain) is over.
+///
+/// Open model: arrivals on a Poisson (or uniform) schedule; each request carries its *intended*
+/// send time, and latency counts from it even when the request had to wait for a connection
+/// (coordinated-omission safe). Arrivals beyond the in-flight cap are counted as dropped.
+/// Closed model: virtual users send, wait for the response, think, repeat.
+public final class UnitExecutor {
+    /// How the unit ended.
+    public struct Report: Sendable, Equatable {
+        /// The unit arrived after its deadline and was not run.
+        public var late: Bool
+        /// The run was cancelled before the window ended.
+        public var cancelled: Bool
+        public var requestsTotal: UInt64
+        public var cpuSeconds: Double
+        public var peakRSSBytes: UInt64
+    }
+
+    let unit: WorkUnit
+    let options: EngineOptions
+    let requests: [CompiledRequest]
+    let alias: AliasTable
+    let multi: CurlMulti
+    let data: TemplateData
+    let sink: (MetricsDelta) -> Void
+    let cancellation: CancellationFlag
+
+    private var metrics: [RequestMetrics]
+    private var random: SeededGenerator
+    private var scratch: [UInt8] = []
+    private var free: [Transfer] = []
+    private var transferCount = 0
+    private var active = 0
+    private var activeTransfers: [ObjectIdentifier: Transfer] = [:]
+    private var requestsTotal: UInt64 = 0
+
+    // Open model.
+    private var waiting = RingBuffer<(intended: UInt64, type: Int)>(capacity: 1024)
+    private var schedule: ArrivalSchedule?
+    private var nextArrival: UInt64 = .max
+    private var openContext: RenderContext
+    private let inFlightCap: Int
+    private let connectionCap: Int
+
+    // Closed model.
+    private var users: [RenderContext] = []
+    private var userTransfers: [Transfer?] = []
+    private var sleeping = WakeHeap()
+
+    /// Compiles the unit's templates and sets up curl.
+    /// - Throws: `EngineError` or a template/data error when the unit cannot run.
+    public init(unit: WorkUnit, options: EngineOptions = EngineOptions(), cancellation: CancellationFlag = CancellationFlag(), sink: @escaping (MetricsDelta) -> Void) throws {
+        self.unit = unit
+        self.options = options
+        self.sink = sink
+        self.cancellation = cancellation
+        var resolver = DataFileResolver(baseDirectory: unit.dataDirectory ?? FileManager.default.currentDirectoryPath, declared: unit.vector.dataFiles)
+        let data = try resolver.templateData(for: unit.vector, environment: ProcessInfo.processInfo.environment)
+        self.data = data
+        requests = try unit.vector.requestTypes.map { try CompiledRequest($0, baseURL: unit.baseURL, data: data, options: options) }
+        alias = AliasTable(weights: unit.vector.requestTypes.map(\.frequency))
+        metrics = Array(repeating: RequestMetrics(), count: requests.count)
+        random = SeededGenerator(seed: unit.seed)
+        openContext = RenderContext(seed: unit.seed &+ 0x5EED, userIndex: unit.firstUserIndex, data: data)
+        switch unit.load {
+        case .open(_, _, let cap):
+            inFlightCap = cap ?? options.maxInFlight
+            connectionCap = min(options.connections, inFlightCap)
+            multi = try CurlMulti(maxConnections: connectionCap)
+        case .closed(let count):
+            inFlightCap = count
+            connectionCap = count
+            multi = try CurlMulti(maxConnections: count)
+        }
+    }
+
+    /// Runs the unit to its end.
+    public func run() -> Report {
+        let cpuAtStart = ProcessStats.cpuSeconds()
+        if MonotonicClock.unixMsNow() > unit.deadlineMs {
+            return Report(late: true, cancelled: false, requestsTotal: 0, cpuSeconds: 0, peakRSSBytes: ProcessStats.peakResidentBytes())
+        }
+        let start = MonotonicClock.monotonic(unixMs: unit.startMs)
+        while MonotonicClock.now() < start && !cancellation.isCancelled {
+            usleep(UInt32(min(50_000, max(100, (start &- MonotonicClock.now()) / 1000))))
+        }
+        let end = start + UInt64(unit.durationSec * 1e9)
+        setUpLoad(start: start)
+
+        // Deltas cover whole Unix seconds, so deltas from several workers line up.
+        var nextEmit = MonotonicClock.monotonic(unixMs: (MonotonicClock.unixMs(start) / 1000 + 1) * 1000)
+        var cpuAtEmit = cpuAtStart
+        var stopAt: UInt64? = nil
+        var cancelled = false
+
+        while true {
+            var now = MonotonicClock.now()
+            if stopAt == nil && (now >= end || cancellation.isCancelled) {
+                cancelled = cancellation.isCancelled && now < end
+                stopAt = now
+                cancelWaiting()
+            }
+            if stopAt == nil { launchDue(now) }
+            multi.perform()
+            now = MonotonicClock.now()
+            multi.completions { transfer, code in self.finish(transfer, code, now: now) }
+            if stopAt == nil { launchDue(MonotonicClock.now()) }
+
+            now = MonotonicClock.now()
+            if now >= nextEmit {
+                emit(second: MonotonicClock.unixMs(nextEmit) / 1000 - 1, cpuAt: &cpuAtEmit)
+                nextEmit += 1_000_000_000
+            }
+            if let stopAt {
+                let drain = cancelled ? min(options.drainSec, 1) : options.drainSec
+                if active == 0 { break }
+                if now >= stopAt + UInt64(drain * 1e9) {
+                    cancelActive()
+                    break
+                }
+            }
+            var wake = nextEmit
+            if stopAt == nil { wake = min(wake, nextLaunch()) }
+            let timeoutMs = wake <= now ? 0 : Int32(min(50, (wake - now + 999_999) / 1_000_000))
+            multi.poll(timeoutMs: timeoutMs)
+        }
+        emit(second: MonotonicClock.unixMs(MonotonicClock.now()) / 1000, cpuAt: &cpuAtEmit)
+        return Report(
+            late: false, cancelled: cancelled, requestsTotal: requestsTotal, cpuSeconds: ProcessStats.cpuSeconds() - cpuAtStart,
+            peakRSSBytes: ProcessStats.peakResidentBytes())
+    }
+
+    // MARK: Launching
+
+    private func setUpLoad(start: UInt64) {
+        switch unit.load {
+        case .open(let rate, let process, _):
+            var arrivals = ArrivalSchedule(rate: rate, rampSeconds: unit.rampUpSec, process: process)
+            nextArrival = start + UInt64(arrivals.next(&random) * 1e9)
+            schedule = arrivals
+            startTime = start
+        case .closed(let count):
+            users.reserveCapacity(count)
+            userTransfers = Array(repeating: nil, count: count)
+            for i in 0..<count {
+                users.append(RenderContext(seed: unit.seed &+ UInt64(i) &* 0x9E37_79B9, userIndex: unit.firstUserIndex + i, data: data))
+                // Users join evenly over the ramp-up: user i at ramp × i / count.
+                let offset = count > 0 ? unit.rampUpSec * Double(i) / Double(count) : 0
+                sleeping.push(start + UInt64(offset * 1e9), i)
+            }
+        }
+    }
+
+    private var startTime: UInt64 = 0
+
+    private func nextLaunch() -> UInt64 {
+        switch unit.load {
+        case .open: return waiting.isEmpty || active >= connectionCap ? nextArrival : 0
+        case .closed: return sleeping.earliest ?? .max
+        }
+    }
+
+    private func launchDue(_ now: UInt64) {
+        switch unit.load {
+        case .open:
+            while nextArrival <= now, var arrivals = schedule {
+                let type = alias.pick(&random)
+                metrics[type].intended += 1
+                if active + waiting.count >= inFlightCap {
+                    metrics[type].outcomes[.dropped] += 1
+                    requestsTotal += 1
+                } else {
+                    waiting.append((nextArrival, type))
+                }
+                nextArrival = startTime + UInt64(arrivals.next(&random) * 1e9)
+                schedule = arrivals
+            }
+            while !waiting.isEmpty, active < connectionCap, let transfer = takeTransfer() {
+                let (intended, type) = waiting.popFirst()!
+                start(transfer, type: type, intended: intended, context: &openContext)
+            }
+        case .closed:
+            while let earliest = sleeping.earliest, earliest <= now, let (wake, user) = sleeping.pop() {
+                let transfer: Transfer
+                if let existing = userTransfers[user] {
+                    transfer = existing
+                } else {
+                    guard let created = try? Transfer(options: options) else { continue }
+                    userTransfers[user] = created
+                    transfer = created
+                }
+                transfer.user = user
+                let type = alias.pick(&users[user].random)
+                metrics[type].intended += 1
+                start(transfer, type: type, intended: wake, context: &users[user])
+            }
+        }
+    }
+
+    private func takeTransfer() -> Transfer? {
+        if let transfer = free.popLast() { return transfer }
+        guard transferCount < connectionCap, let transfer = try? Transfer(options: options) else { return nil }
+        transferCount += 1
+        return transfer
+    }
+
+    private func start(_ transfer: Transfer, type: Int, intended: UInt64, context: inout RenderContext) {
+        context.nowMs = MonotonicClock.unixMs(intended)
+        requests[type].prepare(transfer, context: &context, scratch: &scratch)
+        context.nextIteration(data: data)
+        transfer.typeIndex = type
+        transfer.intendedNs = intended
+        let now = MonotonicClock.now()
+        transfer.sentNs = now
+        do {
+            try multi.add(transfer)
+        } catch {
+            record(type: type, outcome: .other, curlCode: -1, latencyNs: 0)
+            release(transfer, now: now)
+            return
+        }
+        active += 1
+        activeTransfers[ObjectIdentifier(transfer)] = transfer
+        let lag = (now &- intended) / 1000
+        metrics[type].sent += 1
+        metrics[type].lagSumMicros &+= lag
+        metrics[type].lagMaxMicros = max(metrics[type].lagMaxMicros, lag)
+    }
+
+    // MARK: Completion
+
+    private func finish(_ transfer: Transfer, _ code: CURLcode, now: UInt64) {
+        active -= 1
+        activeTransfers[ObjectIdentifier(transfer)] = nil
+        let type = transfer.typeIndex
+        let outcome = code == CURLE_OK ? Outcome.forStatus(transfer.responseCode) : Self.classify(code)
+        metrics[type].bytesIn &+= transfer.bytesIn
+        metrics[type].bytesOut &+= transfer.bytesOut
+        record(type: type, outcome: outcome, curlCode: outcome == .other && code != CURLE_OK ? Int32(code.rawValue) : nil, latencyNs: now &- transfer.intendedNs)
+        release(transfer, now: now)
+    }
+
+    private func record(type: Int, outcome: Outcome, curlCode: Int32?, latencyNs: UInt64) {
+        metrics[type].outcomes[outcome] += 1
+        metrics[type].completed += 1
+        metrics[type].latency.record(latencyNs / 1000)
+        if let curlCode { metrics[type].curlErrors[curlCode, default: 0] += 1 }
+        requestsTotal += 1
+    }
+
+    /// Hands a finished transfer back: to its user's think time, or to the free pool.
+    private func release(_ transfer: Transfer, now: UInt64) {
+        if transfer.user >= 0 {
+            let user = transfer.user
+            let think = requests[transfer.typeIndex].thinkNanos(&users[user].random)
+            sleeping.push(now + think, user)
+        } else {
+            free.append(transfer)
+        }
+    }
+
+    /// Arrivals still waiting for a connection when the window closes were never sent.
+    private func cancelWaiting() {
+        while let (_, type) = waiting.popFirst() {
+            metrics[type].outcomes[.cancelled] += 1
+            metrics[type].completed += 1
+            requestsTotal += 1
+        }
+    }
+
+    /// Requests still in flight at the hard deadline are cancelled and counted.
+    private func cancelActive() {
+        for transfer in activeTransfers.values {
+            multi.remove(transfer)
+            metrics[transfer.typeIndex].outcomes[.cancelled] += 1
+            metrics[transfer.typeIndex].completed += 1
+            requestsTotal += 1
+        }
+        activeTransfers.removeAll()
+        active = 0
+    }
+
+    private func emit(second: Int64, cpuAt: inout Double) {
+        let cpu = ProcessStats.cpuSeconds()
+        var deltas: [String: RequestDelta] = [:]
+        for (index, request) in requests.enumerated() where !metrics[index].isEmpty {
+            deltas[request.name] = RequestDelta(metrics[index])
+            metrics[index].reset()
+        }
+        sink(MetricsDelta(second: second, requestTypes: deltas, cpuSeconds: cpu - cpuAt, rssBytes: ProcessStats.residentBytes()))
+        cpuAt = cpu
+    }
+
+    /// The outcome class of a curl error.
+    static func classify(_ code: CURLcode) -> Outcome {
+        switch code {
+        case CURLE_OPERATION_TIMEDOUT: return .timeout
+        case CURLE_COULDNT_CONNECT: return .connect
+        case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY: return .dns
+        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER,
+            CURLE_SSL_CACERT_BADFILE, CURLE_SSL_SHUTDOWN_FAILED, CURLE_SSL_CRL_BADFILE, CURLE_SSL_ISSUER_ERROR,
+            CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS, CURLE_SSL_ENGINE_NOTFOUND,
+            CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_ENGINE_INITFAILED, CURLE_USE_SSL_FAILED:
+            return .tls
+        case CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE, CURLE_HTTP2, CURLE_HTTP2_STREAM:
+            return .reset
+        default: return .other
+        }
+    }
+}

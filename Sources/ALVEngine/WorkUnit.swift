@@ -1,0 +1,98 @@
+import ALVModel
+
+/// A self-contained piece of load: everything a stateless worker needs to generate it.
+///
+/// The broker cuts a vector into units (a share of the rate or of the users, over a time window);
+/// a single-process run makes one unit per vector.
+public struct WorkUnit: Sendable, Equatable, Codable {
+    public var runID: String
+    public var unitID: String
+    /// The broker's epoch when the unit was issued; a worker drops units of an older epoch.
+    public var epoch: Int
+    public var vector: LoadVector
+    /// Directory that relative data files of the vector resolve against.
+    public var dataDirectory: String?
+    /// Prefix for relative request URLs, such as `http://127.0.0.1:8080`.
+    public var baseURL: String
+    /// This unit's share of the load (the vector's `load`, scaled for this worker).
+    public var load: LoadModel
+    /// When load starts, in Unix milliseconds.
+    public var startMs: Int64
+    /// Seconds from start over which load rises linearly to `load` (the part of the vector's ramp in this window).
+    public var rampUpSec: Double
+    /// Seconds of load, ramp-up included.
+    public var durationSec: Double
+    /// Unix milliseconds after which a unit that has not started is dropped, not run late.
+    public var deadlineMs: Int64
+    public var seed: UInt64
+    /// Index of the first virtual user of this unit (closed model), so data rows spread across workers.
+    public var firstUserIndex: Int
+
+    public init(
+        runID: String, unitID: String, epoch: Int = 0, vector: LoadVector, dataDirectory: String?, baseURL: String,
+        load: LoadModel, startMs: Int64, rampUpSec: Double, durationSec: Double, deadlineMs: Int64, seed: UInt64,
+        firstUserIndex: Int = 0
+    ) {
+        self.runID = runID
+        self.unitID = unitID
+        self.epoch = epoch
+        self.vector = vector
+        self.dataDirectory = dataDirectory
+        self.baseURL = baseURL
+        self.load = load
+        self.startMs = startMs
+        self.rampUpSec = rampUpSec
+        self.durationSec = durationSec
+        self.deadlineMs = deadlineMs
+        self.seed = seed
+        self.firstUserIndex = firstUserIndex
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case runID = "run_id", unitID = "unit_id", epoch, vector, dataDirectory = "data_directory", baseURL = "base_url", load
+        case startMs = "start_ms", rampUpSec = "ramp_up_sec", durationSec = "duration_sec", deadlineMs = "deadline_ms", seed
+        case firstUserIndex = "first_user_index"
+    }
+}
+
+/// HTTP settings of the load engine, with the defaults a load test wants.
+public struct EngineOptions: Sendable, Equatable, Codable {
+    public enum HTTPVersion: String, Sendable, Codable, CaseIterable {
+        /// HTTP/1.1 over TCP or TLS.
+        case http1 = "1.1"
+        /// HTTP/2 over TLS (ALPN), falling back to 1.1.
+        case http2 = "2"
+        /// HTTP/2 over clear text, with prior knowledge (no upgrade).
+        case h2c
+    }
+
+    public var httpVersion: HTTPVersion
+    /// Verify TLS certificates and host names (on by default; off for self-signed lab targets).
+    public var verifyTLS: Bool
+    public var connectTimeoutMs: Int
+    /// Default total time per request when the request type sets no `timeout_ms`.
+    public var requestTimeoutMs: Int
+    /// Open model: connections (and concurrent requests) at most; more arrivals wait for one.
+    public var connections: Int
+    /// Open model: waiting plus active requests at most, when the vector sets no `max_in_flight`;
+    /// arrivals beyond it are counted as dropped.
+    public var maxInFlight: Int
+    public var followRedirects: Bool
+    /// Seconds after the window ends during which requests in flight may still finish.
+    public var drainSec: Double
+
+    public init(
+        httpVersion: HTTPVersion = .http1, verifyTLS: Bool = true, connectTimeoutMs: Int = 5_000,
+        requestTimeoutMs: Int = 30_000, connections: Int = 256, maxInFlight: Int = 10_000, followRedirects: Bool = false,
+        drainSec: Double = 5
+    ) {
+        self.httpVersion = httpVersion
+        self.verifyTLS = verifyTLS
+        self.connectTimeoutMs = connectTimeoutMs
+        self.requestTimeoutMs = requestTimeoutMs
+        self.connections = connections
+        self.maxInFlight = maxInFlight
+        self.followRedirects = followRedirects
+        self.drainSec = drainSec
+    }
+}

@@ -1,0 +1,217 @@
+/// What happened to one request type over some window: outcomes, bytes, intended / sent /
+/// completed counts, scheduling lag and the latency histogram (µs from the *intended* send time).
+///
+/// Values merge exactly: adding two windows gives the metrics of their union.
+public struct RequestMetrics: Sendable, Equatable {
+    public var outcomes = OutcomeCounts()
+    public var bytesIn: UInt64 = 0
+    public var bytesOut: UInt64 = 0
+    /// Requests whose intended send time fell in the window.
+    public var intended: UInt64 = 0
+    /// Requests handed to the network in the window.
+    public var sent: UInt64 = 0
+    /// Requests that ended (any outcome but dropped) in the window.
+    public var completed: UInt64 = 0
+    /// Sum and maximum of (actual send − intended send), µs.
+    public var lagSumMicros: UInt64 = 0
+    public var lagMaxMicros: UInt64 = 0
+    /// Latency of completed requests (responses and errors), µs from the intended send time.
+    public var latency = LatencyHistogram()
+    /// Transport failures classified `other`, by curl error code.
+    public var curlErrors: [Int32: UInt64] = [:]
+
+    public init() {}
+
+    /// Requests that ended in the window in any way, dropped included.
+    public var requestsTotal: UInt64 { outcomes.total }
+
+    public mutating func merge(_ other: RequestMetrics) {
+        outcomes.add(other.outcomes)
+        bytesIn &+= other.bytesIn
+        bytesOut &+= other.bytesOut
+        intended &+= other.intended
+        sent &+= other.sent
+        completed &+= other.completed
+        lagSumMicros &+= other.lagSumMicros
+        lagMaxMicros = max(lagMaxMicros, other.lagMaxMicros)
+        latency.merge(other.latency)
+        curlErrors.merge(other.curlErrors, uniquingKeysWith: +)
+    }
+
+    public mutating func reset() {
+        outcomes.reset()
+        bytesIn = 0
+        bytesOut = 0
+        intended = 0
+        sent = 0
+        completed = 0
+        lagSumMicros = 0
+        lagMaxMicros = 0
+        latency.reset()
+        curlErrors.removeAll(keepingCapacity: true)
+    }
+
+    public var isEmpty: Bool { requestsTotal == 0 && intended == 0 && sent == 0 }
+}
+
+/// `RequestMetrics` in wire form: the histogram in its sparse encoding.
+public struct RequestDelta: Sendable, Equatable, Codable {
+    public var outcomes: OutcomeCounts
+    public var bytesIn: UInt64
+    public var bytesOut: UInt64
+    public var intended: UInt64
+    public var sent: UInt64
+    public var completed: UInt64
+    public var lagSumMicros: UInt64
+    public var lagMaxMicros: UInt64
+    /// `SparseHistogram` bytes (base64 in JSON).
+    public var latency: [UInt8]
+    public var curlErrors: [String: UInt64]
+
+    enum CodingKeys: String, CodingKey {
+        case outcomes, bytesIn = "bytes_in", bytesOut = "bytes_out", intended, sent, completed
+        case lagSumMicros = "lag_sum_us", lagMaxMicros = "lag_max_us", latency, curlErrors = "curl_errors"
+    }
+
+    public init(_ metrics: RequestMetrics) {
+        outcomes = metrics.outcomes
+        bytesIn = metrics.bytesIn
+        bytesOut = metrics.bytesOut
+        intended = metrics.intended
+        sent = metrics.sent
+        completed = metrics.completed
+        lagSumMicros = metrics.lagSumMicros
+        lagMaxMicros = metrics.lagMaxMicros
+        latency = SparseHistogram.encode(metrics.latency)
+        curlErrors = Dictionary(uniqueKeysWithValues: metrics.curlErrors.map { (String($0.key), $0.value) })
+    }
+
+    /// Back to mergeable metrics.
+    /// - Throws: `SparseHistogramError` when the histogram bytes are bad.
+    public func metrics() throws(SparseHistogramError) -> RequestMetrics {
+        var m = RequestMetrics()
+        m.outcomes = outcomes
+        m.bytesIn = bytesIn
+        m.bytesOut = bytesOut
+        m.intended = intended
+        m.sent = sent
+        m.completed = completed
+        m.lagSumMicros = lagSumMicros
+        m.lagMaxMicros = lagMaxMicros
+        m.latency = try SparseHistogram.decode(latency)
+        for (key, value) in curlErrors { if let code = Int32(key) { m.curlErrors[code] = value } }
+        return m
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        outcomes = try c.decode(OutcomeCounts.self, forKey: .outcomes)
+        bytesIn = try c.decode(UInt64.self, forKey: .bytesIn)
+        bytesOut = try c.decode(UInt64.self, forKey: .bytesOut)
+        intended = try c.decode(UInt64.self, forKey: .intended)
+        sent = try c.decode(UInt64.self, forKey: .sent)
+        completed = try c.decode(UInt64.self, forKey: .completed)
+        lagSumMicros = try c.decode(UInt64.self, forKey: .lagSumMicros)
+        lagMaxMicros = try c.decode(UInt64.self, forKey: .lagMaxMicros)
+        let text = try c.decode(String.self, forKey: .latency)
+        guard let bytes = Base64.decode(text) else {
+            throw DecodingError.dataCorruptedError(forKey: .latency, in: c, debugDescription: "latency is not base64")
+        }
+        latency = bytes
+        curlErrors = try c.decodeIfPresent([String: UInt64].self, forKey: .curlErrors) ?? [:]
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(outcomes, forKey: .outcomes)
+        try c.encode(bytesIn, forKey: .bytesIn)
+        try c.encode(bytesOut, forKey: .bytesOut)
+        try c.encode(intended, forKey: .intended)
+        try c.encode(sent, forKey: .sent)
+        try c.encode(completed, forKey: .completed)
+        try c.encode(lagSumMicros, forKey: .lagSumMicros)
+        try c.encode(lagMaxMicros, forKey: .lagMaxMicros)
+        try c.encode(Base64.encode(latency), forKey: .latency)
+        if !curlErrors.isEmpty { try c.encode(curlErrors, forKey: .curlErrors) }
+    }
+}
+
+/// One second of one load generator's work: per request type deltas plus the process's CPU and memory.
+public struct MetricsDelta: Sendable, Equatable, Codable {
+    /// Unix second the delta covers.
+    public var second: Int64
+    public var requestTypes: [String: RequestDelta]
+    /// CPU seconds the process used in this second (user + system).
+    public var cpuSeconds: Double
+    public var rssBytes: UInt64
+
+    public init(second: Int64, requestTypes: [String: RequestDelta], cpuSeconds: Double, rssBytes: UInt64) {
+        self.second = second
+        self.requestTypes = requestTypes
+        self.cpuSeconds = cpuSeconds
+        self.rssBytes = rssBytes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case second, requestTypes = "request_types", cpuSeconds = "cpu_s", rssBytes = "rss_bytes"
+    }
+}
+
+/// Minimal base64 (RFC 4648) so the metrics codec needs no Foundation.
+enum Base64 {
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    static let reverse: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (i, c) in alphabet.enumerated() { table[Int(c)] = UInt8(i) }
+        return table
+    }()
+
+    static func encode(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var i = 0
+        while i + 2 < bytes.count {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
+            i += 3
+        }
+        let rest = bytes.count - i
+        if rest == 1 {
+            let n = UInt32(bytes[i]) << 16
+            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], UInt8(ascii: "="), UInt8(ascii: "=")]
+        } else if rest == 2 {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
+            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], UInt8(ascii: "=")]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func decode(_ text: String) -> [UInt8]? {
+        let chars = Array(text.utf8)
+        guard chars.count % 4 == 0 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(chars.count / 4 * 3)
+        var i = 0
+        while i < chars.count {
+            var n: UInt32 = 0
+            var padding = 0
+            for j in 0..<4 {
+                let c = chars[i + j]
+                if c == UInt8(ascii: "=") && i + 4 == chars.count && j >= 2 {
+                    padding += 1
+                    n <<= 6
+                    continue
+                }
+                guard padding == 0 else { return nil }
+                let v = reverse[Int(c)]
+                guard v != 0xFF else { return nil }
+                n = n << 6 | UInt32(v)
+            }
+            out.append(UInt8(n >> 16 & 0xFF))
+            if padding < 2 { out.append(UInt8(n >> 8 & 0xFF)) }
+            if padding < 1 { out.append(UInt8(n & 0xFF)) }
+            i += 4
+        }
+        return out
+    }
+}

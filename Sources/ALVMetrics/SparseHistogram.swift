@@ -1,0 +1,98 @@
+/// The non-empty counters of a `LatencyHistogram`, encoded compactly for the wire and the store:
+/// a version byte, then LEB128 varints: min, max, then (index gap, count) pairs.
+///
+/// A typical per-second histogram of a few thousand requests takes tens to a few hundred bytes
+/// instead of the dense 188 KB.
+public enum SparseHistogram {
+    static let version: UInt8 = 1
+
+    public static func encode(_ histogram: LatencyHistogram) -> [UInt8] {
+        var out: [UInt8] = [version]
+        guard !histogram.isEmpty else { return out }
+        appendVarint(histogram.minimum, to: &out)
+        appendVarint(histogram.maximum, to: &out)
+        var previous = -1
+        histogram.counts.withUnsafeBufferPointer { counts in
+            for index in 0..<counts.count where counts[index] != 0 {
+                appendVarint(UInt64(index - previous), to: &out)
+                appendVarint(counts[index], to: &out)
+                previous = index
+            }
+        }
+        return out
+    }
+
+    /// Decodes bytes made by `encode`.
+    /// - Throws: `SparseHistogramError` for a wrong version, truncated input or an index out of range.
+    public static func decode<Bytes: Collection<UInt8>>(_ bytes: Bytes) throws(SparseHistogramError) -> LatencyHistogram where Bytes.Index == Int {
+        var position = bytes.startIndex
+        guard position < bytes.endIndex else { throw .truncated }
+        guard bytes[position] == version else { throw .unknownVersion(bytes[position]) }
+        position += 1
+        var histogram = LatencyHistogram()
+        guard position < bytes.endIndex else { return histogram }
+        let minimum = try readVarint(bytes, &position)
+        let maximum = try readVarint(bytes, &position)
+        var index = -1
+        while position < bytes.endIndex {
+            let gap = try readVarint(bytes, &position)
+            let count = try readVarint(bytes, &position)
+            guard gap > 0, gap <= UInt64(LatencyHistogram.countsLength), count > 0 else { throw .corrupt }
+            index += Int(gap)
+            guard index < LatencyHistogram.countsLength else { throw .corrupt }
+            histogram.recordCounter(index, count: count)
+        }
+        guard histogram.totalCount > 0, minimum <= maximum, maximum <= LatencyHistogram.highestTrackable else { throw .corrupt }
+        histogram.setExtremes(minimum: minimum, maximum: maximum)
+        return histogram
+    }
+
+    static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
+        var v = value
+        while v >= 0x80 {
+            out.append(UInt8(v & 0x7F) | 0x80)
+            v >>= 7
+        }
+        out.append(UInt8(v))
+    }
+
+    static func readVarint<Bytes: Collection<UInt8>>(_ bytes: Bytes, _ position: inout Int) throws(SparseHistogramError) -> UInt64 where Bytes.Index == Int {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            guard position < bytes.endIndex else { throw .truncated }
+            let byte = bytes[position]
+            position += 1
+            guard shift < 64 else { throw .corrupt }
+            result |= UInt64(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { return result }
+            shift += 7
+        }
+    }
+}
+
+public enum SparseHistogramError: Error, Sendable, Equatable, CustomStringConvertible {
+    case unknownVersion(UInt8)
+    case truncated
+    case corrupt
+
+    public var description: String {
+        switch self {
+        case .unknownVersion(let v): return "histogram encoding version \(v) is not known"
+        case .truncated: return "histogram bytes end early"
+        case .corrupt: return "histogram bytes are corrupt"
+        }
+    }
+}
+
+extension LatencyHistogram {
+    mutating func recordCounter(_ index: Int, count: UInt64) {
+        let value = Self.lowestValue(at: index)
+        record(value, count: count)
+    }
+
+    mutating func setExtremes(minimum: UInt64, maximum: UInt64) {
+        self.minimum = minimum
+        self.maximum = maximum
+    }
+}

@@ -1,0 +1,63 @@
+import ALVMetrics
+import ALVModel
+import Synchronization
+
+/// Merges per-second deltas from load generators into run totals, per vector and request type.
+///
+/// Deltas arrive on engine threads; the state is behind a `Mutex`.
+public final class RunAggregator: Sendable {
+    public struct Key: Hashable, Sendable {
+        public var vectorIndex: Int
+        public var requestType: String
+    }
+
+    struct State {
+        var totals: [Key: RequestMetrics] = [:]
+        var perSecond: [Int64: RequestMetrics] = [:]
+        var cpuSeconds: Double = 0
+        var peakRSS: UInt64 = 0
+        var badDeltas = 0
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Adds one generator's delta for the vector at `vectorIndex` of the run's sequence.
+    public func add(_ delta: MetricsDelta, vectorIndex: Int) {
+        var decoded: [(String, RequestMetrics)] = []
+        var bad = 0
+        for (name, requestDelta) in delta.requestTypes {
+            if let metrics = try? requestDelta.metrics() { decoded.append((name, metrics)) } else { bad += 1 }
+        }
+        state.withLock { state in
+            for (name, metrics) in decoded {
+                state.totals[Key(vectorIndex: vectorIndex, requestType: name), default: RequestMetrics()].merge(metrics)
+                state.perSecond[delta.second, default: RequestMetrics()].merge(metrics)
+            }
+            state.cpuSeconds += delta.cpuSeconds
+            state.peakRSS = max(state.peakRSS, delta.rssBytes)
+            state.badDeltas += bad
+        }
+    }
+
+    /// Totals per vector and request type.
+    public var totals: [Key: RequestMetrics] { state.withLock { $0.totals } }
+
+    /// Everything merged.
+    public var overall: RequestMetrics {
+        state.withLock { state in
+            var all = RequestMetrics()
+            for metrics in state.totals.values { all.merge(metrics) }
+            return all
+        }
+    }
+
+    /// All request types merged for one Unix second.
+    public func second(_ second: Int64) -> RequestMetrics? { state.withLock { $0.perSecond[second] } }
+
+    public var cpuSeconds: Double { state.withLock { $0.cpuSeconds } }
+    public var peakRSS: UInt64 { state.withLock { $0.peakRSS } }
+    /// Deltas whose histogram could not be decoded (counted, never fatal).
+    public var badDeltas: Int { state.withLock { $0.badDeltas } }
+}

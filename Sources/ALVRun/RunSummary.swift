@@ -1,0 +1,134 @@
+import ALVMetrics
+import Foundation
+
+/// The run summary whose keys ARCHITECTURE.md fixes (`alv run --json`, the JSON report); extended
+/// with bytes, intended/sent counts, scheduling lag and the generator's CPU and memory.
+public struct RunSummary: Sendable, Codable, Equatable {
+    public struct Latency: Sendable, Codable, Equatable {
+        public var p50: Double, p90: Double, p95: Double, p99: Double, max: Double, mean: Double
+
+        public init(_ histogram: LatencyHistogram) {
+            func ms(_ us: UInt64) -> Double { (Double(us) / 1000 * 1000).rounded() / 1000 }
+            p50 = ms(histogram.value(atPercentile: 50))
+            p90 = ms(histogram.value(atPercentile: 90))
+            p95 = ms(histogram.value(atPercentile: 95))
+            p99 = ms(histogram.value(atPercentile: 99))
+            max = ms(histogram.isEmpty ? 0 : histogram.maximum)
+            mean = (histogram.mean / 1000 * 1000).rounded() / 1000
+        }
+    }
+
+    public struct RequestTypeSummary: Sendable, Codable, Equatable {
+        public var vectorID: String
+        public var name: String
+        public var requestsTotal: UInt64
+        public var responses: [String: UInt64]
+        public var errors: [String: UInt64]
+        public var dropped: UInt64
+        public var achievedRPS: Double
+        public var latencyMs: Latency
+
+        enum CodingKeys: String, CodingKey {
+            case vectorID = "vector_id", name, requestsTotal = "requests_total", responses, errors, dropped
+            case achievedRPS = "achieved_rps", latencyMs = "latency_ms"
+        }
+    }
+
+    public struct VectorSummary: Sendable, Codable, Equatable {
+        public var vectorID: String
+        /// completed | shortened | skipped | cut | aborted
+        public var status: String
+        public var reason: String?
+        public var startedAt: String?
+        public var endedAt: String?
+
+        enum CodingKeys: String, CodingKey { case vectorID = "vector_id", status, reason, startedAt = "started_at", endedAt = "ended_at" }
+    }
+
+    public struct WorkerSummary: Sendable, Codable, Equatable {
+        public var id: String
+        public var host: String
+        public var lost: Bool
+        public var requestsTotal: UInt64
+        public var cpuSeconds: Double
+        public var peakRSSBytes: UInt64
+
+        enum CodingKeys: String, CodingKey {
+            case id, host, lost, requestsTotal = "requests_total", cpuSeconds = "cpu_s", peakRSSBytes = "peak_rss_bytes"
+        }
+    }
+
+    public struct ThresholdResult: Sendable, Codable, Equatable {
+        public var name: String
+        public var expression: String
+        public var value: Double
+        public var passed: Bool
+        /// The vector it applies to, or nil for the whole run.
+        public var vectorID: String?
+
+        enum CodingKeys: String, CodingKey { case name, expression, value, passed, vectorID = "vector_id" }
+    }
+
+    public struct Event: Sendable, Codable, Equatable {
+        public var at: String
+        public var kind: String
+        public var detail: [String: String]
+    }
+
+    public var runID: String
+    /// completed | aborted | failed
+    public var status: String
+    public var target: String
+    public var profileID: String?
+    public var durationS: Double
+    public var requestsTotal: UInt64
+    public var responses: [String: UInt64]
+    public var errors: [String: UInt64]
+    public var dropped: UInt64
+    public var achievedRPS: Double
+    public var latencyMs: Latency
+    public var intended: UInt64
+    public var sent: UInt64
+    public var bytesIn: UInt64
+    public var bytesOut: UInt64
+    public var lagMs: [String: Double]
+    public var requestTypes: [RequestTypeSummary]
+    public var vectors: [VectorSummary]
+    public var workers: [WorkerSummary]
+    public var metricsGaps: Int
+    public var thresholds: [ThresholdResult]
+    public var events: [Event]
+
+    enum CodingKeys: String, CodingKey {
+        case runID = "run_id", status, target, profileID = "profile_id", durationS = "duration_s", requestsTotal = "requests_total"
+        case responses, errors, dropped, achievedRPS = "achieved_rps", latencyMs = "latency_ms", intended, sent
+        case bytesIn = "bytes_in", bytesOut = "bytes_out", lagMs = "lag_ms", requestTypes = "request_types", vectors, workers
+        case metricsGaps = "metrics_gaps", thresholds, events
+    }
+
+    /// True when every threshold passed.
+    public var thresholdsPassed: Bool { thresholds.allSatisfy(\.passed) }
+
+    /// The `responses` and `errors` objects of the fixed summary from outcome counts.
+    static func split(_ counts: OutcomeCounts) -> (responses: [String: UInt64], errors: [String: UInt64], dropped: UInt64) {
+        var responses: [String: UInt64] = [:], errors: [String: UInt64] = [:]
+        for outcome in Outcome.allCases {
+            if outcome.isResponse { responses[outcome.key] = counts[outcome] }
+            if outcome.isError { errors[outcome.key] = counts[outcome] }
+        }
+        return (responses, errors, counts[.dropped])
+    }
+
+    public func jsonData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(self)
+    }
+}
+
+/// ISO 8601 with milliseconds, UTC.
+func isoTimestamp(_ date: Date = Date()) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return formatter.string(from: date)
+}

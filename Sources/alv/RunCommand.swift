@@ -1,0 +1,191 @@
+import ALVEngine
+import ALVMetrics
+import ALVModel
+import ALVRun
+import ALVStore
+import ALVTemplates
+import ArgumentParser
+import Foundation
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a Load Vector or an ALV profile against a target and print the summary.",
+        discussion: """
+            VECTOR_OR_PROFILE is a JSON file or an id in the repository (--db). Exit 0 when every threshold \
+            passed, 1 when one failed or the run was aborted, 2 for bad input, 3 for runtime failures.
+            --workers 0 runs the load engine in this process; distributed runs (--workers N) need the broker.
+            """)
+
+    @Argument(help: ArgumentHelp("A vector or profile file, or a repository id.", valueName: "VECTOR_OR_PROFILE"))
+    var input: String
+
+    @Option(help: ArgumentHelp("Base URL that relative request URLs resolve against.", valueName: "URL"))
+    var target: String
+
+    @Option(help: ArgumentHelp("Worker processes; 0 runs the engine in-process.", valueName: "N"))
+    var workers: String = "0"
+
+    @Option(help: ArgumentHelp("HTTP version: 1.1, 2 (TLS with ALPN) or h2c (clear text, prior knowledge).", valueName: "VERSION"))
+    var http: String = "1.1"
+
+    @Flag(help: "Do not verify TLS certificates (self-signed lab targets).")
+    var insecure = false
+
+    @Option(help: "Open model: connections at most (more arrivals wait for one).")
+    var connections: Int = 256
+
+    @Option(name: .customLong("timeout-ms"), help: "Default total time per request when a request type sets none.")
+    var timeoutMs: Int = 30_000
+
+    @Option(help: "Seed for every random choice (default: random); equal seeds replay the same choices.")
+    var seed: UInt64?
+
+    @Flag(help: "Print the summary as one JSON object on stdout; progress goes to stderr.")
+    var json = false
+
+    @Option(help: ArgumentHelp("Write reports (HTML, JSON, JUnit, CSV) to this directory.", valueName: "DIR"))
+    var report: String?
+
+    @Option(help: ArgumentHelp("Serve the live dashboard here.", valueName: "HOST:PORT"))
+    var dashboard: String?
+
+    @Flag(name: .customLong("no-dashboard"), help: "Do not serve the dashboard.")
+    var noDashboard = false
+
+    @Option(help: ArgumentHelp("Hosts file for remote workers.", valueName: "FILE"))
+    var hosts: String?
+
+    @OptionGroup var store: StoreOptions
+
+    func validate() throws {
+        guard let url = URL(string: target), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+            throw ValidationError("--target expects an http:// or https:// URL such as http://127.0.0.1:8080, got \"\(target)\"")
+        }
+        guard EngineOptions.HTTPVersion(rawValue: http) != nil else { throw ValidationError("--http expects 1.1, 2 or h2c, got \"\(http)\"") }
+        guard connections >= 1 else { throw ValidationError("--connections must be at least 1") }
+        guard timeoutMs >= 1 else { throw ValidationError("--timeout-ms must be at least 1") }
+        guard workers == "0" else {
+            throw ValidationError("--workers \(workers): distributed runs need the broker, which is not built yet; use --workers 0 (in-process)")
+        }
+        if report != nil || dashboard != nil || hosts != nil {
+            throw ValidationError("--report, --dashboard and --hosts are not available yet; this build runs in-process and prints the summary")
+        }
+    }
+
+    func run() throws {
+        let plan = try RunInputResolver(store: store).plan(for: input, target: target)
+        let options = EngineOptions(
+            httpVersion: EngineOptions.HTTPVersion(rawValue: http)!, verifyTLS: !insecure, requestTimeoutMs: timeoutMs,
+            connections: connections)
+        let cancellation = CancellationFlag()
+        let signals = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                printError("\nalv: stopping (signal \(number)); requests in flight get a second to finish")
+                cancellation.cancel()
+            }
+            source.resume()
+            return source
+        }
+        defer { signals.forEach { $0.cancel() } }
+
+        let runner = InProcessRunner(plan: plan, options: options, cancellation: cancellation)
+        let progress = ProgressPrinter(interactive: isatty(STDERR_FILENO) == 1)
+        runner.onSecond = { vectorID, delta in progress.second(vectorID: vectorID, delta) }
+        printError("alv: running \(plan.profile.map { "profile \($0.profileID)" } ?? "vector \(plan.steps[0].vector.vectorID)") against \(plan.target) in-process")
+        let summary: RunSummary
+        do {
+            summary = try runner.run(seed: seed ?? UInt64.random(in: 1...UInt64.max))
+        } catch {
+            throw CLIError.runtime("the run could not start: \(error)")
+        }
+        progress.finish()
+        if json {
+            FileHandle.standardOutput.write(try summary.jsonData())
+            FileHandle.standardOutput.write(Data("\n".utf8))
+        } else {
+            print(SummaryText.render(summary))
+        }
+        if summary.status != "completed" || !summary.thresholdsPassed { throw ExitCode(1) }
+    }
+}
+
+/// Turns `VECTOR_OR_PROFILE` into a plan: a file (vector or profile, told apart by its id field) or a repository id.
+struct RunInputResolver {
+    let store: StoreOptions
+
+    func plan(for input: String, target: String) throws -> RunPlan {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory), !isDirectory.boolValue {
+            let bytes = try readInput(input)
+            let directory = URL(fileURLWithPath: input).deletingLastPathComponent().path
+            if (try? JSONReader.parse(bytes))?["profile_id"] != nil {
+                let repository = try store.openRepository()
+                let result = ProfileValidator.validate(bytes, file: input, knownVectors: try repository.ids(.vector))
+                guard let profile = result.model else { throw badInput(result.diagnostics) }
+                return RunPlan(profile: profile, steps: try steps(for: profile, in: repository), target: target)
+            }
+            let result = VectorValidator.validate(bytes, file: input, baseDirectory: directory)
+            guard let vector = result.model else { throw badInput(result.diagnostics) }
+            result.diagnostics.forEach { printError($0.description) }
+            return RunPlan(profile: nil, steps: [.init(vector: vector, dataDirectory: directory)], target: target)
+        }
+        let repository = try store.openRepository()
+        if try repository.document(.vector, id: input, version: nil) != nil {
+            let (vector, stored) = try repository.vector(id: input)
+            return RunPlan(profile: nil, steps: [.init(vector: vector, dataDirectory: stored.sourceDirectory)], target: target)
+        }
+        if try repository.document(.profile, id: input, version: nil) != nil {
+            let (profile, _) = try repository.profile(id: input)
+            return RunPlan(profile: profile, steps: try steps(for: profile, in: repository), target: target)
+        }
+        let known = try repository.ids(.vector).union(try repository.ids(.profile))
+        let hint = closestName(to: input, among: Array(known)).map { " (did you mean \"\($0)\"?)" } ?? ""
+        throw CLIError.badInput("\(input): no such file, and no vector or profile with that id in \(store.db)\(hint)")
+    }
+
+    private func steps(for profile: ALVProfile, in repository: Repository) throws -> [RunPlan.Step] {
+        try profile.vectorSequence.map { id in
+            let (vector, stored) = try repository.vector(id: id)
+            return RunPlan.Step(vector: vector, dataDirectory: stored.sourceDirectory)
+        }
+    }
+
+    private func badInput(_ diagnostics: [Diagnostic]) -> CLIError {
+        .badInput(diagnostics.map(\.description).joined(separator: "\n"))
+    }
+}
+
+/// Live progress on stderr: one rewritten line on a terminal, a plain line every 5 s otherwise.
+final class ProgressPrinter: @unchecked Sendable {
+    // Called only from the engine thread that runs the load; `finish` runs after it returned.
+    let interactive: Bool
+    private var seconds = 0
+    private var wroteLine = false
+
+    init(interactive: Bool) { self.interactive = interactive }
+
+    func second(vectorID: String, _ delta: MetricsDelta) {
+        seconds += 1
+        var merged = RequestMetrics()
+        for request in delta.requestTypes.values { if let m = try? request.metrics() { merged.merge(m) } }
+        let total = merged.requestsTotal
+        let failures = merged.outcomes[.status5xx] + merged.outcomes[.status4xx] + merged.outcomes.errors
+        let line = String(
+            format: "[%4d s] %@  %6llu req/s  p50 %.1f ms  p99 %.1f ms  errors %.2f%%  cpu %.0f%%",
+            seconds, vectorID, total, Double(merged.latency.value(atPercentile: 50)) / 1000, Double(merged.latency.value(atPercentile: 99)) / 1000,
+            total > 0 ? Double(failures) / Double(total) * 100 : 0, delta.cpuSeconds * 100)
+        if interactive {
+            FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+            wroteLine = true
+        } else if seconds % 5 == 0 {
+            printError(line)
+        }
+    }
+
+    func finish() {
+        if wroteLine { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}

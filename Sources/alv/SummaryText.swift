@@ -1,0 +1,36 @@
+import ALVRun
+import Foundation
+
+/// The human-readable run summary.
+enum SummaryText {
+    static func render(_ s: RunSummary) -> String {
+        var lines: [String] = []
+        lines.append("run \(s.runID) \(s.status) in \(format(s.durationS)) s against \(s.target)")
+        let errors = s.errors.values.reduce(0, +)
+        lines.append(
+            "  requests  \(s.requestsTotal) (\(format(s.achievedRPS))/s): "
+                + ["2xx", "3xx", "4xx", "5xx"].map { "\($0) \(s.responses[$0] ?? 0)" }.joined(separator: ", ")
+                + ", errors \(errors), dropped \(s.dropped)")
+        if errors > 0 {
+            lines.append("  errors    " + s.errors.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        let l = s.latencyMs
+        lines.append("  latency   p50 \(format(l.p50)) ms  p90 \(format(l.p90))  p95 \(format(l.p95))  p99 \(format(l.p99))  max \(format(l.max)) (from intended send time)")
+        lines.append("  lag       mean \(format(s.lagMs["mean"] ?? 0)) ms, max \(format(s.lagMs["max"] ?? 0)) ms behind schedule")
+        if let worker = s.workers.first {
+            lines.append("  generator \(format(worker.cpuSeconds)) CPU s, peak RSS \(worker.peakRSSBytes / 1_048_576) MB")
+        }
+        let rows = s.requestTypes.map { t -> [String] in
+            let typeErrors = t.errors.values.reduce(0, +) + (t.responses["4xx"] ?? 0) + (t.responses["5xx"] ?? 0)
+            return ["  \(t.vectorID)/\(t.name)", String(t.requestsTotal), format(t.achievedRPS), String(typeErrors), format(t.latencyMs.p50), format(t.latencyMs.p99)]
+        }
+        lines.append(table(["  REQUEST TYPE", "REQUESTS", "REQ/S", "FAILED", "P50 MS", "P99 MS"], rows))
+        if s.vectors.count > 1 || s.vectors.contains(where: { $0.status != "completed" }) {
+            for v in s.vectors { lines.append("  vector \(v.vectorID): \(v.status)" + (v.reason.map { " (\($0))" } ?? "")) }
+        }
+        for t in s.thresholds {
+            lines.append("  \(t.passed ? "pass" : "FAIL")  \(t.vectorID.map { "\($0): " } ?? "")\(t.name) \(t.expression) (value \(format(t.value)))")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
