@@ -58,9 +58,11 @@ let package = Package(
         .executableTarget(name: "alv-bench", dependencies: ["ALVTemplates", "ALVModel"]),
 
         // Helpers shared by the test targets: fixtures, temp dirs, running the built `alv`.
-        .target(name: "ALVTesting", path: "Tests/ALVTesting"),
+        .target(name: "ALVTesting", dependencies: ["ALVTarget"], path: "Tests/ALVTesting"),
         .testTarget(name: "ALVTemplatesTests", dependencies: ["ALVTemplates", "ALVTesting"]),
         .testTarget(name: "ALVModelTests", dependencies: ["ALVModel", "ALVTesting"]),
+        .testTarget(name: "ALVMetricsTests", dependencies: ["ALVMetrics", "ALVTemplates"]),
+        .testTarget(name: "ALVEngineTests", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel", "ALVTarget", "ALVTesting"]),
         .testTarget(name: "ALVStoreTests", dependencies: ["ALVStore", "ALVTesting"]),
         .testTarget(name: "ALVCLITests", dependencies: ["ALVModel", "ALVSystem", "ALVTemplates", "ALVTesting"]),
     ]

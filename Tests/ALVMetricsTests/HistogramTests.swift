@@ -1,0 +1,90 @@
+import ALVMetrics
+import ALVTemplates
+import Foundation
+import Testing
+
+@Suite struct HistogramTests {
+    func sample(_ count: Int, seed: UInt64) -> [UInt64] {
+        var random = SeededGenerator(seed: seed)
+        // Log-uniform from 10 µs to 10 s: every bucket range gets exercised.
+        return (0..<count).map { _ in UInt64(exp(log(10.0) + random.nextUnit() * (log(10_000_000.0) - log(10.0)))) }
+    }
+
+    @Test func percentilesAreWithinOneTenthOfAPercent() {
+        let values = sample(100_000, seed: 1)
+        var histogram = LatencyHistogram()
+        values.forEach { histogram.record($0) }
+        let sorted = values.sorted()
+        for p in [1.0, 25, 50, 90, 95, 99, 99.9, 100] {
+            let exact = sorted[max(0, Int((p / 100 * Double(sorted.count)).rounded(.up)) - 1)]
+            let reported = histogram.value(atPercentile: p)
+            #expect(Double(reported) >= Double(exact) * 0.999 && Double(reported) <= Double(exact) * 1.001 + 1, "p\(p): exact \(exact), reported \(reported)")
+        }
+        #expect(histogram.totalCount == 100_000)
+        #expect(histogram.minimum == sorted.first && histogram.maximum == sorted.last)
+    }
+
+    @Test func mergingEqualsRecordingEverything() {
+        let a = sample(5000, seed: 2), b = sample(7000, seed: 3)
+        var left = LatencyHistogram(), right = LatencyHistogram(), all = LatencyHistogram()
+        a.forEach { left.record($0); all.record($0) }
+        b.forEach { right.record($0); all.record($0) }
+        left.merge(right)
+        #expect(left == all)
+    }
+
+    @Test func valuesBeyondOneHourAreClamped() {
+        var histogram = LatencyHistogram()
+        histogram.record(UInt64.max)
+        histogram.record(0)
+        #expect(histogram.maximum == LatencyHistogram.highestTrackable)
+        #expect(histogram.value(atPercentile: 100) == LatencyHistogram.highestTrackable)
+        #expect(histogram.value(atPercentile: 50) == 0)
+    }
+
+    @Test func sparseEncodingRoundTripsAndIsSmall() throws {
+        var histogram = LatencyHistogram()
+        sample(3000, seed: 4).forEach { histogram.record($0) }
+        let bytes = SparseHistogram.encode(histogram)
+        #expect(bytes.count < 8000, "\(bytes.count) bytes")
+        #expect(try SparseHistogram.decode(bytes) == histogram)
+        #expect(try SparseHistogram.decode(SparseHistogram.encode(LatencyHistogram())).isEmpty)
+    }
+
+    /// Every strict prefix of an encoding must be rejected or decode to fewer counts, never crash.
+    @Test func everySplitOfAnEncodingIsHandled() {
+        var histogram = LatencyHistogram()
+        sample(200, seed: 5).forEach { histogram.record($0) }
+        let bytes = SparseHistogram.encode(histogram)
+        for end in 0..<bytes.count {
+            if let decoded = try? SparseHistogram.decode(bytes[0..<end]) {
+                #expect(decoded.totalCount < histogram.totalCount || end == bytes.count)
+            }
+        }
+    }
+
+    @Test func hostileBytesNeverCrash() {
+        var random = SeededGenerator(seed: 6)
+        for _ in 0..<20_000 {
+            let count = Int(random.next(upperBound: 40 as UInt64))
+            var bytes = (0..<count).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            if !bytes.isEmpty && random.next(upperBound: 2 as UInt64) == 0 { bytes[0] = 1 }
+            _ = try? SparseHistogram.decode(bytes)
+        }
+        #expect(throws: SparseHistogramError.unknownVersion(9)) { try SparseHistogram.decode([9]) }
+        #expect(throws: SparseHistogramError.truncated) { try SparseHistogram.decode([1, 0x80]) }
+    }
+
+    @Test func deltasSurviveJSON() throws {
+        var metrics = RequestMetrics()
+        metrics.outcomes[.status2xx] = 10
+        metrics.outcomes[.timeout] = 2
+        metrics.bytesIn = 1234
+        metrics.latency.record(1500)
+        metrics.curlErrors[56] = 1
+        let delta = MetricsDelta(second: 1_796_115_600, requestTypes: ["browse": RequestDelta(metrics)], cpuSeconds: 0.25, rssBytes: 1 << 20)
+        let decoded = try JSONDecoder().decode(MetricsDelta.self, from: JSONEncoder().encode(delta))
+        #expect(decoded == delta)
+        #expect(try decoded.requestTypes["browse"]?.metrics() == metrics)
+    }
+}
