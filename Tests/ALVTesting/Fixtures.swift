@@ -108,3 +108,50 @@ public enum AlvBinary {
             stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
     }
 }
+
+/// A long-running `alv` process (a target, later a broker or worker), terminated when released.
+public final class SpawnedAlv {
+    public let process: Process
+    private let output: Pipe
+
+    /// Starts `alv ARGS`; stdout is readable line by line, stderr is inherited.
+    public init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        process = Process()
+        process.executableURL = AlvBinary.url
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        output = Pipe()
+        process.standardOutput = output
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    /// The next line the process writes on stdout (nil at end of file).
+    public func readLine() -> String? {
+        var bytes: [UInt8] = []
+        while true {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            guard let b = byte.first else { return bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self) }
+            if b == 0x0A { return String(decoding: bytes, as: UTF8.self) }
+            bytes.append(b)
+        }
+    }
+
+    /// Starts `alv target` on a free port and returns it with its URL.
+    public static func target(_ extra: [String] = []) throws -> (SpawnedAlv, String) {
+        let spawned = try SpawnedAlv(["target", "--port", "0", "--duration", "120"] + extra)
+        guard let line = spawned.readLine(), let url = line.split(separator: " ").last.map(String.init), url.hasPrefix("http://") else {
+            throw CocoaError(.fileReadUnknown)
+        }
+        return (spawned, url)
+    }
+}

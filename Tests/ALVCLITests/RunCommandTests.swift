@@ -1,0 +1,90 @@
+import ALVTesting
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// `alv run` and `alv target` as separate processes talking HTTP over loopback.
+@Suite(.serialized) struct RunCommandTests {
+    let directory = TemporaryDirectory("alv-run-cli")
+
+    func alv(_ arguments: [String]) throws -> AlvBinary.Result {
+        try AlvBinary.run(arguments, in: directory.path, environment: ["ALV_CONFIG_DIR": Fixtures.path("config")])
+    }
+
+    func stats(_ url: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: URL(string: url + "/__stats")!)
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    func vectorFile(rate: Int = 200, seconds: Int = 2, thresholds: String = "") throws -> String {
+        directory.write("v.json", #"""
+            {"vector_id": "cli", "name": "CLI", "duration_sec": \#(seconds), "load": {"target_rps": \#(rate)}\#(thresholds),
+             "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}
+            """#)
+    }
+
+    @Test func jsonSummaryHasTheFixedKeysAndExactCounts() throws {
+        let (target, url) = try SpawnedAlv.target()
+        defer { _ = target }
+        let result = try alv(["run", try vectorFile(), "--target", url, "--workers", "0", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "stdout: \(result.stdout)")
+        for key in ["run_id", "status", "duration_s", "requests_total", "responses", "errors", "dropped", "achieved_rps", "latency_ms",
+                    "request_types", "vectors", "workers", "metrics_gaps", "thresholds", "events"] {
+            #expect(summary[key] != nil, "missing \(key)")
+        }
+        let responses = try #require(summary["responses"] as? [String: Int])
+        #expect(Set(responses.keys).isSuperset(of: ["2xx", "3xx", "4xx", "5xx"]))
+        #expect(Set((summary["errors"] as? [String: Int] ?? [:]).keys).isSuperset(of: ["timeout", "connect", "other"]))
+        #expect(Set((summary["latency_ms"] as? [String: Double] ?? [:]).keys).isSuperset(of: ["p50", "p90", "p95", "p99", "max"]))
+        let total = try #require(summary["requests_total"] as? Int)
+        #expect(total == (try stats(url)["total"] as? Int))
+        #expect(total == responses["2xx"])
+        #expect(summary["status"] as? String == "completed")
+        #expect((summary["vectors"] as? [[String: Any]])?.first?["status"] as? String == "completed")
+    }
+
+    @Test func aFailedThresholdExitsOne() throws {
+        let (target, url) = try SpawnedAlv.target(["--error-rate", "0.5", "--error-status", "503"])
+        defer { _ = target }
+        let file = try vectorFile(rate: 100, seconds: 1, thresholds: #", "thresholds": {"http_errors": "rate<0.01"}"#)
+        let result = try alv(["run", file, "--target", url])
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("FAIL  cli: http_errors rate<0.01"))
+    }
+
+    @Test func aProfileRunsItsVectorsInOrderWithinItsCap() throws {
+        let (target, url) = try SpawnedAlv.target()
+        defer { _ = target }
+        let db = directory.file("run.db")
+        for (id, seconds) in [("one", 1), ("two", 5)] {
+            let file = directory.write("\(id).json", #"{"vector_id": "\#(id)", "name": "\#(id)", "duration_sec": \#(seconds), "load": {"target_rps": 50}, "request_types": [{"name": "r", "url": "/\#(id)", "frequency": 100}]}"#)
+            #expect(try alv(["vector", "add", file, "--db", db]).status == 0)
+        }
+        let profile = directory.write("p.json", #"{"profile_id": "p", "name": "P", "duration_sec": 3, "transition_delay_sec": 0.5, "vector_sequence": ["one", "two"], "thresholds": {"requests_total": ">10"}}"#)
+        let began = Date()
+        let result = try alv(["run", profile, "--target", url, "--db", db, "--json"])
+        let elapsed = Date().timeIntervalSince(began)
+        #expect(result.status == 0, "\(result.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let vectors = try #require(summary["vectors"] as? [[String: Any]])
+        #expect(vectors.map { $0["vector_id"] as? String } == ["one", "two"])
+        #expect(vectors.map { $0["status"] as? String } == ["completed", "cut"])
+        #expect(elapsed < 6, "the 3 s cap was not honoured: \(elapsed) s")
+        let counts = try #require(try stats(url)["requests"] as? [String: Int])
+        #expect((counts["GET /one"] ?? 0) > 30 && (counts["GET /two"] ?? 0) > 30, "\(counts)")
+    }
+
+    @Test func badRunInputIsExitTwo() throws {
+        #expect(try alv(["run", "smoke", "--target", "ftp://x"]).status == 2)
+        let unknown = try alv(["run", "smokee", "--target", "http://127.0.0.1:9", "--db", directory.file("x.db")])
+        #expect(unknown.status == 2 && unknown.stderr.contains("did you mean \"smoke\""), "\(unknown.stderr)")
+        let bad = try alv(["run", Fixtures.path("Tests/Fixtures/invalid/vectors/frequency-sum.json"), "--target", "http://127.0.0.1:9"])
+        #expect(bad.status == 2 && bad.stderr.contains("sum to 100"))
+        #expect(try alv(["run", "smoke", "--target", "http://127.0.0.1:9", "--workers", "4"]).status == 2)
+        #expect(try alv(["target", "--latency-ms", "abc"]).status == 2)
+    }
+}
