@@ -31,13 +31,19 @@ let package = Package(
         // Load Vectors, ALV profiles, the positioned JSON reader and the validator.
         .target(name: "ALVModel", dependencies: ["ALVTemplates"]),
         // SQLite: the vector and profile repository (and, later, the metrics store).
-        .target(name: "ALVStore", dependencies: ["ALVModel", "CSQLite"]),
+        .target(name: "ALVStore", dependencies: ["ALVModel", "ALVMetrics", "CSQLite"]),
         // Mergeable metrics: latency histograms, outcome counts, per-second deltas and their codec.
         .target(name: "ALVMetrics"),
         // The load engine: libcurl multi execution of work units (open and closed models).
         .target(name: "ALVEngine", dependencies: ["ALVModel", "ALVTemplates", "ALVMetrics", "CCurl"]),
+        // A thin ZeroMQ layer: context, sockets, multipart send/receive, polling, CURVE keys.
+        .target(name: "ALVTransport", dependencies: ["CZmq"]),
+        // Wire messages between broker and workers and their codec.
+        .target(name: "ALVProtocol", dependencies: ["ALVEngine", "ALVMetrics"]),
         // Runs: plans, the in-process runner, aggregation of deltas, thresholds and the run summary.
         .target(name: "ALVRun", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel"]),
+        // The broker and the stateless worker: units out over PUSH/PULL, metrics back over XPUB/SUB.
+        .target(name: "ALVCluster", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel", "ALVProtocol", "ALVRun", "ALVStore", "ALVTransport"]),
         // The built-in HTTP target for demos, tests and benchmarks.
         .target(
             name: "ALVTarget",
@@ -51,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "alv",
             dependencies: [
-                "ALVModel", "ALVStore", "ALVTemplates", "ALVSystem", "ALVEngine", "ALVRun", "ALVTarget",
+                "ALVModel", "ALVStore", "ALVTemplates", "ALVSystem", "ALVEngine", "ALVRun", "ALVTarget", "ALVCluster", "ALVTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Micro-benchmarks that print figures (scripts/bench-*); never part of the tests.

@@ -142,7 +142,7 @@ public final class UnitExecutor {
     private func setUpLoad(start: UInt64) {
         switch unit.load {
         case .open(let rate, let process, _):
-            var arrivals = ArrivalSchedule(rate: rate, rampSeconds: unit.rampUpSec, process: process)
+            var arrivals = ArrivalSchedule(rate: rate, rampSeconds: unit.rampUpSec, process: process, from: unit.rampFrom)
             nextArrival = start + UInt64(arrivals.next(&random) * 1e9)
             schedule = arrivals
             startTime = start
@@ -151,8 +151,10 @@ public final class UnitExecutor {
             userTransfers = Array(repeating: nil, count: count)
             for i in 0..<count {
                 users.append(RenderContext(seed: unit.seed &+ UInt64(i) &* 0x9E37_79B9, userIndex: unit.firstUserIndex + i, data: data))
-                // Users join evenly over the ramp-up: user i at ramp × i / count.
-                let offset = count > 0 ? unit.rampUpSec * Double(i) / Double(count) : 0
+                // Users join evenly over the ramp-up: user i at ramp × i / count (those below the
+                // unit's starting share at once).
+                let share = Double(i) / Double(count)
+                let offset = unit.rampFrom >= 1 ? 0 : unit.rampUpSec * max(0, (share - unit.rampFrom) / (1 - unit.rampFrom))
                 sleeping.push(start + UInt64(offset * 1e9), i)
             }
         }

@@ -20,6 +20,9 @@ public struct WorkUnit: Sendable, Equatable, Codable {
     public var startMs: Int64
     /// Seconds from start over which load rises linearly to `load` (the part of the vector's ramp in this window).
     public var rampUpSec: Double
+    /// Share of `load` (0–1) at the unit's start; the ramp-up rises from it to the full load.
+    /// A unit cut from the middle of a vector's ramp starts where the ramp stands.
+    public var rampFrom: Double
     /// Seconds of load, ramp-up included.
     public var durationSec: Double
     /// Unix milliseconds after which a unit that has not started is dropped, not run late.
@@ -30,8 +33,8 @@ public struct WorkUnit: Sendable, Equatable, Codable {
 
     public init(
         runID: String, unitID: String, epoch: Int = 0, vector: LoadVector, dataDirectory: String?, baseURL: String,
-        load: LoadModel, startMs: Int64, rampUpSec: Double, durationSec: Double, deadlineMs: Int64, seed: UInt64,
-        firstUserIndex: Int = 0
+        load: LoadModel, startMs: Int64, rampUpSec: Double, rampFrom: Double = 0, durationSec: Double, deadlineMs: Int64,
+        seed: UInt64, firstUserIndex: Int = 0
     ) {
         self.runID = runID
         self.unitID = unitID
@@ -42,6 +45,7 @@ public struct WorkUnit: Sendable, Equatable, Codable {
         self.load = load
         self.startMs = startMs
         self.rampUpSec = rampUpSec
+        self.rampFrom = min(1, max(0, rampFrom))
         self.durationSec = durationSec
         self.deadlineMs = deadlineMs
         self.seed = seed
@@ -50,7 +54,7 @@ public struct WorkUnit: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case runID = "run_id", unitID = "unit_id", epoch, vector, dataDirectory = "data_directory", baseURL = "base_url", load
-        case startMs = "start_ms", rampUpSec = "ramp_up_sec", durationSec = "duration_sec", deadlineMs = "deadline_ms", seed
+        case startMs = "start_ms", rampUpSec = "ramp_up_sec", rampFrom = "ramp_from", durationSec = "duration_sec", deadlineMs = "deadline_ms", seed
         case firstUserIndex = "first_user_index"
     }
 }

@@ -42,6 +42,14 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var startedAt: String?
         public var endedAt: String?
 
+        public init(vectorID: String, status: String, reason: String?, startedAt: String?, endedAt: String?) {
+            self.vectorID = vectorID
+            self.status = status
+            self.reason = reason
+            self.startedAt = startedAt
+            self.endedAt = endedAt
+        }
+
         enum CodingKeys: String, CodingKey { case vectorID = "vector_id", status, reason, startedAt = "started_at", endedAt = "ended_at" }
     }
 
@@ -52,9 +60,23 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var requestsTotal: UInt64
         public var cpuSeconds: Double
         public var peakRSSBytes: UInt64
+        /// For a lost worker: requests its units would have sent between its last message and the
+        /// moment the broker handed its load to others.
+        public var estimatedRequestsLost: Double?
+
+        public init(id: String, host: String, lost: Bool, requestsTotal: UInt64, cpuSeconds: Double, peakRSSBytes: UInt64, estimatedRequestsLost: Double? = nil) {
+            self.id = id
+            self.host = host
+            self.lost = lost
+            self.requestsTotal = requestsTotal
+            self.cpuSeconds = cpuSeconds
+            self.peakRSSBytes = peakRSSBytes
+            self.estimatedRequestsLost = estimatedRequestsLost
+        }
 
         enum CodingKeys: String, CodingKey {
             case id, host, lost, requestsTotal = "requests_total", cpuSeconds = "cpu_s", peakRSSBytes = "peak_rss_bytes"
+            case estimatedRequestsLost = "estimated_requests_lost"
         }
     }
 
@@ -73,6 +95,12 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var at: String
         public var kind: String
         public var detail: [String: String]
+
+        public init(at: String, kind: String, detail: [String: String]) {
+            self.at = at
+            self.kind = kind
+            self.detail = detail
+        }
     }
 
     public var runID: String

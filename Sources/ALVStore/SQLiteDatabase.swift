@@ -117,6 +117,12 @@ public final class SQLiteStatement {
     /// Binds values to `?` parameters in order (1-based in SQLite). `nil` binds NULL.
     @discardableResult
     public func bind(_ values: (any SQLiteValue)?...) throws(SQLiteError) -> SQLiteStatement {
+        try bind(values: values)
+    }
+
+    /// Binds an array of values, as `bind(_:...)` does.
+    @discardableResult
+    public func bind(values: [(any SQLiteValue)?]) throws(SQLiteError) -> SQLiteStatement {
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
         for (offset, value) in values.enumerated() {
@@ -145,6 +151,12 @@ public final class SQLiteStatement {
     public func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(handle, column)) }
     public func double(_ column: Int32) -> Double { sqlite3_column_double(handle, column) }
     public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
+
+    public func blob(_ column: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(handle, column))
+        guard count > 0, let bytes = sqlite3_column_blob(handle, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: bytes, count: count))
+    }
 
     public func string(_ column: Int32) -> String? {
         guard let text = sqlite3_column_text(handle, column) else { return nil }

@@ -1,3 +1,4 @@
+import ALVCluster
 import ALVEngine
 import ALVMetrics
 import ALVModel
@@ -14,7 +15,8 @@ struct RunCommand: ParsableCommand {
         discussion: """
             VECTOR_OR_PROFILE is a JSON file or an id in the repository (--db). Exit 0 when every threshold \
             passed, 1 when one failed or the run was aborted, 2 for bad input, 3 for runtime failures.
-            --workers 0 runs the load engine in this process; distributed runs (--workers N) need the broker.
+            --workers N starts a broker and N local worker processes (default: one per core) and stores the \
+            run's metrics in --db; --workers 0 runs the load engine in this process.
             """)
 
     @Argument(help: ArgumentHelp("A vector or profile file, or a repository id.", valueName: "VECTOR_OR_PROFILE"))
@@ -23,8 +25,8 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Base URL that relative request URLs resolve against.", valueName: "URL"))
     var target: String
 
-    @Option(help: ArgumentHelp("Worker processes; 0 runs the engine in-process.", valueName: "N"))
-    var workers: String = "0"
+    @Option(help: ArgumentHelp("Local worker processes, or auto (one per core); 0 runs the engine in-process.", valueName: "N|auto"))
+    var workers: String = "auto"
 
     @Option(help: ArgumentHelp("HTTP version: 1.1, 2 (TLS with ALPN) or h2c (clear text, prior knowledge).", valueName: "VERSION"))
     var http: String = "1.1"
@@ -56,7 +58,15 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Hosts file for remote workers.", valueName: "FILE"))
     var hosts: String?
 
+    @Option(name: .customLong("unit-sec"), help: "Distributed runs: length of one work unit in seconds.")
+    var unitSeconds: Double = 5
+
     @OptionGroup var store: StoreOptions
+
+    var workerCount: Int? {
+        if workers == "auto" { return ProcessInfo.processInfo.activeProcessorCount }
+        return Int(workers).flatMap { $0 >= 0 && $0 <= 256 ? $0 : nil }
+    }
 
     func validate() throws {
         guard let url = URL(string: target), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
@@ -65,11 +75,10 @@ struct RunCommand: ParsableCommand {
         guard EngineOptions.HTTPVersion(rawValue: http) != nil else { throw ValidationError("--http expects 1.1, 2 or h2c, got \"\(http)\"") }
         guard connections >= 1 else { throw ValidationError("--connections must be at least 1") }
         guard timeoutMs >= 1 else { throw ValidationError("--timeout-ms must be at least 1") }
-        guard workers == "0" else {
-            throw ValidationError("--workers \(workers): distributed runs need the broker, which is not built yet; use --workers 0 (in-process)")
-        }
+        guard workerCount != nil else { throw ValidationError("--workers expects a number or auto, got \"\(workers)\"") }
+        guard unitSeconds >= 0.5 else { throw ValidationError("--unit-sec must be at least 0.5") }
         if report != nil || dashboard != nil || hosts != nil {
-            throw ValidationError("--report, --dashboard and --hosts are not available yet; this build runs in-process and prints the summary")
+            throw ValidationError("--report, --dashboard and --hosts are not available yet")
         }
     }
 
@@ -91,24 +100,59 @@ struct RunCommand: ParsableCommand {
         }
         defer { signals.forEach { $0.cancel() } }
 
-        let runner = InProcessRunner(plan: plan, options: options, cancellation: cancellation)
         let progress = ProgressPrinter(interactive: isatty(STDERR_FILENO) == 1)
-        runner.onSecond = { vectorID, delta in progress.second(vectorID: vectorID, delta) }
-        printError("alv: running \(plan.profile.map { "profile \($0.profileID)" } ?? "vector \(plan.steps[0].vector.vectorID)") against \(plan.target) in-process")
+        let seed = self.seed ?? UInt64.random(in: 1...UInt64.max)
         let summary: RunSummary
-        do {
-            summary = try runner.run(seed: seed ?? UInt64.random(in: 1...UInt64.max))
-        } catch {
-            throw CLIError.runtime("the run could not start: \(error)")
+        let count = workerCount ?? 0
+        if count == 0 {
+            let runner = InProcessRunner(plan: plan, options: options, cancellation: cancellation)
+            runner.onSecond = { vectorID, delta in progress.second(label: vectorID, delta: delta) }
+            printError("alv: running \(plan.profile.map { "profile \($0.profileID)" } ?? "vector \(plan.steps[0].vector.vectorID)") against \(plan.target) in-process")
+            do {
+                summary = try runner.run(seed: seed)
+            } catch {
+                throw CLIError.runtime("the run could not start: \(error)")
+            }
+        } else {
+            summary = try runDistributed(plan, workers: count, options: options, seed: seed, cancellation: cancellation, progress: progress)
         }
         progress.finish()
-        if json {
-            FileHandle.standardOutput.write(try summary.jsonData())
-            FileHandle.standardOutput.write(Data("\n".utf8))
-        } else {
-            print(SummaryText.render(summary))
+        try printSummary(summary, json: json)
+    }
+
+    /// A broker in this process and `count` local worker processes over loopback TCP.
+    private func runDistributed(_ plan: RunPlan, workers count: Int, options: EngineOptions, seed: UInt64, cancellation: CancellationFlag, progress: ProgressPrinter) throws -> RunSummary {
+        let metricsStore: MetricsStore
+        do {
+            metricsStore = try MetricsStore(database: try SQLiteDatabase(path: store.db))
+        } catch {
+            throw CLIError.runtime("--db \(store.db): \(error)")
         }
-        if summary.status != "completed" || !summary.thresholdsPassed { throw ExitCode(1) }
+        let broker: Broker
+        do {
+            broker = try Broker(
+                configuration: BrokerConfiguration(endpoints: BrokerEndpoints(host: "127.0.0.1", workPort: 0, metricsPort: 0, controlPort: 0), unitSeconds: unitSeconds),
+                store: metricsStore)
+        } catch {
+            throw CLIError.runtime("broker: \(error)")
+        }
+        let local = LocalWorkers()
+        defer {
+            broker.retireAll()
+            local.stop()
+        }
+        do {
+            try local.start(count, endpoints: broker.endpoints)
+        } catch {
+            throw CLIError.runtime("cannot start worker processes: \(error)")
+        }
+        let joined = broker.waitForWorkers(count, timeout: 20, cancellation: cancellation)
+        guard joined == count else { throw CLIError.runtime("only \(joined) of \(count) local workers joined within 20 s") }
+        printError("alv: running \(plan.profile.map { "profile \($0.profileID)" } ?? "vector \(plan.steps[0].vector.vectorID)") against \(plan.target) on \(count) worker processes (pids \(local.pids.map(String.init).joined(separator: " "))); broker work port \(broker.endpoints.workPort)")
+        broker.planTarget = plan.target
+        return try broker.execute(plan, options: options, seed: seed, cancellation: cancellation) { _, metrics in
+            progress.second(label: "run", metrics: metrics, cpuSeconds: nil)
+        }
     }
 }
 
@@ -167,16 +211,20 @@ final class ProgressPrinter: @unchecked Sendable {
 
     init(interactive: Bool) { self.interactive = interactive }
 
-    func second(vectorID: String, _ delta: MetricsDelta) {
-        seconds += 1
+    func second(label: String, delta: MetricsDelta) {
         var merged = RequestMetrics()
         for request in delta.requestTypes.values { if let m = try? request.metrics() { merged.merge(m) } }
+        second(label: label, metrics: merged, cpuSeconds: delta.cpuSeconds)
+    }
+
+    func second(label: String, metrics merged: RequestMetrics, cpuSeconds: Double?) {
+        seconds += 1
         let total = merged.requestsTotal
         let failures = merged.outcomes[.status5xx] + merged.outcomes[.status4xx] + merged.outcomes.errors
         let line = String(
-            format: "[%4d s] %@  %6llu req/s  p50 %.1f ms  p99 %.1f ms  errors %.2f%%  cpu %.0f%%",
-            seconds, vectorID, total, Double(merged.latency.value(atPercentile: 50)) / 1000, Double(merged.latency.value(atPercentile: 99)) / 1000,
-            total > 0 ? Double(failures) / Double(total) * 100 : 0, delta.cpuSeconds * 100)
+            format: "[%4d s] %@  %6llu req/s  p50 %.1f ms  p99 %.1f ms  errors %.2f%%",
+            seconds, label, total, Double(merged.latency.value(atPercentile: 50)) / 1000, Double(merged.latency.value(atPercentile: 99)) / 1000,
+            total > 0 ? Double(failures) / Double(total) * 100 : 0) + (cpuSeconds.map { String(format: "  cpu %.0f%%", $0 * 100) } ?? "")
         if interactive {
             FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
             wroteLine = true

@@ -17,9 +17,16 @@ enum SummaryText {
         let l = s.latencyMs
         lines.append("  latency   p50 \(format(l.p50)) ms  p90 \(format(l.p90))  p95 \(format(l.p95))  p99 \(format(l.p99))  max \(format(l.max)) (from intended send time)")
         lines.append("  lag       mean \(format(s.lagMs["mean"] ?? 0)) ms, max \(format(s.lagMs["max"] ?? 0)) ms behind schedule")
-        if let worker = s.workers.first {
+        if s.workers.count == 1, let worker = s.workers.first {
             lines.append("  generator \(format(worker.cpuSeconds)) CPU s, peak RSS \(worker.peakRSSBytes / 1_048_576) MB")
+        } else {
+            for w in s.workers {
+                var line = "  worker    \(w.id) (\(w.host)): \(w.requestsTotal) requests, \(format(w.cpuSeconds)) CPU s, peak RSS \(w.peakRSSBytes / 1_048_576) MB"
+                if w.lost { line += ", LOST" + (w.estimatedRequestsLost.map { " (about \(Int($0)) requests not sent before its load moved)" } ?? "") }
+                lines.append(line)
+            }
         }
+        if s.metricsGaps > 0 { lines.append("  metrics   \(s.metricsGaps) messages missing (sequence gaps)") }
         let rows = s.requestTypes.map { t -> [String] in
             let typeErrors = t.errors.values.reduce(0, +) + (t.responses["4xx"] ?? 0) + (t.responses["5xx"] ?? 0)
             return ["  \(t.vectorID)/\(t.name)", String(t.requestsTotal), format(t.achievedRPS), String(typeErrors), format(t.latencyMs.p50), format(t.latencyMs.p99)]

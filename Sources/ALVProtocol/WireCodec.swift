@@ -1,0 +1,61 @@
+import Foundation
+
+/// Why a received message was dropped. The receiver counts these; it never crashes on input.
+public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
+    case wrongFrameCount(Int)
+    case unexpectedTopic(String)
+    case tooLarge(Int)
+    case malformed(String)
+    case unknownVersion(Int)
+
+    public var description: String {
+        switch self {
+        case .wrongFrameCount(let n): return "expected 2 frames (topic, payload), got \(n)"
+        case .unexpectedTopic(let t): return "unexpected topic \"\(t.prefix(40))\""
+        case .tooLarge(let n): return "payload of \(n) bytes exceeds the limit"
+        case .malformed(let why): return "malformed payload: \(why)"
+        case .unknownVersion(let v): return "unknown payload version \(v)"
+        }
+    }
+
+    /// A short key for counters.
+    public var counterKey: String {
+        switch self {
+        case .wrongFrameCount: return "frames"
+        case .unexpectedTopic: return "topic"
+        case .tooLarge: return "too_large"
+        case .malformed: return "malformed"
+        case .unknownVersion: return "version"
+        }
+    }
+}
+
+/// Multipart messages: a topic frame, then a versioned JSON payload.
+public enum WireCodec {
+    /// Payloads larger than this are dropped unread (ZMQ_MAXMSGSIZE also caps them at the socket).
+    public static let maximumPayload = 16 << 20
+
+    public static func encode<T: Encodable>(topic: String, _ value: T) throws -> [[UInt8]] {
+        [Array(topic.utf8), Array(try JSONEncoder().encode(value))]
+    }
+
+    /// Decodes a message on one of `topics`.
+    /// - Returns: the topic and the value.
+    public static func decode<T: Decodable>(_ frames: [[UInt8]], topics: Set<String>, as type: T.Type) throws(WireError) -> (String, T) {
+        guard frames.count == 2 else { throw .wrongFrameCount(frames.count) }
+        let topic = String(decoding: frames[0], as: UTF8.self)
+        guard topics.contains(topic) else { throw .unexpectedTopic(topic) }
+        guard frames[1].count <= maximumPayload else { throw .tooLarge(frames[1].count) }
+        let data = Data(frames[1])
+        // Check the version before the shape, so a newer sender gets "version", not "malformed".
+        guard let versioned = try? JSONDecoder().decode(Versioned.self, from: data) else { throw .malformed("no \"v\" field") }
+        guard versioned.v == wireVersion else { throw .unknownVersion(versioned.v) }
+        do {
+            return (topic, try JSONDecoder().decode(T.self, from: data))
+        } catch {
+            throw .malformed(String(describing: error).prefix(200).description)
+        }
+    }
+}
+
+private struct Versioned: Decodable { var v: Int }

@@ -1,0 +1,173 @@
+import CSQLite
+import ALVMetrics
+import Foundation
+
+/// Runs, per-second samples, worker samples and events in the SQLite file.
+///
+/// Each worker's per-second delta is one row per request type, with its histogram in the sparse
+/// encoding, so any window's percentiles are exact when rows are merged. Rows are buffered and
+/// written in one transaction per `flush()` (the broker flushes every second), so a crash loses at
+/// most the last second.
+public final class MetricsStore {
+    public let database: SQLiteDatabase
+    private var pending: [(String, Int64, Int, String, String, RequestMetrics)] = []
+    private var pendingWorkers: [(String, Int64, String, Double, UInt64, Int)] = []
+    private var pendingEvents: [(String, String, String, String)] = []
+    private lazy var insertSample: SQLiteStatement? = try? database.prepare(Self.sampleInsertSQL)
+    private lazy var insertWorker: SQLiteStatement? = try? database.prepare(
+        "INSERT INTO worker_samples (run_id, second, worker, cpu_s, rss_bytes, running_units) VALUES (?, ?, ?, ?, ?, ?)")
+    private lazy var insertEvent: SQLiteStatement? = try? database.prepare("INSERT INTO events (run_id, at, kind, detail_json) VALUES (?, ?, ?, ?)")
+
+    static let outcomeColumns = Outcome.allCases.map { "o_" + $0.key }
+    static let sampleInsertSQL = """
+        INSERT INTO samples (run_id, second, vector_index, request_type, worker, \(outcomeColumns.joined(separator: ", ")),
+            bytes_in, bytes_out, intended, sent, completed, lag_sum_us, lag_max_us, latency)
+        VALUES (\(Array(repeating: "?", count: 5 + outcomeColumns.count + 8).joined(separator: ", ")))
+        """
+
+    /// Opens the metrics tables in `database`, creating them when missing.
+    public init(database: SQLiteDatabase) throws {
+        self.database = database
+        try database.execute("""
+            CREATE TABLE IF NOT EXISTS runs (
+                run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, ended_at TEXT, status TEXT NOT NULL,
+                target TEXT, profile_id TEXT, plan_json TEXT, summary_json TEXT);
+            CREATE TABLE IF NOT EXISTS samples (
+                run_id TEXT NOT NULL, second INTEGER NOT NULL, vector_index INTEGER NOT NULL, request_type TEXT NOT NULL,
+                worker TEXT NOT NULL, \(Self.outcomeColumns.map { "\($0) INTEGER NOT NULL" }.joined(separator: ", ")),
+                bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL, intended INTEGER NOT NULL, sent INTEGER NOT NULL,
+                completed INTEGER NOT NULL, lag_sum_us INTEGER NOT NULL, lag_max_us INTEGER NOT NULL, latency BLOB NOT NULL);
+            CREATE INDEX IF NOT EXISTS samples_by_run ON samples (run_id, second);
+            CREATE TABLE IF NOT EXISTS worker_samples (
+                run_id TEXT NOT NULL, second INTEGER NOT NULL, worker TEXT NOT NULL, cpu_s REAL NOT NULL,
+                rss_bytes INTEGER NOT NULL, running_units INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS events (run_id TEXT NOT NULL, at TEXT NOT NULL, kind TEXT NOT NULL, detail_json TEXT NOT NULL);
+            """)
+    }
+
+    public func beginRun(_ runID: String, target: String, profileID: String?, planJSON: String?) throws {
+        try database.prepare("INSERT INTO runs (run_id, started_at, status, target, profile_id, plan_json) VALUES (?, ?, 'running', ?, ?, ?)")
+            .bind(runID, Self.timestamp(), target, profileID, planJSON).run()
+    }
+
+    public func endRun(_ runID: String, status: String, summaryJSON: String?) throws {
+        try flush()
+        try database.prepare("UPDATE runs SET ended_at = ?, status = ?, summary_json = ? WHERE run_id = ?")
+            .bind(Self.timestamp(), status, summaryJSON, runID).run()
+    }
+
+    /// Buffers one worker's second of one request type.
+    public func append(run: String, second: Int64, vectorIndex: Int, requestType: String, worker: String, metrics: RequestMetrics) {
+        pending.append((run, second, vectorIndex, requestType, worker, metrics))
+    }
+
+    public func appendWorker(run: String, second: Int64, worker: String, cpuSeconds: Double, rssBytes: UInt64, runningUnits: Int) {
+        pendingWorkers.append((run, second, worker, cpuSeconds, rssBytes, runningUnits))
+    }
+
+    public func event(run: String, kind: String, detail: [String: String]) {
+        let json = (try? JSONSerialization.data(withJSONObject: detail, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        pendingEvents.append((run, Self.timestamp(), kind, json))
+    }
+
+    /// Writes everything buffered in one transaction.
+    public func flush() throws {
+        guard !pending.isEmpty || !pendingWorkers.isEmpty || !pendingEvents.isEmpty else { return }
+        guard let insertSample, let insertWorker, let insertEvent else { throw SQLiteError(code: 1, message: "cannot prepare inserts", sql: nil, path: database.path) }
+        try database.transaction {
+            for (run, second, vector, type, worker, m) in pending {
+                var values: [(any SQLiteValue)?] = [run, Int(second), vector, type, worker]
+                values += Outcome.allCases.map { Int(m.outcomes[$0]) }
+                values += [Int(m.bytesIn), Int(m.bytesOut), Int(m.intended), Int(m.sent), Int(m.completed), Int(m.lagSumMicros), Int(m.lagMaxMicros), SQLiteBlob(SparseHistogram.encode(m.latency))]
+                try insertSample.bind(values: values)
+                try insertSample.run()
+            }
+            for (run, second, worker, cpu, rss, running) in pendingWorkers {
+                try insertWorker.bind(run, Int(second), worker, cpu, Int(rss), running).run()
+            }
+            for (run, at, kind, detail) in pendingEvents {
+                try insertEvent.bind(run, at, kind, detail).run()
+            }
+        }
+        pending.removeAll(keepingCapacity: true)
+        pendingWorkers.removeAll(keepingCapacity: true)
+        pendingEvents.removeAll(keepingCapacity: true)
+    }
+
+    // MARK: Reading
+
+    /// One row of a run's series: a second of one request type, merged across workers.
+    public struct SeriesPoint: Sendable {
+        public var second: Int64
+        public var vectorIndex: Int
+        public var requestType: String
+        public var metrics: RequestMetrics
+    }
+
+    /// The run's per-second series, merged across workers (histograms merged exactly).
+    public func series(run: String) throws -> [SeriesPoint] {
+        let statement = try database.prepare("""
+            SELECT second, vector_index, request_type, \(Self.outcomeColumns.joined(separator: ", ")),
+                   bytes_in, bytes_out, intended, sent, completed, lag_sum_us, lag_max_us, latency
+            FROM samples WHERE run_id = ? ORDER BY second, vector_index, request_type
+            """)
+        try statement.bind(run)
+        var merged: [String: SeriesPoint] = [:]
+        var order: [String] = []
+        while try statement.step() {
+            var m = RequestMetrics()
+            var column: Int32 = 3
+            for outcome in Outcome.allCases {
+                m.outcomes[outcome] = UInt64(statement.int(column))
+                column += 1
+            }
+            m.bytesIn = UInt64(statement.int(column)); m.bytesOut = UInt64(statement.int(column + 1))
+            m.intended = UInt64(statement.int(column + 2)); m.sent = UInt64(statement.int(column + 3))
+            m.completed = UInt64(statement.int(column + 4)); m.lagSumMicros = UInt64(statement.int(column + 5))
+            m.lagMaxMicros = UInt64(statement.int(column + 6))
+            m.latency = (try? SparseHistogram.decode(statement.blob(column + 7))) ?? LatencyHistogram()
+            let key = "\(statement.int(0))|\(statement.int(1))|\(statement.string(2) ?? "")"
+            if merged[key] == nil {
+                merged[key] = SeriesPoint(second: Int64(statement.int(0)), vectorIndex: statement.int(1), requestType: statement.string(2) ?? "", metrics: m)
+                order.append(key)
+            } else {
+                merged[key]!.metrics.merge(m)
+            }
+        }
+        return order.map { merged[$0]! }
+    }
+
+    /// Requests recorded for a run, per worker.
+    public func requestsByWorker(run: String) throws -> [String: UInt64] {
+        let total = Self.outcomeColumns.joined(separator: " + ")
+        let statement = try database.prepare("SELECT worker, SUM(\(total)) FROM samples WHERE run_id = ? GROUP BY worker")
+        try statement.bind(run)
+        var result: [String: UInt64] = [:]
+        while try statement.step() { result[statement.string(0) ?? ""] = UInt64(statement.int(1)) }
+        return result
+    }
+
+    /// The status a run was stored with ("running" until it ends).
+    public func status(run: String) throws -> String? {
+        let statement = try database.prepare("SELECT status FROM runs WHERE run_id = ?")
+        try statement.bind(run)
+        return try statement.step() ? statement.string(0) : nil
+    }
+
+    static func timestamp() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date())
+    }
+}
+
+/// Bytes bound as a BLOB.
+public struct SQLiteBlob: SQLiteValue {
+    public var bytes: [UInt8]
+
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    public func bind(to statement: OpaquePointer, at index: Int32) -> Int32 {
+        bytes.withUnsafeBytes { alv_sqlite_bind_blob(statement, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count)) }
+    }
+}

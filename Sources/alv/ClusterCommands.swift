@@ -1,0 +1,277 @@
+import ALVCluster
+import ALVEngine
+import ALVRun
+import ALVStore
+import ALVTransport
+import ArgumentParser
+import Foundation
+
+/// `--broker HOST` and the three ports, shared by worker and planner.
+struct BrokerAddressOptions: ParsableArguments {
+    @Option(name: .customLong("work-port"), help: "The broker's work (PUSH) port.")
+    var workPort: Int = 5557
+
+    @Option(name: .customLong("metrics-port"), help: "The broker's metrics (SUB) port.")
+    var metricsPort: Int = 5558
+
+    @Option(name: .customLong("control-port"), help: "The broker's control (PUB) port.")
+    var controlPort: Int = 5559
+
+    func validate() throws {
+        for (name, port) in [("--work-port", workPort), ("--metrics-port", metricsPort), ("--control-port", controlPort)] {
+            guard (0...65535).contains(port) else { throw ValidationError("\(name) must be 0–65535, got \(port)") }
+        }
+    }
+
+    func endpoints(host: String) -> BrokerEndpoints {
+        BrokerEndpoints(host: host, workPort: workPort, metricsPort: metricsPort, controlPort: controlPort)
+    }
+}
+
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a stateless load worker connected to a broker.",
+        discussion: """
+            Exits on a retire message from the broker, on SIGTERM/SIGINT, or when its stdin (a pipe or socket, \
+            as under ssh) closes. With --curve-server-key it speaks CURVE; required for a non-loopback broker.
+            """)
+
+    @Option(help: ArgumentHelp("The broker's host.", valueName: "HOST"))
+    var broker: String
+
+    @OptionGroup var ports: BrokerAddressOptions
+
+    @Option(help: "This worker's id (default HOST-PID).")
+    var id: String?
+
+    @Option(name: .customLong("curve-server-key"), help: ArgumentHelp("The broker's public key: a file from `alv keys generate`, or the key.", valueName: "FILE|KEY"))
+    var curveServerKey: String?
+
+    @Option(name: .customLong("curve-key"), help: ArgumentHelp("This worker's key file (public and secret) from `alv keys generate`.", valueName: "FILE"))
+    var curveKey: String?
+
+    @Flag(name: .customLong("insecure"), help: "Allow plain TCP to a non-loopback broker.")
+    var insecure = false
+
+    @Flag(name: .shortAndLong, help: "Log joins, units and evictions to stderr.")
+    var verbose = false
+
+    func validate() throws {
+        if (curveServerKey == nil) != (curveKey == nil) { throw ValidationError("--curve-server-key and --curve-key go together") }
+        if curveServerKey == nil && !BrokerEndpoints.isLoopback(broker) && !insecure {
+            throw ValidationError("--broker \(broker) is not loopback: give --curve-server-key and --curve-key, or --insecure")
+        }
+    }
+
+    func run() throws {
+        var curve: CurveClientKeys? = nil
+        if let curveServerKey, let curveKey {
+            curve = CurveClientKeys(serverPublicKey: try KeyFiles.publicKey(curveServerKey), keys: try KeyFiles.keyPair(curveKey))
+        }
+        let stop = CancellationFlag()
+        let signals = installStopSignals(stop)
+        defer { signals.forEach { $0.cancel() } }
+        watchStdin(stop)
+        let configuration = WorkerConfiguration(broker: ports.endpoints(host: broker), id: id, curve: curve)
+        let verbose = self.verbose
+        let worker = Worker(configuration: configuration) { line in if verbose { printError("alv worker: \(line)") } }
+        do {
+            try worker.run(stop: stop)
+        } catch {
+            throw CLIError.runtime("worker: \(error)")
+        }
+    }
+
+    /// A worker under ssh (stdin a pipe or socket) exits when the session ends.
+    private func watchStdin(_ stop: CancellationFlag) {
+        var info = stat()
+        guard fstat(STDIN_FILENO, &info) == 0 else { return }
+        let type = info.st_mode & S_IFMT
+        guard type == S_IFIFO || type == S_IFSOCK else { return }
+        let thread = Thread {
+            var buffer = [UInt8](repeating: 0, count: 256)
+            while read(STDIN_FILENO, &buffer, buffer.count) > 0 {}
+            stop.cancel()
+        }
+        thread.start()
+    }
+}
+
+struct BrokerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "broker",
+        abstract: "Run the ZeroMQ broker; with --run, execute a vector or profile on the workers that join.",
+        discussion: """
+            Binds work (PUSH), metrics (SUB) and control (PUB). A non-loopback --listen needs CURVE \
+            (--curve-secret and --allow-keys) or an explicit --insecure.
+            """)
+
+    @Option(help: ArgumentHelp("Address to bind.", valueName: "HOST"))
+    var listen: String = "127.0.0.1"
+
+    @OptionGroup var ports: BrokerAddressOptions
+
+    @Option(name: .customLong("curve-secret"), help: ArgumentHelp("The broker's key file from `alv keys generate`.", valueName: "FILE"))
+    var curveSecret: String?
+
+    @Option(name: .customLong("allow-keys"), help: ArgumentHelp("Worker public keys: a directory of .pub files or one file.", valueName: "PATH"))
+    var allowKeys: String?
+
+    @Flag(help: "Allow plain TCP on a non-loopback address.")
+    var insecure = false
+
+    @Option(name: .customLong("run"), help: ArgumentHelp("Run this vector or profile once enough workers joined, then exit.", valueName: "VECTOR_OR_PROFILE"))
+    var runInput: String?
+
+    @Option(help: ArgumentHelp("Target for --run.", valueName: "URL"))
+    var target: String?
+
+    @Option(name: .customLong("wait-workers"), help: "With --run: workers to wait for.")
+    var waitWorkers: Int = 1
+
+    @Option(name: .customLong("unit-sec"), help: "Length of one work unit in seconds.")
+    var unitSeconds: Double = 5
+
+    @Flag(help: "With --run: print the summary as one JSON object on stdout.")
+    var json = false
+
+    @OptionGroup var store: StoreOptions
+
+    func validate() throws {
+        if (curveSecret == nil) != (allowKeys == nil) { throw ValidationError("--curve-secret and --allow-keys go together") }
+        if runInput != nil && target == nil { throw ValidationError("--run needs --target") }
+        if unitSeconds < 0.5 { throw ValidationError("--unit-sec must be at least 0.5") }
+    }
+
+    func run() throws {
+        var curve: CurveServerKeys? = nil
+        if let curveSecret, let allowKeys {
+            curve = CurveServerKeys(keys: try KeyFiles.keyPair(curveSecret), allowedClients: try KeyFiles.allowedKeys(allowKeys))
+        }
+        let database: SQLiteDatabase
+        do { database = try SQLiteDatabase(path: store.db) } catch { throw CLIError.badInput("--db \(store.db): \(error)") }
+        let metricsStore = try MetricsStore(database: database)
+        let broker: Broker
+        do {
+            broker = try Broker(
+                configuration: BrokerConfiguration(endpoints: ports.endpoints(host: listen), curve: curve, unitSeconds: unitSeconds),
+                store: metricsStore, allowInsecure: insecure, log: { printError("alv broker: \($0)") })
+        } catch let error as BrokerError {
+            throw CLIError.badInput(error.description)
+        } catch {
+            throw CLIError.runtime("broker: \(error)")
+        }
+        let e = broker.endpoints
+        FileHandle.standardOutput.write(Data("alv broker listening on \(e.host) work \(e.workPort) metrics \(e.metricsPort) control \(e.controlPort)\(curve == nil ? "" : " (CURVE)")\n".utf8))
+        let stop = CancellationFlag()
+        let signals = installStopSignals(stop)
+        defer { signals.forEach { $0.cancel() } }
+        guard let input = runInput, let target else {
+            broker.serve(until: stop)
+            return
+        }
+        let plan = try RunInputResolver(store: store).plan(for: input, target: target)
+        let joined = broker.waitForWorkers(waitWorkers, timeout: 3600, cancellation: stop)
+        guard joined >= waitWorkers else { throw CLIError.runtime("stopped before \(waitWorkers) workers joined (\(joined) did)") }
+        broker.planTarget = plan.target
+        let summary = try broker.execute(plan, options: nil, seed: UInt64.random(in: 1...UInt64.max), cancellation: stop)
+        broker.retireAll()
+        try printSummary(summary, json: json)
+    }
+}
+
+struct KeysCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys", abstract: "CURVE key pairs for brokers and workers.", subcommands: [Generate.self])
+
+    struct Generate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write NAME.key (public and secret, mode 600) and NAME.pub (public) into a directory.")
+
+        @Option(help: ArgumentHelp("Directory to write into (created if missing).", valueName: "DIR"))
+        var out: String
+
+        @Option(help: "Base name of the files.")
+        var name: String = "alv"
+
+        func run() throws {
+            let pair: CurveKeyPair
+            do { pair = try CurveKeyPair.generate() } catch { throw CLIError.runtime("\(error)") }
+            do {
+                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+                let secretPath = "\(out)/\(name).key", publicPath = "\(out)/\(name).pub"
+                FileManager.default.createFile(atPath: secretPath, contents: Data("public=\(pair.publicKey)\nsecret=\(pair.secretKey)\n".utf8), attributes: [.posixPermissions: 0o600])
+                try (pair.publicKey + "\n").write(toFile: publicPath, atomically: true, encoding: .utf8)
+                print("wrote \(secretPath) (keep it secret) and \(publicPath)")
+            } catch {
+                throw CLIError.badInput("--out \(out): cannot write the key files (\(error.localizedDescription))")
+            }
+        }
+    }
+}
+
+/// Reads the key files `alv keys generate` writes.
+enum KeyFiles {
+    static func keyPair(_ path: String) throws -> CurveKeyPair {
+        let text = String(decoding: try readInput(path), as: UTF8.self)
+        var values: [String: String] = [:]
+        for line in text.split(whereSeparator: \.isNewline) {
+            let parts = line.split(separator: "=", maxSplits: 1)
+            if parts.count == 2 { values[parts[0].trimmingCharacters(in: .whitespaces)] = parts[1].trimmingCharacters(in: .whitespaces) }
+        }
+        guard let secret = values["secret"], CurveKeyPair.isValidKey(secret) else {
+            throw CLIError.badInput("\(path): expected a key file from `alv keys generate` with a line secret=<40 characters>")
+        }
+        let derived = (try? CurveKeyPair.publicKey(ofSecret: secret)) ?? ""
+        if let stated = values["public"], stated != derived {
+            throw CLIError.badInput("\(path): the public key does not belong to the secret key")
+        }
+        return CurveKeyPair(publicKey: derived, secretKey: secret)
+    }
+
+    /// A public key given as the key itself, a .pub file, or a .key file.
+    static func publicKey(_ value: String) throws -> String {
+        if CurveKeyPair.isValidKey(value) && !FileManager.default.fileExists(atPath: value) { return value }
+        let text = String(decoding: try readInput(value), as: UTF8.self)
+        if text.contains("secret=") { return try keyPair(value).publicKey }
+        let key = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard CurveKeyPair.isValidKey(key) else { throw CLIError.badInput("\(value): expected a 40-character Z85 public key") }
+        return key
+    }
+
+    static func allowedKeys(_ path: String) throws -> Set<String> {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw CLIError.badInput("--allow-keys \(path): no such file or directory") }
+        if !isDirectory.boolValue { return [try publicKey(path)] }
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        let keys = try files.filter { $0.hasSuffix(".pub") }.map { try publicKey("\(path)/\($0)") }
+        guard !keys.isEmpty else { throw CLIError.badInput("--allow-keys \(path): no .pub files") }
+        return Set(keys)
+    }
+}
+
+/// SIGINT and SIGTERM set `flag` instead of killing the process.
+func installStopSignals(_ flag: CancellationFlag, message: String? = nil) -> [any DispatchSourceSignal] {
+    [SIGINT, SIGTERM].map { number in
+        signal(number, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+        source.setEventHandler {
+            if let message { printError(message) }
+            flag.cancel()
+        }
+        source.resume()
+        return source
+    }
+}
+
+/// Prints a summary as the run commands do.
+func printSummary(_ summary: RunSummary, json: Bool) throws {
+    if json {
+        FileHandle.standardOutput.write(try summary.jsonData())
+        FileHandle.standardOutput.write(Data("\n".utf8))
+    } else {
+        print(SummaryText.render(summary))
+    }
+    if summary.status != "completed" || !summary.thresholdsPassed { throw ExitCode(1) }
+}
