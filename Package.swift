@@ -69,8 +69,11 @@ let package = Package(
         .testTarget(name: "ALVModelTests", dependencies: ["ALVModel", "ALVTesting"]),
         .testTarget(name: "ALVMetricsTests", dependencies: ["ALVMetrics", "ALVTemplates"]),
         .testTarget(name: "ALVEngineTests", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel", "ALVTarget", "ALVTesting"]),
+        .testTarget(
+            name: "ALVClusterTests",
+            dependencies: ["ALVCluster", "ALVEngine", "ALVMetrics", "ALVModel", "ALVProtocol", "ALVRun", "ALVStore", "ALVTarget", "ALVTesting", "ALVTransport"]),
         .testTarget(name: "ALVStoreTests", dependencies: ["ALVStore", "ALVTesting"]),
-        .testTarget(name: "ALVCLITests", dependencies: ["ALVModel", "ALVSystem", "ALVTemplates", "ALVTesting"]),
+        .testTarget(name: "ALVCLITests", dependencies: ["ALVModel", "ALVStore", "ALVSystem", "ALVTemplates", "ALVTesting"]),
     ]
 )
 

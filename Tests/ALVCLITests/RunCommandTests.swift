@@ -1,3 +1,4 @@
+import ALVStore
 import ALVTesting
 import Foundation
 import Testing
@@ -86,5 +87,65 @@ import FoundationNetworking
         #expect(bad.status == 2 && bad.stderr.contains("sum to 100"))
         #expect(try alv(["run", "smoke", "--target", "http://127.0.0.1:9", "--workers", "4"]).status == 2)
         #expect(try alv(["target", "--latency-ms", "abc"]).status == 2)
+    }
+}
+
+/// `alv run --workers N` as a user runs it, including its worst end.
+@Suite(.serialized) struct DistributedRunTests {
+    let directory = TemporaryDirectory("alv-dist")
+
+    @Test func distributedRunCountsExactlyAndStoresTheRun() throws {
+        let (target, url) = try SpawnedAlv.target()
+        defer { _ = target }
+        let file = directory.write("v.json", #"{"vector_id": "d", "name": "D", "duration_sec": 4, "load": {"target_rps": 200}, "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}"#)
+        let db = directory.file("d.db")
+        let result = try AlvBinary.run(["run", file, "--target", url, "--workers", "2", "--unit-sec", "2", "--db", db, "--json"], in: directory.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let total = try #require(summary["requests_total"] as? Int)
+        let stats = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(string: url + "/__stats")!)) as? [String: Any]
+        #expect(total == stats?["total"] as? Int)
+        #expect((summary["workers"] as? [[String: Any]])?.count == 2)
+        #expect(summary["metrics_gaps"] as? Int == 0)
+    }
+
+    /// SIGKILL the process that hosts the broker: the SQLite file still opens and holds every second
+    /// up to about the last one, and the workers (whose stdin was a pipe from it) exit.
+    @Test func killingTheBrokerLeavesAReadableStore() throws {
+        let (target, url) = try SpawnedAlv.target()
+        defer { _ = target }
+        let file = directory.write("k.json", #"{"vector_id": "k", "name": "K", "duration_sec": 30, "load": {"target_rps": 200}, "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}"#)
+        let db = directory.file("k.db")
+        let process = Process()
+        process.executableURL = AlvBinary.url
+        process.arguments = ["run", file, "--target", url, "--workers", "2", "--unit-sec", "2", "--db", db]
+        let errors = directory.file("stderr")
+        _ = FileManager.default.createFile(atPath: errors, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: errors)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        Thread.sleep(forTimeInterval: 6)
+        let killedAt = Int64(Date().timeIntervalSince1970)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let log = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+        let pids = log.components(separatedBy: "(pids ").dropFirst().first?.prefix { $0 != ")" }.split(separator: " ").compactMap { Int32($0) } ?? []
+        #expect(pids.count == 2, "\(log)")
+
+        let reader = try SQLiteDatabase(path: db)
+        let statement = try reader.prepare("SELECT COUNT(*), MAX(second), (SELECT status FROM runs LIMIT 1) FROM samples")
+        #expect(try statement.step())
+        let rows = statement.int(0), lastSecond = Int64(statement.int(1))
+        #expect(rows >= 6, "\(rows) rows")
+        #expect(killedAt - lastSecond <= 3, "last stored second \(lastSecond), killed at \(killedAt)")
+        #expect(statement.string(2) == "running")
+
+        // Workers notice their stdin closing and leave within a few seconds.
+        let deadline = Date().addingTimeInterval(5)
+        while pids.contains(where: { kill($0, 0) == 0 }) && Date() < deadline { usleep(50_000) }
+        for pid in pids where kill(pid, 0) == 0 {
+            Issue.record("worker \(pid) outlived the broker")
+            kill(pid, SIGKILL)
+        }
     }
 }

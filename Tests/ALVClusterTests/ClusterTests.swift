@@ -1,0 +1,171 @@
+import ALVCluster
+import ALVEngine
+import ALVMetrics
+import ALVModel
+import ALVProtocol
+import ALVRun
+import ALVStore
+import ALVTarget
+import ALVTesting
+import ALVTransport
+import Foundation
+import Testing
+
+func plan(_ json: String, target: String) throws -> RunPlan {
+    let result = VectorValidator.validate(Array(json.utf8), file: "test", baseDirectory: "/")
+    let vector = try #require(result.model, "\(result.diagnostics)")
+    return RunPlan(profile: nil, steps: [.init(vector: vector, dataDirectory: nil)], target: target)
+}
+
+/// A broker in the test process with real worker processes (the built `alv worker`) on loopback.
+final class Cluster {
+    let directory = TemporaryDirectory("alv-cluster")
+    let store: MetricsStore
+    let broker: Broker
+    let workers = LocalWorkers(executable: AlvBinary.url)
+
+    init(workers count: Int, unitSeconds: Double = 2, curve: CurveServerKeys? = nil) throws {
+        store = try MetricsStore(database: try SQLiteDatabase(path: directory.file("metrics.db")))
+        broker = try Broker(
+            configuration: BrokerConfiguration(endpoints: BrokerEndpoints(host: "127.0.0.1", workPort: 0, metricsPort: 0, controlPort: 0), curve: curve, unitSeconds: unitSeconds, leadSeconds: 0.5, suspectAfterSeconds: 2.5),
+            store: store)
+        if count > 0 { try workers.start(count, endpoints: broker.endpoints) }
+    }
+
+    deinit {
+        broker.retireAll()
+        workers.stop(grace: 2)
+    }
+
+    func run(_ plan: RunPlan, during: ((Cluster) -> Void)? = nil) throws -> RunSummary {
+        broker.planTarget = plan.target
+        return try broker.execute(plan, options: EngineOptions(), seed: 7, cancellation: CancellationFlag())
+    }
+}
+
+@Suite(.serialized) struct ClusterTests {
+    @Test func fourWorkersDeliverTheRateEvenlyAndCountExactly() throws {
+        let target = try LiveTarget()
+        let cluster = try Cluster(workers: 4)
+        #expect(cluster.broker.waitForWorkers(4, timeout: 20, cancellation: CancellationFlag()) == 4)
+        let summary = try cluster.run(try plan(#"{"vector_id": "four", "name": "Four", "duration_sec": 10, "load": {"target_rps": 400}, "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}"#, target: target.url))
+        #expect(summary.status == "completed")
+        #expect(summary.requestsTotal == UInt64(target.stats.total), "broker \(summary.requestsTotal), target \(target.stats.total)")
+        #expect(abs(Double(summary.requestsTotal) - 4000) <= 4000 * 0.02, "\(summary.requestsTotal) of 4000")
+        let perWorker = summary.workers.map(\.requestsTotal)
+        let mean = Double(perWorker.reduce(0, +)) / Double(perWorker.count)
+        #expect(perWorker.count == 4)
+        for count in perWorker { #expect(Double(count) <= 1.2 * mean, "uneven split \(perWorker)") }
+        #expect(summary.metricsGaps == 0)
+        let stored = try cluster.store.requestsByWorker(run: summary.runID)
+        #expect(stored.values.reduce(0, +) == summary.requestsTotal)
+    }
+
+    @Test func losingAWorkerMidRunIsSurvivedAndBounded() throws {
+        let target = try LiveTarget()
+        let cluster = try Cluster(workers: 4)
+        #expect(cluster.broker.waitForWorkers(4, timeout: 20, cancellation: CancellationFlag()) == 4)
+        let victim = cluster.workers.pids[1]
+        let killedAt = Date().addingTimeInterval(0.5 + 5)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 5.5) { kill(victim, SIGKILL) }
+        let summary = try cluster.run(try plan(#"{"vector_id": "loss", "name": "Loss", "duration_sec": 16, "load": {"target_rps": 400}, "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}"#, target: target.url))
+        #expect(summary.status == "completed")
+        let lost = summary.workers.filter(\.lost)
+        #expect(lost.map(\.id) == ["local-2"], "\(summary.workers)")
+        let estimate = try #require(lost.first?.estimatedRequestsLost)
+        // At most what one worker sends between its last heartbeat and the broker's reassignment (~3.5 s at 100/s).
+        #expect(estimate > 0 && estimate < 600, "estimated loss \(estimate)")
+        #expect(summary.metricsGaps == 0, "survivors' metrics must all arrive")
+        // The target also saw what the killed worker sent in its last moments and could not report.
+        let unreported = Int(target.stats.total) - Int(summary.requestsTotal)
+        #expect(unreported >= 0 && unreported <= 150, "target \(target.stats.total), reported \(summary.requestsTotal)")
+        // From 5 s after the kill to the end, every second runs at ≥ 95% of the target rate.
+        let series = try cluster.store.series(run: summary.runID)
+        var perSecond: [Int64: UInt64] = [:]
+        for point in series { perSecond[point.second, default: 0] += point.metrics.requestsTotal }
+        let from = Int64(killedAt.timeIntervalSince1970) + 5
+        let last = (perSecond.keys.max() ?? 0) - 1
+        let window = perSecond.filter { $0.key >= from && $0.key < last }
+        #expect(window.count >= 4, "seconds \(perSecond.keys.sorted())")
+        let rate = Double(window.values.reduce(0, +)) / Double(max(1, window.count))
+        #expect(rate >= 380, "rate after recovery \(rate)/s, per second \(window.sorted { $0.key < $1.key }.map(\.value))")
+        #expect(summary.events.contains { $0.kind == "worker_lost" && $0.detail["worker"] == "local-2" })
+    }
+
+    @Test func curveAdmitsListedWorkersOnly() throws {
+        let target = try LiveTarget()
+        let brokerKeys = try CurveKeyPair.generate()
+        let good = try CurveKeyPair.generate(), bad = try CurveKeyPair.generate()
+        let cluster = try Cluster(workers: 0, curve: CurveServerKeys(keys: brokerKeys, allowedClients: [good.publicKey]))
+        let files = cluster.directory
+        files.write("good.key", "public=\(good.publicKey)\nsecret=\(good.secretKey)\n")
+        files.write("bad.key", "public=\(bad.publicKey)\nsecret=\(bad.secretKey)\n")
+        files.write("broker.pub", brokerKeys.publicKey + "\n")
+        let e = cluster.broker.endpoints
+        let common = ["worker", "--broker", "127.0.0.1", "--work-port", String(e.workPort), "--metrics-port", String(e.metricsPort), "--control-port", String(e.controlPort), "--curve-server-key", files.file("broker.pub")]
+        let intruder = try SpawnedAlv(common + ["--curve-key", files.file("bad.key"), "--id", "intruder"])
+        #expect(cluster.broker.waitForWorkers(1, timeout: 3, cancellation: CancellationFlag()) == 0)
+        #expect((cluster.broker.dropped["unauthenticated"] ?? 0) > 0, "\(cluster.broker.dropped)")
+        let member = try SpawnedAlv(common + ["--curve-key", files.file("good.key"), "--id", "member"])
+        #expect(cluster.broker.waitForWorkers(1, timeout: 10, cancellation: CancellationFlag()) == 1)
+        #expect(cluster.broker.liveWorkers == ["member"])
+        let summary = try cluster.run(try plan(#"{"vector_id": "curve", "name": "Curve", "duration_sec": 2, "load": {"target_rps": 100}, "request_types": [{"name": "a", "url": "/", "frequency": 100}]}"#, target: target.url))
+        #expect(summary.workers.map(\.id) == ["member"])
+        #expect(summary.requestsTotal == UInt64(target.stats.total) && summary.requestsTotal > 150)
+        _ = (intruder, member)
+    }
+
+    @Test func hostileInputLeavesTheBrokerRunningAndCounted() throws {
+        let target = try LiveTarget()
+        let cluster = try Cluster(workers: 1)
+        #expect(cluster.broker.waitForWorkers(1, timeout: 20, cancellation: CancellationFlag()) == 1)
+        let e = cluster.broker.endpoints
+        // A ZeroMQ peer publishing junk to the metrics endpoint.
+        let context = ZMQContext()
+        let junk = try ZMQSocket(context, .pub)
+        try junk.connect("tcp://127.0.0.1:\(e.metricsPort)")
+        // The broker's SUB sends its subscription when its own thread next touches the socket.
+        cluster.broker.waitForWorkers(2, timeout: 0.5, cancellation: CancellationFlag())
+        let frames: [[[UInt8]]] = [
+            [[0xFF, 0x00, 0x13]],                                                     // one frame
+            [Array("metrics".utf8), Array("{not json".utf8)],                         // malformed
+            [Array("metrics".utf8), Array(#"{"v": 99, "kind": "metrics"}"#.utf8)],     // unknown version
+            [Array("nonsense".utf8), Array(#"{"v": 1}"#.utf8)],                       // unknown topic
+            [Array("heartbeat".utf8), Array(#"{"v":1,"kind":"heartbeat","worker":"ghost","incarnation":0,"seq":1}"#.utf8)],  // unknown worker
+            [Array("metrics".utf8), [UInt8](repeating: 0x41, count: 17 << 20)],       // larger than the payload limit
+        ]
+        for message in frames.dropLast() { try junk.send(message) }
+        cluster.broker.waitForWorkers(2, timeout: 1, cancellation: CancellationFlag())
+        try junk.send(frames.last!)
+        // Raw TCP garbage (100 MB) at every endpoint: the ZMTP handshake fails and the peer is dropped.
+        for port in [e.workPort, e.metricsPort, e.controlPort] { blast(port: port, bytes: 100 << 20) }
+        cluster.broker.waitForWorkers(2, timeout: 2, cancellation: CancellationFlag())
+        let counted = cluster.broker.dropped
+        #expect(counted["frames"] == 1 && counted["malformed"] == 1 && counted["version"] == 1 && counted["topic"] == 1 && counted["stale"] == 1, "\(counted)")
+        // Still works.
+        let summary = try cluster.run(try plan(#"{"vector_id": "after", "name": "After", "duration_sec": 2, "load": {"target_rps": 100}, "request_types": [{"name": "a", "url": "/", "frequency": 100}]}"#, target: target.url))
+        #expect(summary.requestsTotal > 150 && summary.requestsTotal == UInt64(target.stats.total))
+    }
+}
+
+/// Writes `bytes` of garbage to a TCP port on loopback (until the peer closes).
+func blast(port: Int, bytes: Int) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    guard connected == 0 else { return }
+    var timeout = timeval(tv_sec: 2, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    let chunk = [UInt8](repeating: 0xAB, count: 1 << 20)
+    var sent = 0
+    while sent < bytes {
+        let n = chunk.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        if n <= 0 { break }
+        sent += n
+    }
+}
