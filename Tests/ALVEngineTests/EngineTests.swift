@@ -82,11 +82,11 @@ func execute(
 
     @Test func medianLatencyMatchesTheTargetsDelay() throws {
         let target = try LiveTarget(TargetConfiguration(latencyMs: .fixed(20)))
-        let v = try vector(#"{"vector_id": "lat", "name": "Lat", "duration_sec": 3, "load": {"virtual_users": 10}, "request_types": [{"name": "a", "url": "/", "frequency": 100}]}"#)
+        let v = try vector(#"{"vector_id": "lat", "name": "Lat", "duration_sec": 3, "load": {"virtual_users": 4}, "request_types": [{"name": "a", "url": "/", "frequency": 100}]}"#)
         let (collector, _) = try execute(v, target: target.url)
         let p50 = Double(collector.all.latency.value(atPercentile: 50)) / 1000
         #expect(p50 >= 20 && p50 <= 23, "p50 \(p50) ms")
-        #expect(collector.all.requestsTotal > 1000)
+        #expect(collector.all.requestsTotal > 450)
     }
 
     /// wrk2's point: when the target stalls, requests that should have been sent during the stall
