@@ -181,65 +181,50 @@ public final class Broker {
         progress = onSecond
         progressSecond = Int64(Date().timeIntervalSince1970) - 1
 
-        var vectors: [RunSummary.VectorSummary] = []
-        var loadSeconds = Array(repeating: 0.0, count: plan.steps.count)
-        if case .at(let date)? = plan.profile?.startTime, date > Date() {
-            event("waiting_for_start", ["start_time": ISO8601DateFormatter().string(from: date)])
-            while Date() < date && !cancellation.isCancelled { pump(until: min(date, Date().addingTimeInterval(0.05))) }
-        }
-        let runStart = Date()
-        let cap = plan.profile?.durationSec ?? .infinity
-        let delay = plan.profile?.transitionDelaySec ?? 0
         let unitLength = configuration.unitSeconds
         let lead = configuration.leadSeconds
-
-        for (index, step) in plan.steps.enumerated() {
-            let vector = step.vector
-            if cancellation.isCancelled {
-                vectors.append(.init(vectorID: vector.vectorID, status: "aborted", reason: "run interrupted", startedAt: nil, endedAt: nil))
-                continue
-            }
-            if index > 0 && delay > 0 {
-                let until = Date().addingTimeInterval(min(delay, max(0, cap - Date().timeIntervalSince(runStart))))
-                while Date() < until && !cancellation.isCancelled { pump(until: min(until, Date().addingTimeInterval(0.05))) }
-            }
-            let remaining = cap - Date().timeIntervalSince(runStart) - lead
-            if remaining <= 0.05 {
-                vectors.append(.init(vectorID: vector.vectorID, status: "skipped", reason: "the profile's duration_sec (\(cap) s) was reached", startedAt: nil, endedAt: nil))
-                event("vector_skipped", ["vector_id": vector.vectorID, "reason": "profile duration reached"])
-                continue
-            }
-            let duration = min(vector.totalSeconds, remaining)
-            let startMs = Int64((Date().timeIntervalSince1970 + lead) * 1000)
-            let endMs = startMs + Int64(duration * 1000)
-            let started = Self.timestamp(ms: startMs)
-            event("vector_started", ["vector_id": vector.vectorID, "index": String(index)])
+        var timeline = ProfileTimeline(plan: plan)
+        timeline.waitForStart(cancellation: cancellation) { seconds in
+            self.pump(until: Date().addingTimeInterval(max(0, min(seconds - lead, 0.05))))
+        }
+        while let slot = timeline.next(now: Date(), cancelled: cancellation.isCancelled, lead: lead) {
+            let step = plan.steps[slot.index]
+            let startMs = Int64(slot.start.timeIntervalSince1970 * 1000)
+            let endMs = Int64(slot.end.timeIntervalSince1970 * 1000)
+            let watch = VectorWatch(adjustment: plan.profile?.adjustment)
+            watching = (slot.index, watch, Int64(slot.start.timeIntervalSince1970))
+            timeline.started(slot)
             var windowStart = startMs
-            while windowStart < endMs && !cancellation.isCancelled {
+            func stopped() -> Bool { cancellation.isCancelled || watch.decision != nil }
+            while windowStart < endMs && !stopped() {
                 let issueAt = Date(timeIntervalSince1970: Double(windowStart) / 1000 - lead)
-                while Date() < issueAt && !cancellation.isCancelled { pump(until: min(issueAt, Date().addingTimeInterval(0.05))) }
-                if cancellation.isCancelled { break }
+                while Date() < issueAt && !stopped() { pump(until: min(issueAt, Date().addingTimeInterval(0.05))) }
+                if stopped() { break }
                 let windowEnd = min(endMs, windowStart + Int64(unitLength * 1000))
-                issue(step: step, vectorIndex: index, vectorStartMs: startMs, from: windowStart, to: windowEnd, runID: runID, options: options, seed: seed)
+                issue(step: step, vectorIndex: slot.index, vectorStartMs: startMs, from: windowStart, to: windowEnd, runID: runID, options: options, seed: seed)
                 windowStart = windowEnd
             }
-            let vectorEnd = Date(timeIntervalSince1970: Double(endMs) / 1000)
-            while Date() < vectorEnd && !cancellation.isCancelled { pump(until: min(vectorEnd, Date().addingTimeInterval(0.05))) }
-            loadSeconds[index] = cancellation.isCancelled ? max(0, Date().timeIntervalSince1970 - Double(startMs) / 1000) : duration
-            let status: String
-            var reason: String? = nil
-            if cancellation.isCancelled {
-                status = "aborted"
-                reason = "run interrupted"
-            } else if duration < vector.totalSeconds - 1e-6 {
-                status = "cut"
-                reason = "the profile's duration_sec (\(cap) s) ended the vector after \(String(format: "%.1f", duration)) s"
-            } else {
-                status = "completed"
+            while Date() < slot.end && !stopped() { pump(until: min(slot.end, Date().addingTimeInterval(0.05))) }
+            let ended = Date()
+            watching = nil
+            if stopped() {
+                // Units of this vector (including any already sent for its next window) stop now.
+                sendControl(ControlMessage(kind: .stopRun, runID: runID, epoch: epoch))
+                for id in units.keys where units[id]!.vectorIndex == slot.index && !units[id]!.done { units[id]!.reissued = true }
             }
-            vectors.append(.init(vectorID: vector.vectorID, status: status, reason: reason, startedAt: started, endedAt: Self.timestamp(ms: Int64(Date().timeIntervalSince1970 * 1000))))
-            event("vector_\(status)", ["vector_id": vector.vectorID])
+            if let decision = watch.decision {
+                timeline.finish(slot, at: ended, outcome: .adjusted(decision))
+            } else if cancellation.isCancelled {
+                timeline.finish(slot, at: ended, outcome: .interrupted)
+            } else {
+                timeline.finish(slot, at: ended, outcome: .ran)
+            }
         }
+        for e in timeline.events { store?.event(run: runID, kind: e.kind, detail: e.detail) }
+        events += timeline.events
+        let vectors = timeline.vectors
+        let loadSeconds = timeline.loadSeconds
+        let runStart = Date().addingTimeInterval(-timeline.elapsed)
         if cancellation.isCancelled { sendControl(ControlMessage(kind: .stopRun, runID: runID, epoch: epoch)) }
 
         // Wait for every unit's last metrics (units drain up to the engine's drain time).
@@ -257,8 +242,8 @@ public final class Broker {
                 peakRSSBytes: $0.peakRSS, estimatedRequestsLost: $0.lost ? $0.estimatedLost.rounded() : nil)
         }
         let summary = SummaryBuilder(plan: plan, aggregator: aggregator).summary(
-            runID: runID, duration: Date().timeIntervalSince(runStart), vectors: vectors, events: events, loadSeconds: loadSeconds,
-            workers: workerSummaries, metricsGaps: metricsGaps + aggregator.badDeltas)
+            runID: runID, duration: Date().timeIntervalSince(runStart), vectors: vectors, events: events.sorted { $0.at < $1.at }, loadSeconds: loadSeconds,
+            workers: workerSummaries, metricsGaps: metricsGaps + aggregator.badDeltas, aborted: timeline.aborted)
         try? store?.endRun(runID, status: summary.status, summaryJSON: try? String(decoding: summary.jsonData(), as: UTF8.self))
         currentRun = nil
         progress = nil
@@ -266,6 +251,8 @@ public final class Broker {
     }
 
     private var progress: ((Int64, RequestMetrics) -> Void)?
+    /// The running vector, its adaptive watch and the next second to feed it.
+    private var watching: (index: Int, watch: VectorWatch, nextSecond: Int64)?
     private var progressSecond: Int64 = 0
 
     /// Splits one window of a vector over the live workers and pushes the units.
@@ -339,6 +326,7 @@ public final class Broker {
                 }
             }
             if sockets.count > 1 && ready[1] { authenticate() }
+            feedWatch()
             if Date().timeIntervalSince(lastHousekeeping) >= 0.25 {
                 housekeeping()
                 lastHousekeeping = Date()
@@ -443,6 +431,18 @@ public final class Broker {
                 if let metrics = aggregator.second(progressSecond) { progress(progressSecond, metrics) }
             }
         }
+    }
+
+    /// Feeds complete seconds of the running vector to its adaptive watch. A second is complete a
+    /// little after it ends: workers send each second's delta at its end.
+    private func feedWatch() {
+        guard var current = watching else { return }
+        let now = Date().timeIntervalSince1970
+        while Double(current.nextSecond) + 1.15 <= now {
+            if let metrics = aggregator.second(current.nextSecond, vectorIndex: current.index) { _ = current.watch.observe(second: current.nextSecond, metrics) }
+            current.nextSecond += 1
+        }
+        watching = current
     }
 
     private func rebalance(from worker: String, lastSeen: Date) -> (units: Int, requests: Double) {

@@ -31,6 +31,8 @@ public final class UnitExecutor {
     let data: TemplateData
     let sink: (MetricsDelta) -> Void
     let cancellation: CancellationFlag
+    /// A second flag that also stops the unit (the run's, when `cancellation` is the vector's).
+    let alsoCancelledBy: CancellationFlag?
 
     private var metrics: [RequestMetrics]
     private var random: SeededGenerator
@@ -56,7 +58,11 @@ public final class UnitExecutor {
 
     /// Compiles the unit's templates and sets up curl.
     /// - Throws: `EngineError` or a template/data error when the unit cannot run.
-    public init(unit: WorkUnit, options: EngineOptions = EngineOptions(), cancellation: CancellationFlag = CancellationFlag(), sink: @escaping (MetricsDelta) -> Void) throws {
+    public init(
+        unit: WorkUnit, options: EngineOptions = EngineOptions(), cancellation: CancellationFlag = CancellationFlag(),
+        alsoCancelledBy: CancellationFlag? = nil, sink: @escaping (MetricsDelta) -> Void
+    ) throws {
+        self.alsoCancelledBy = alsoCancelledBy
         self.unit = unit
         self.options = options
         self.sink = sink
@@ -81,6 +87,8 @@ public final class UnitExecutor {
         }
     }
 
+    private var isCancelled: Bool { cancellation.isCancelled || (alsoCancelledBy?.isCancelled ?? false) }
+
     /// Runs the unit to its end.
     public func run() -> Report {
         let cpuAtStart = ProcessStats.cpuSeconds()
@@ -88,7 +96,7 @@ public final class UnitExecutor {
             return Report(late: true, cancelled: false, requestsTotal: 0, cpuSeconds: 0, peakRSSBytes: ProcessStats.peakResidentBytes())
         }
         let start = MonotonicClock.monotonic(unixMs: unit.startMs)
-        while MonotonicClock.now() < start && !cancellation.isCancelled {
+        while MonotonicClock.now() < start && !isCancelled {
             usleep(UInt32(min(50_000, max(100, (start &- MonotonicClock.now()) / 1000))))
         }
         let end = start + UInt64(unit.durationSec * 1e9)
@@ -102,8 +110,8 @@ public final class UnitExecutor {
 
         while true {
             var now = MonotonicClock.now()
-            if stopAt == nil && (now >= end || cancellation.isCancelled) {
-                cancelled = cancellation.isCancelled && now < end
+            if stopAt == nil && (now >= end || isCancelled) {
+                cancelled = isCancelled && now < end
                 stopAt = now
                 cancelWaiting()
             }

@@ -2,9 +2,11 @@ import ALVEngine
 import ALVMetrics
 import ALVModel
 import Foundation
+import Synchronization
 
-/// Runs a plan in this process with the load engine (`alv run --workers 0`): vectors in sequence,
-/// with the profile's start time, transition delays and duration cap.
+/// Runs a plan in this process with the load engine (`alv run --workers 0`): the profile's
+/// timeline (start time, vectors in sequence, transition delays, duration cap) with real-time
+/// adjustment of the running vector.
 public final class InProcessRunner {
     public let plan: RunPlan
     public let options: EngineOptions
@@ -23,78 +25,55 @@ public final class InProcessRunner {
     /// - Throws: when a vector's templates or data cannot be prepared, or curl cannot start.
     public func run(seed: UInt64 = UInt64.random(in: 1...UInt64.max)) throws -> RunSummary {
         let runID = Self.makeRunID()
-        var events: [RunSummary.Event] = []
-        var vectors: [RunSummary.VectorSummary] = []
-        var loadSeconds: [Double] = Array(repeating: 0, count: plan.steps.count)
+        var timeline = ProfileTimeline(plan: plan)
+        timeline.waitForStart(cancellation: cancellation) { usleep(UInt32(min(50_000, max(500, $0 * 1e6)))) }
         var cpu = 0.0
         var peakRSS: UInt64 = 0
-        func event(_ kind: String, _ detail: [String: String]) {
-            events.append(RunSummary.Event(at: isoTimestamp(), kind: kind, detail: detail))
-        }
 
-        if case .at(let date)? = plan.profile?.startTime, date > Date() {
-            event("waiting_for_start", ["start_time": isoTimestamp(date)])
-            while Date() < date && !cancellation.isCancelled { usleep(UInt32(min(50_000, max(1000, date.timeIntervalSinceNow * 1e6)))) }
-        }
-        let runStart = Date()
-        let cap = plan.profile?.durationSec ?? .infinity
-        let delay = plan.profile?.transitionDelaySec ?? 0
-
-        for (index, step) in plan.steps.enumerated() {
-            let vectorID = step.vector.vectorID
+        while let slot = timeline.next(now: Date(), cancelled: cancellation.isCancelled) {
+            let step = plan.steps[slot.index]
+            while Date() < slot.start.addingTimeInterval(-0.02) && !cancellation.isCancelled { usleep(UInt32(min(50_000, max(500, slot.start.timeIntervalSinceNow * 1e6 - 20_000)))) }
             if cancellation.isCancelled {
-                vectors.append(.init(vectorID: vectorID, status: "aborted", reason: "run interrupted", startedAt: nil, endedAt: nil))
+                timeline.finish(slot, at: Date(), outcome: .interrupted)
                 continue
             }
-            if index > 0 && delay > 0 {
-                let until = Date().addingTimeInterval(min(delay, max(0, cap - Date().timeIntervalSince(runStart))))
-                while Date() < until && !cancellation.isCancelled { usleep(UInt32(min(50_000, max(1000, until.timeIntervalSinceNow * 1e6)))) }
-            }
-            let remaining = cap - Date().timeIntervalSince(runStart)
-            if remaining <= 0.05 {
-                vectors.append(.init(vectorID: vectorID, status: "skipped", reason: "the profile's duration_sec (\(cap) s) was reached", startedAt: nil, endedAt: nil))
-                event("vector_skipped", ["vector_id": vectorID, "reason": "profile duration reached"])
-                continue
-            }
-            let duration = min(step.vector.totalSeconds, remaining)
-            let startMs = Int64(Date().timeIntervalSince1970 * 1000) + 20
+            let startMs = Int64(slot.start.timeIntervalSince1970 * 1000)
+            let duration = slot.end.timeIntervalSince(slot.start)
             let unit = WorkUnit(
-                runID: runID, unitID: "\(runID)-\(index)", vector: step.vector, dataDirectory: step.dataDirectory,
+                runID: runID, unitID: "\(runID)-\(slot.index)", vector: step.vector, dataDirectory: step.dataDirectory,
                 baseURL: plan.target, load: step.vector.load, startMs: startMs, rampUpSec: min(step.vector.rampUpTimeSec, duration),
-                durationSec: duration, deadlineMs: startMs + 10_000, seed: seed &+ UInt64(index))
-            let started = isoTimestamp()
-            event("vector_started", ["vector_id": vectorID, "index": String(index)])
+                durationSec: duration, deadlineMs: startMs + 10_000, seed: seed &+ UInt64(slot.index))
+            timeline.started(slot)
+            let vectorStop = CancellationFlag()
+            let watch = VectorWatch(adjustment: plan.profile?.adjustment)
             let aggregator = self.aggregator
             let onSecond = self.onSecond
-            let executor = try UnitExecutor(unit: unit, options: options, cancellation: cancellation) { delta in
+            let index = slot.index, vectorID = step.vector.vectorID
+            let executor = try UnitExecutor(unit: unit, options: options, cancellation: vectorStop, alsoCancelledBy: cancellation) { delta in
                 aggregator.add(delta, vectorIndex: index)
                 onSecond?(vectorID, delta)
+                if watch.observe(delta) { vectorStop.cancel() }
             }
             let report = executor.run()
             cpu += report.cpuSeconds
             peakRSS = max(peakRSS, report.peakRSSBytes)
-            loadSeconds[index] = report.cancelled ? Date().timeIntervalSince1970 - Double(startMs) / 1000 : duration
-            let status: String
-            var reason: String? = nil
-            if report.cancelled {
-                status = "aborted"
-                reason = "run interrupted"
-            } else if duration < step.vector.totalSeconds - 1e-6 {
-                status = "cut"
-                reason = "the profile's duration_sec (\(cap) s) ended the vector after \(String(format: "%.1f", duration)) s"
+            let ended = Date()
+            if let decision = watch.decision {
+                timeline.finish(slot, at: ended, outcome: .adjusted(decision))
+                if decision.action == .abort { cancellation.cancel() }
+            } else if report.cancelled {
+                timeline.finish(slot, at: ended, outcome: .interrupted)
             } else {
-                status = "completed"
+                timeline.finish(slot, at: ended, outcome: .ran)
             }
-            vectors.append(.init(vectorID: vectorID, status: status, reason: reason, startedAt: started, endedAt: isoTimestamp()))
-            event("vector_\(status == "completed" ? "completed" : status)", ["vector_id": vectorID, "requests": String(report.requestsTotal)])
         }
 
         let worker = RunSummary.WorkerSummary(
             id: "local", host: ProcessInfo.processInfo.hostName, lost: false, requestsTotal: aggregator.overall.requestsTotal,
             cpuSeconds: (cpu * 1000).rounded() / 1000, peakRSSBytes: peakRSS)
         return SummaryBuilder(plan: plan, aggregator: aggregator).summary(
-            runID: runID, duration: Date().timeIntervalSince(runStart), vectors: vectors, events: events, loadSeconds: loadSeconds,
-            workers: [worker], metricsGaps: aggregator.badDeltas)
+            runID: runID, duration: timeline.elapsed, vectors: timeline.vectors, events: timeline.events, loadSeconds: timeline.loadSeconds,
+            workers: [worker], metricsGaps: aggregator.badDeltas, aborted: timeline.aborted)
     }
 
     /// `20261129-212233-4f1c`: sortable by time, unique enough per store.
@@ -104,4 +83,32 @@ public final class InProcessRunner {
         formatter.timeZone = TimeZone(identifier: "UTC")
         return formatter.string(from: Date()) + "-" + String(UInt16.random(in: 0...UInt16.max), radix: 16)
     }
+}
+
+/// Feeds a vector's seconds to the adaptive controller from the engine thread.
+public final class VectorWatch: Sendable {
+    private let state: Mutex<(controller: AdaptiveController?, decision: AdaptiveController.Decision?)>
+
+    public init(adjustment: Adjustment?) {
+        state = Mutex((adjustment.map(AdaptiveController.init), nil))
+    }
+
+    /// - Returns: true when the vector must end now.
+    func observe(_ delta: MetricsDelta) -> Bool {
+        var merged = RequestMetrics()
+        for request in delta.requestTypes.values { if let m = try? request.metrics() { merged.merge(m) } }
+        return observe(second: delta.second, merged)
+    }
+
+    public func observe(second: Int64, _ metrics: RequestMetrics) -> Bool {
+        state.withLock { state in
+            guard state.decision == nil, var controller = state.controller else { return false }
+            let decision = controller.add(second: second, metrics)
+            state.controller = controller
+            state.decision = decision
+            return decision != nil
+        }
+    }
+
+    public var decision: AdaptiveController.Decision? { state.withLock { $0.decision } }
 }

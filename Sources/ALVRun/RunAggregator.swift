@@ -14,6 +14,7 @@ public final class RunAggregator: Sendable {
     struct State {
         var totals: [Key: RequestMetrics] = [:]
         var perSecond: [Int64: RequestMetrics] = [:]
+        var perVectorSecond: [Int: [Int64: RequestMetrics]] = [:]
         var cpuSeconds: Double = 0
         var peakRSS: UInt64 = 0
         var badDeltas = 0
@@ -34,6 +35,7 @@ public final class RunAggregator: Sendable {
             for (name, metrics) in decoded {
                 state.totals[Key(vectorIndex: vectorIndex, requestType: name), default: RequestMetrics()].merge(metrics)
                 state.perSecond[delta.second, default: RequestMetrics()].merge(metrics)
+                state.perVectorSecond[vectorIndex, default: [:]][delta.second, default: RequestMetrics()].merge(metrics)
             }
             state.cpuSeconds += delta.cpuSeconds
             state.peakRSS = max(state.peakRSS, delta.rssBytes)
@@ -55,6 +57,11 @@ public final class RunAggregator: Sendable {
 
     /// All request types merged for one Unix second.
     public func second(_ second: Int64) -> RequestMetrics? { state.withLock { $0.perSecond[second] } }
+
+    /// One vector's request types merged for one Unix second.
+    public func second(_ second: Int64, vectorIndex: Int) -> RequestMetrics? {
+        state.withLock { $0.perVectorSecond[vectorIndex]?[second] }
+    }
 
     public var cpuSeconds: Double { state.withLock { $0.cpuSeconds } }
     public var peakRSS: UInt64 { state.withLock { $0.peakRSS } }

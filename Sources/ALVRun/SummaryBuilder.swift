@@ -17,7 +17,7 @@ public struct SummaryBuilder {
     ///   - loadSeconds: seconds of load per step of the plan (for rates).
     public func summary(
         runID: String, duration: Double, vectors: [RunSummary.VectorSummary], events: [RunSummary.Event], loadSeconds: [Double],
-        workers: [RunSummary.WorkerSummary], metricsGaps: Int
+        workers: [RunSummary.WorkerSummary], metricsGaps: Int, aborted profileAborted: Bool = false
     ) -> RunSummary {
         let totals = aggregator.totals
         let overall = aggregator.overall
@@ -44,7 +44,7 @@ public struct SummaryBuilder {
         for threshold in plan.profile?.thresholds ?? [] {
             thresholds.append(ThresholdEvaluator.evaluate(threshold, metrics: overall, seconds: totalLoad, metricsGaps: metricsGaps, vectorID: nil))
         }
-        let aborted = vectors.contains { $0.status == "aborted" }
+        let aborted = profileAborted || vectors.contains { $0.status == "aborted" }
         return RunSummary(
             runID: runID, status: aborted ? "aborted" : "completed", target: plan.target, profileID: plan.profile?.profileID,
             durationS: (duration * 100).rounded() / 100, requestsTotal: overall.requestsTotal, responses: responses, errors: errors,

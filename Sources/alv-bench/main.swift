@@ -55,7 +55,15 @@ let arguments = CommandLine.arguments.dropFirst()
 switch arguments.first {
 case "templates":
     try benchTemplates(configDirectory: arguments.dropFirst().first ?? "config")
+case "simulate-workers":
+    // simulate-workers COUNT HOST WORK_PORT METRICS_PORT SECONDS
+    let a = Array(arguments.dropFirst())
+    guard a.count == 5, let count = Int(a[0]), let work = Int(a[2]), let metrics = Int(a[3]), let seconds = Double(a[4]) else {
+        print("usage: alv-bench simulate-workers COUNT HOST WORK_PORT METRICS_PORT SECONDS")
+        exit(2)
+    }
+    try simulateWorkers(count: count, host: a[1], workPort: work, metricsPort: metrics, seconds: seconds)
 default:
-    print("usage: alv-bench templates [CONFIG_DIR]")
+    print("usage: alv-bench templates [CONFIG_DIR] | simulate-workers COUNT HOST WORK_PORT METRICS_PORT SECONDS")
     exit(2)
 }

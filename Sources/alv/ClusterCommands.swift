@@ -130,6 +130,9 @@ struct BrokerCommand: ParsableCommand {
     @Option(name: .customLong("wait-workers"), help: "With --run: workers to wait for.")
     var waitWorkers: Int = 1
 
+    @Option(name: .customLong("wait-timeout"), help: "With --run: seconds to wait for them.")
+    var waitTimeout: Double = 600
+
     @Option(name: .customLong("unit-sec"), help: "Length of one work unit in seconds.")
     var unitSeconds: Double = 5
 
@@ -172,8 +175,8 @@ struct BrokerCommand: ParsableCommand {
             return
         }
         let plan = try RunInputResolver(store: store).plan(for: input, target: target)
-        let joined = broker.waitForWorkers(waitWorkers, timeout: 3600, cancellation: stop)
-        guard joined >= waitWorkers else { throw CLIError.runtime("stopped before \(waitWorkers) workers joined (\(joined) did)") }
+        let joined = broker.waitForWorkers(waitWorkers, timeout: waitTimeout, cancellation: stop)
+        guard joined >= waitWorkers else { throw CLIError.runtime("only \(joined) of \(waitWorkers) workers joined within \(Int(waitTimeout)) s") }
         broker.planTarget = plan.target
         let summary = try broker.execute(plan, options: nil, seed: UInt64.random(in: 1...UInt64.max), cancellation: stop)
         broker.retireAll()
@@ -201,7 +204,7 @@ struct KeysCommand: ParsableCommand {
             do {
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
                 let secretPath = "\(out)/\(name).key", publicPath = "\(out)/\(name).pub"
-                FileManager.default.createFile(atPath: secretPath, contents: Data("public=\(pair.publicKey)\nsecret=\(pair.secretKey)\n".utf8), attributes: [.posixPermissions: 0o600])
+                _ = FileManager.default.createFile(atPath: secretPath, contents: Data("public=\(pair.publicKey)\nsecret=\(pair.secretKey)\n".utf8), attributes: [.posixPermissions: 0o600])
                 try (pair.publicKey + "\n").write(toFile: publicPath, atomically: true, encoding: .utf8)
                 print("wrote \(secretPath) (keep it secret) and \(publicPath)")
             } catch {

@@ -44,7 +44,7 @@ struct DemoCommand: ParsableCommand {
         printError("alv demo: built-in target on \(server.url) (\(behaviourFile))")
         printError("alv demo: repository \(store.db); profile demo = demo-browse → demo-checkout → demo-spike")
 
-        var command = try RunCommand.parse(["demo", "--target", server.url, "--db", store.db] + (json ? ["--json"] : []))
+        let command = try RunCommand.parse(["demo", "--target", server.url, "--db", store.db] + (json ? ["--json"] : []))
         defer {
             // Templated paths (/items/17) are grouped by their first segment.
             var byRoute: [String: Int] = [:]

@@ -1,0 +1,3 @@
+import ALVEngine
+
+extension CancellationFlag: CancellationChecking {}

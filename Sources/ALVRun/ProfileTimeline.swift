@@ -1,0 +1,144 @@
+import ALVModel
+import Foundation
+
+/// The profile's timeline, shared by the in-process runner and the broker: when each vector starts
+/// and ends (start time, transition delays, the duration cap), what happened to it, and the events.
+public struct ProfileTimeline: Sendable {
+    /// One vector's place on the timeline.
+    public struct Slot: Sendable {
+        public var index: Int
+        public var start: Date
+        /// Planned end: the vector's ramp-up and hold, or the profile's cap if that comes first.
+        public var end: Date
+        public var cut: Bool
+    }
+
+    /// How a vector ended.
+    public enum Outcome: Sendable {
+        case ran
+        case adjusted(AdaptiveController.Decision)
+        case interrupted
+    }
+
+    public let plan: RunPlan
+    public private(set) var vectors: [RunSummary.VectorSummary] = []
+    public private(set) var events: [RunSummary.Event] = []
+    public private(set) var loadSeconds: [Double]
+    public private(set) var aborted = false
+    private var nextIndex = 0
+    private var previousEnd: Date?
+    private var profileStart: Date?
+    private var skipNext = false
+    private var startedAt: [Int: Date] = [:]
+
+    public init(plan: RunPlan) {
+        self.plan = plan
+        loadSeconds = Array(repeating: 0, count: plan.steps.count)
+    }
+
+    /// Seconds since the profile started.
+    public var elapsed: Double { profileStart.map { Date().timeIntervalSince($0) } ?? 0 }
+
+    /// Waits for the profile's `start_time`, calling `sleep` with the seconds left.
+    public mutating func waitForStart(cancellation: some CancellationChecking, sleep: (Double) -> Void) {
+        if case .at(let date)? = plan.profile?.startTime, date > Date() {
+            event("waiting_for_start", ["start_time": Self.iso(date)])
+            while Date() < date && !cancellation.isCancelled { sleep(date.timeIntervalSinceNow) }
+            profileStart = date
+        } else {
+            profileStart = Date()
+        }
+    }
+
+    /// The next vector to run, or nil when the profile is over. Skipped vectors are recorded here.
+    /// - Parameter lead: seconds the caller needs before load can start (units are sent ahead).
+    public mutating func next(now: Date, cancelled: Bool, lead: Double = 0.02) -> Slot? {
+        let profileStart = self.profileStart ?? now
+        self.profileStart = profileStart
+        let cap = profileStart.addingTimeInterval(plan.profile?.durationSec ?? .infinity)
+        let delay = plan.profile?.transitionDelaySec ?? 0
+        while nextIndex < plan.steps.count {
+            let index = nextIndex
+            nextIndex += 1
+            let vector = plan.steps[index].vector
+            if cancelled || aborted {
+                vectors.append(.init(vectorID: vector.vectorID, status: "aborted", reason: aborted ? "the profile was aborted" : "run interrupted", startedAt: nil, endedAt: nil))
+                continue
+            }
+            if skipNext {
+                skipNext = false
+                let previous = plan.steps[index - 1].vector.vectorID
+                let reason = "skipped because \(previous) was shortened (action skip_next)"
+                vectors.append(.init(vectorID: vector.vectorID, status: "skipped", reason: reason, startedAt: nil, endedAt: nil))
+                event("vector_skipped", ["vector_id": vector.vectorID, "reason": reason])
+                continue
+            }
+            var start = max(now.addingTimeInterval(lead), profileStart)
+            if let previousEnd { start = max(start, previousEnd.addingTimeInterval(delay)) }
+            if start >= cap.addingTimeInterval(-0.05) {
+                let reason = "the profile's duration_sec (\(Self.number(plan.profile?.durationSec ?? 0)) s) was reached"
+                vectors.append(.init(vectorID: vector.vectorID, status: "skipped", reason: reason, startedAt: nil, endedAt: nil))
+                event("vector_skipped", ["vector_id": vector.vectorID, "reason": reason])
+                continue
+            }
+            let planned = start.addingTimeInterval(vector.totalSeconds)
+            return Slot(index: index, start: start, end: min(planned, cap), cut: cap < planned)
+        }
+        return nil
+    }
+
+    public mutating func started(_ slot: Slot) {
+        startedAt[slot.index] = slot.start
+        event("vector_started", ["vector_id": plan.steps[slot.index].vector.vectorID, "index": String(slot.index), "at": Self.iso(slot.start)])
+    }
+
+    /// Records how a vector ended; `at` is when its load stopped.
+    public mutating func finish(_ slot: Slot, at ended: Date, outcome: Outcome) {
+        let vector = plan.steps[slot.index].vector
+        let loadEnd = min(ended, slot.end)
+        previousEnd = loadEnd
+        loadSeconds[slot.index] = max(0, loadEnd.timeIntervalSince(slot.start))
+        let started = startedAt[slot.index].map(Self.iso)
+        switch outcome {
+        case .ran:
+            let status = slot.cut ? "cut" : "completed"
+            let reason = slot.cut ? "the profile's duration_sec (\(Self.number(plan.profile?.durationSec ?? 0)) s) ended the vector after \(String(format: "%.1f", loadSeconds[slot.index])) s" : nil
+            vectors.append(.init(vectorID: vector.vectorID, status: status, reason: reason, startedAt: started, endedAt: Self.iso(loadEnd)))
+            event("vector_\(status)", ["vector_id": vector.vectorID])
+        case .interrupted:
+            vectors.append(.init(vectorID: vector.vectorID, status: "aborted", reason: "run interrupted", startedAt: started, endedAt: Self.iso(loadEnd)))
+            event("vector_aborted", ["vector_id": vector.vectorID, "reason": "run interrupted"])
+        case .adjusted(let decision):
+            let detail = [
+                "vector_id": vector.vectorID, "action": decision.action.rawValue, "reason": decision.reason,
+                "window_error_rates": decision.windowErrorRates.map { String(format: "%.4f", $0) }.joined(separator: ","),
+                "after_s": String(format: "%.1f", loadSeconds[slot.index]),
+            ]
+            switch decision.action {
+            case .shorten, .skipNext:
+                vectors.append(.init(vectorID: vector.vectorID, status: "shortened", reason: decision.reason, startedAt: started, endedAt: Self.iso(loadEnd)))
+                event("vector_shortened", detail)
+                if decision.action == .skipNext { skipNext = true }
+            case .abort:
+                vectors.append(.init(vectorID: vector.vectorID, status: "aborted", reason: decision.reason, startedAt: started, endedAt: Self.iso(loadEnd)))
+                event("profile_aborted", detail)
+                aborted = true
+            }
+        }
+    }
+
+    public mutating func event(_ kind: String, _ detail: [String: String]) {
+        events.append(RunSummary.Event(at: Self.iso(Date()), kind: kind, detail: detail))
+    }
+
+    static func iso(_ date: Date) -> String { isoTimestamp(date) }
+
+    static func number(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
+    }
+}
+
+/// Anything that can say whether a run was cancelled.
+public protocol CancellationChecking {
+    var isCancelled: Bool { get }
+}
