@@ -387,9 +387,8 @@ public final class Broker {
             aggregator.add(delta, vectorIndex: vectorIndex)
             record.cpuSeconds += delta.cpuSeconds
             for (name, requestDelta) in delta.requestTypes {
-                guard let metrics = try? requestDelta.metrics() else { continue }
-                record.requests += metrics.requestsTotal
-                store?.append(run: run, second: delta.second, vectorIndex: vectorIndex, requestType: name, worker: record.id, metrics: metrics)
+                record.requests += requestDelta.requestsTotal
+                store?.append(run: run, second: delta.second, vectorIndex: vectorIndex, requestType: name, worker: record.id, delta: requestDelta)
             }
         case .unitDone:
             if let id = message.unitID, units[id] != nil {

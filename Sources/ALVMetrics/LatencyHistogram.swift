@@ -24,7 +24,7 @@ public struct LatencyHistogram: Sendable, Equatable {
     /// Number of counters.
     public static let countsLength = (bucketCount + 1) * subBucketHalfCount
 
-    public private(set) var counts: [UInt64]
+    public internal(set) var counts: [UInt64]
     public internal(set) var totalCount: UInt64 = 0
     public internal(set) var minimum: UInt64 = .max
     public internal(set) var maximum: UInt64 = 0

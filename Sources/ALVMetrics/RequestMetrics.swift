@@ -103,6 +103,24 @@ public struct RequestDelta: Sendable, Equatable, Codable {
         return m
     }
 
+    /// Adds this delta to `metrics`, merging the histogram straight from its sparse bytes.
+    /// - Throws: `SparseHistogramError` (leaving `metrics` unchanged) when the histogram bytes are bad.
+    public func merge(into metrics: inout RequestMetrics) throws(SparseHistogramError) {
+        try SparseHistogram.merge(latency, into: &metrics.latency)
+        metrics.outcomes.add(outcomes)
+        metrics.bytesIn &+= bytesIn
+        metrics.bytesOut &+= bytesOut
+        metrics.intended &+= intended
+        metrics.sent &+= sent
+        metrics.completed &+= completed
+        metrics.lagSumMicros &+= lagSumMicros
+        metrics.lagMaxMicros = max(metrics.lagMaxMicros, lagMaxMicros)
+        for (key, value) in curlErrors { if let code = Int32(key) { metrics.curlErrors[code, default: 0] += value } }
+    }
+
+    /// Requests that ended in the delta's second, dropped included.
+    public var requestsTotal: UInt64 { outcomes.total }
+
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         outcomes = try c.decode(OutcomeCounts.self, forKey: .outcomes)

@@ -47,6 +47,34 @@ public enum SparseHistogram {
         return histogram
     }
 
+    /// Adds the counts encoded in `bytes` to `histogram` without building a dense copy: the broker
+    /// merges thousands of these a second.
+    /// - Throws: `SparseHistogramError` (and leaves `histogram` unchanged) for bad bytes.
+    public static func merge<Bytes: Collection<UInt8>>(_ bytes: Bytes, into histogram: inout LatencyHistogram) throws(SparseHistogramError) where Bytes.Index == Int {
+        var position = bytes.startIndex
+        guard position < bytes.endIndex else { throw .truncated }
+        guard bytes[position] == version else { throw .unknownVersion(bytes[position]) }
+        position += 1
+        guard position < bytes.endIndex else { return }
+        let minimum = try readVarint(bytes, &position)
+        let maximum = try readVarint(bytes, &position)
+        // Validate everything first, so a bad message changes nothing.
+        var pairs: [(Int, UInt64)] = []
+        var index = -1
+        var total: UInt64 = 0
+        while position < bytes.endIndex {
+            let gap = try readVarint(bytes, &position)
+            let count = try readVarint(bytes, &position)
+            guard gap > 0, gap <= UInt64(LatencyHistogram.countsLength), count > 0 else { throw .corrupt }
+            index += Int(gap)
+            guard index < LatencyHistogram.countsLength else { throw .corrupt }
+            pairs.append((index, count))
+            total &+= count
+        }
+        guard total > 0, minimum <= maximum, maximum <= LatencyHistogram.highestTrackable else { throw .corrupt }
+        histogram.addCounters(pairs, total: total, minimum: minimum, maximum: maximum)
+    }
+
     static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
         var v = value
         while v >= 0x80 {
@@ -89,6 +117,13 @@ extension LatencyHistogram {
     mutating func recordCounter(_ index: Int, count: UInt64) {
         let value = Self.lowestValue(at: index)
         record(value, count: count)
+    }
+
+    mutating func addCounters(_ pairs: [(Int, UInt64)], total: UInt64, minimum: UInt64, maximum: UInt64) {
+        for (index, count) in pairs { counts[index] &+= count }
+        totalCount &+= total
+        self.minimum = Swift.min(self.minimum, minimum)
+        self.maximum = Swift.max(self.maximum, maximum)
     }
 
     mutating func setExtremes(minimum: UInt64, maximum: UInt64) {

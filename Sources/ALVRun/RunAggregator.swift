@@ -26,22 +26,29 @@ public final class RunAggregator: Sendable {
 
     /// Adds one generator's delta for the vector at `vectorIndex` of the run's sequence.
     public func add(_ delta: MetricsDelta, vectorIndex: Int) {
-        var decoded: [(String, RequestMetrics)] = []
-        var bad = 0
-        for (name, requestDelta) in delta.requestTypes {
-            if let metrics = try? requestDelta.metrics() { decoded.append((name, metrics)) } else { bad += 1 }
-        }
         state.withLock { state in
-            for (name, metrics) in decoded {
-                state.totals[Key(vectorIndex: vectorIndex, requestType: name), default: RequestMetrics()].merge(metrics)
-                state.perSecond[delta.second, default: RequestMetrics()].merge(metrics)
-                state.perVectorSecond[vectorIndex, default: [:]][delta.second, default: RequestMetrics()].merge(metrics)
+            for (name, requestDelta) in delta.requestTypes {
+                // The first merge validates (a bad delta changes nothing); the others then cannot fail.
+                guard (try? requestDelta.merge(into: &state.totals[Key(vectorIndex: vectorIndex, requestType: name), default: RequestMetrics()])) != nil else {
+                    state.badDeltas += 1
+                    continue
+                }
+                try? requestDelta.merge(into: &state.perSecond[delta.second, default: RequestMetrics()])
+                try? requestDelta.merge(into: &state.perVectorSecond[vectorIndex, default: [:]][delta.second, default: RequestMetrics()])
             }
             state.cpuSeconds += delta.cpuSeconds
             state.peakRSS = max(state.peakRSS, delta.rssBytes)
-            state.badDeltas += bad
+            // Per-second views serve progress and real-time adjustment: keep the last two minutes.
+            let horizon = delta.second - Self.retainedSeconds
+            if let oldest = state.perSecond.keys.min(), oldest < horizon {
+                state.perSecond = state.perSecond.filter { $0.key >= horizon }
+                for index in state.perVectorSecond.keys { state.perVectorSecond[index] = state.perVectorSecond[index]!.filter { $0.key >= horizon } }
+            }
         }
     }
+
+    /// Seconds of per-second history kept in memory (the store keeps everything).
+    public static let retainedSeconds: Int64 = 120
 
     /// Totals per vector and request type.
     public var totals: [Key: RequestMetrics] { state.withLock { $0.totals } }

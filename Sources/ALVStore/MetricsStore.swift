@@ -10,7 +10,7 @@ import Foundation
 /// most the last second.
 public final class MetricsStore {
     public let database: SQLiteDatabase
-    private var pending: [(String, Int64, Int, String, String, RequestMetrics)] = []
+    private var pending: [(String, Int64, Int, String, String, RequestDelta)] = []
     private var pendingWorkers: [(String, Int64, String, Double, UInt64, Int)] = []
     private var pendingEvents: [(String, String, String, String)] = []
     private lazy var insertSample: SQLiteStatement? = try? database.prepare(Self.sampleInsertSQL)
@@ -58,7 +58,12 @@ public final class MetricsStore {
 
     /// Buffers one worker's second of one request type.
     public func append(run: String, second: Int64, vectorIndex: Int, requestType: String, worker: String, metrics: RequestMetrics) {
-        pending.append((run, second, vectorIndex, requestType, worker, metrics))
+        pending.append((run, second, vectorIndex, requestType, worker, RequestDelta(metrics)))
+    }
+
+    /// Buffers a delta as it came off the wire (its histogram is stored in the sparse bytes it arrived in).
+    public func append(run: String, second: Int64, vectorIndex: Int, requestType: String, worker: String, delta: RequestDelta) {
+        pending.append((run, second, vectorIndex, requestType, worker, delta))
     }
 
     public func appendWorker(run: String, second: Int64, worker: String, cpuSeconds: Double, rssBytes: UInt64, runningUnits: Int) {
@@ -78,7 +83,7 @@ public final class MetricsStore {
             for (run, second, vector, type, worker, m) in pending {
                 var values: [(any SQLiteValue)?] = [run, Int(second), vector, type, worker]
                 values += Outcome.allCases.map { Int(m.outcomes[$0]) }
-                values += [Int(m.bytesIn), Int(m.bytesOut), Int(m.intended), Int(m.sent), Int(m.completed), Int(m.lagSumMicros), Int(m.lagMaxMicros), SQLiteBlob(SparseHistogram.encode(m.latency))]
+                values += [Int(m.bytesIn), Int(m.bytesOut), Int(m.intended), Int(m.sent), Int(m.completed), Int(m.lagSumMicros), Int(m.lagMaxMicros), SQLiteBlob(m.latency)]
                 try insertSample.bind(values: values)
                 try insertSample.run()
             }
@@ -125,14 +130,14 @@ public final class MetricsStore {
             m.intended = UInt64(statement.int(column + 2)); m.sent = UInt64(statement.int(column + 3))
             m.completed = UInt64(statement.int(column + 4)); m.lagSumMicros = UInt64(statement.int(column + 5))
             m.lagMaxMicros = UInt64(statement.int(column + 6))
-            m.latency = (try? SparseHistogram.decode(statement.blob(column + 7))) ?? LatencyHistogram()
+            let histogram = statement.blob(column + 7)
             let key = "\(statement.int(0))|\(statement.int(1))|\(statement.string(2) ?? "")"
             if merged[key] == nil {
-                merged[key] = SeriesPoint(second: Int64(statement.int(0)), vectorIndex: statement.int(1), requestType: statement.string(2) ?? "", metrics: m)
+                merged[key] = SeriesPoint(second: Int64(statement.int(0)), vectorIndex: statement.int(1), requestType: statement.string(2) ?? "", metrics: RequestMetrics())
                 order.append(key)
-            } else {
-                merged[key]!.metrics.merge(m)
             }
+            try? SparseHistogram.merge(histogram, into: &m.latency)
+            merged[key]!.metrics.merge(m)
         }
         return order.map { merged[$0]! }
     }

@@ -81,24 +81,35 @@ public struct TargetConfiguration: Sendable, Codable, Equatable {
 
     /// Behaviour for requests whose path matches (exactly, or by prefix when it ends in `*`).
     public struct Route: Sendable, Codable, Equatable {
+        /// What a route's schedule windows count from.
+        public enum Anchor: String, Sendable, Codable {
+            /// The target's start.
+            case start
+            /// The first request on this route ("errors from its second 3").
+            case firstRequest = "first_request"
+        }
+
         public var path: String
         public var method: String?
         public var latencyMs: Latency?
         public var errorRate: Double?
         public var errorStatus: Int?
         public var schedule: [Window]?
+        public var scheduleFrom: Anchor?
 
-        public init(path: String, method: String? = nil, latencyMs: Latency? = nil, errorRate: Double? = nil, errorStatus: Int? = nil, schedule: [Window]? = nil) {
+        public init(path: String, method: String? = nil, latencyMs: Latency? = nil, errorRate: Double? = nil, errorStatus: Int? = nil, schedule: [Window]? = nil, scheduleFrom: Anchor? = nil) {
             self.path = path
             self.method = method
             self.latencyMs = latencyMs
             self.errorRate = errorRate
             self.errorStatus = errorStatus
             self.schedule = schedule
+            self.scheduleFrom = scheduleFrom
         }
 
         enum CodingKeys: String, CodingKey {
             case path, method, latencyMs = "latency_ms", errorRate = "error_rate", errorStatus = "error_status", schedule
+            case scheduleFrom = "schedule_from"
         }
 
         func matches(method: String, path: String) -> Bool {
@@ -141,23 +152,26 @@ public struct TargetConfiguration: Sendable, Codable, Equatable {
     }
 
     /// What to do with one request `elapsed` seconds after the start.
-    func decide(method: String, path: String, elapsed: Double) -> (delayMs: Double, status: Int) {
+    /// - Parameter routeStarted: elapsed time of the first request on route N (recorded on first use).
+    func decide(method: String, path: String, elapsed: Double, routeStarted: (Int) -> Double = { _ in 0 }) -> (delayMs: Double, status: Int) {
         var latency = latencyMs
         var errorRate = self.errorRate
         var errorStatus = self.errorStatus
-        var windows = schedule
-        if let route = routes.first(where: { $0.matches(method: method, path: path) }) {
+        var windows = schedule.map { ($0, 0.0) }
+        if let index = routes.firstIndex(where: { $0.matches(method: method, path: path) }) {
+            let route = routes[index]
             latency = route.latencyMs ?? latency
             errorRate = route.errorRate ?? errorRate
             errorStatus = route.errorStatus ?? errorStatus
-            windows += route.schedule ?? []
+            let origin = route.scheduleFrom == .firstRequest ? routeStarted(index) : 0
+            windows += (route.schedule ?? []).map { ($0, origin) }
         }
         var stallUntil: Double? = nil
-        for window in windows where elapsed >= window.fromSec && elapsed < window.toSec {
+        for (window, origin) in windows where elapsed - origin >= window.fromSec && elapsed - origin < window.toSec {
             latency = window.latencyMs ?? latency
             errorRate = window.errorRate ?? errorRate
             errorStatus = window.errorStatus ?? errorStatus
-            if window.stall == true { stallUntil = max(stallUntil ?? 0, window.toSec) }
+            if window.stall == true { stallUntil = max(stallUntil ?? 0, origin + window.toSec) }
         }
         var delay = latency?.sampleMs() ?? 0
         if let stallUntil { delay += (stallUntil - elapsed) * 1000 }

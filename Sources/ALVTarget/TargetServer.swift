@@ -109,12 +109,13 @@ final class TargetHandler: ChannelInboundHandler {
             }
             return
         }
-        stats.count(method: method, path: path)
+        stats.count(method: method, path: path, at: Date().timeIntervalSince1970)
         if configuration.recordBodies > 0 {
             stats.record(.init(method: method, path: path, contentType: head.headers.first(name: "content-type"), body: bodyText))
         }
         let elapsed = Double((NIODeadline.now() - started).nanoseconds) / 1e9
-        let (delayMs, status) = configuration.decide(method: method, path: path, elapsed: elapsed)
+        let stats = self.stats
+        let (delayMs, status) = configuration.decide(method: method, path: path, elapsed: elapsed) { stats.routeStarted($0, elapsed: elapsed) }
         let payload: String
         if status != 200 {
             payload = "{\"error\":\"injected\",\"status\":\(status)}"

@@ -6,6 +6,9 @@ public final class TargetStats: Sendable {
         var counts: [String: Int] = [:]
         var total = 0
         var bodies: [RecordedBody] = []
+        var firstSeen: [String: Double] = [:]
+        var lastSeen: [String: Double] = [:]
+        var routeStarted: [Int: Double] = [:]
     }
 
     /// One request as it arrived, for tests that check payloads.
@@ -25,10 +28,29 @@ public final class TargetStats: Sendable {
         self.bodyLimit = bodyLimit
     }
 
-    func count(method: String, path: String) {
+    func count(method: String, path: String, at unixTime: Double) {
+        let key = "\(method) \(path)"
         state.withLock {
-            $0.counts["\(method) \(path)", default: 0] += 1
+            $0.counts[key, default: 0] += 1
             $0.total += 1
+            if $0.firstSeen[key] == nil { $0.firstSeen[key] = unixTime }
+            $0.lastSeen[key] = unixTime
+        }
+    }
+
+    /// Elapsed time of the first request on route `index`, recorded now if this is it.
+    func routeStarted(_ index: Int, elapsed: Double) -> Double {
+        state.withLock { state in
+            if let started = state.routeStarted[index] { return started }
+            state.routeStarted[index] = elapsed
+            return elapsed
+        }
+    }
+
+    /// Unix time of the first and last request per `"METHOD path"`.
+    public var timings: [String: (first: Double, last: Double)] {
+        state.withLock { state in
+            Dictionary(uniqueKeysWithValues: state.firstSeen.map { ($0.key, ($0.value, state.lastSeen[$0.key] ?? $0.value)) })
         }
     }
 
