@@ -166,7 +166,9 @@ struct BrokerCommand: ParsableCommand {
             throw CLIError.runtime("broker: \(error)")
         }
         let e = broker.endpoints
-        FileHandle.standardOutput.write(Data("alv broker listening on \(e.host) work \(e.workPort) metrics \(e.metricsPort) control \(e.controlPort)\(curve == nil ? "" : " (CURVE)")\n".utf8))
+        let banner = Data("alv broker listening on \(e.host) work \(e.workPort) metrics \(e.metricsPort) control \(e.controlPort)\(curve == nil ? "" : " (CURVE)")\n".utf8)
+        // With --json, stdout carries the summary object alone.
+        (json ? FileHandle.standardError : FileHandle.standardOutput).write(banner)
         let stop = CancellationFlag()
         let signals = installStopSignals(stop)
         defer { signals.forEach { $0.cancel() } }
