@@ -41,7 +41,7 @@ let package = Package(
         // Wire messages between broker and workers and their codec.
         .target(name: "ALVProtocol", dependencies: ["ALVEngine", "ALVMetrics"]),
         // Runs: plans, the in-process runner, aggregation of deltas, thresholds and the run summary.
-        .target(name: "ALVRun", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel"]),
+        .target(name: "ALVRun", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel", "ALVStore"]),
         // The broker and the stateless worker: units out over PUSH/PULL, metrics back over XPUB/SUB.
         .target(name: "ALVCluster", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel", "ALVProtocol", "ALVRun", "ALVStore", "ALVTransport"]),
         // The built-in HTTP target for demos, tests and benchmarks.

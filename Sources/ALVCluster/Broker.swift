@@ -183,7 +183,7 @@ public final class Broker {
 
         let unitLength = configuration.unitSeconds
         let lead = configuration.leadSeconds
-        var timeline = ProfileTimeline(plan: plan)
+        var timeline = ProfileTimeline(plan: plan, knownBad: try knownBad(in: store, plan: plan))
         timeline.waitForStart(cancellation: cancellation) { seconds in
             self.pump(until: Date().addingTimeInterval(max(0, min(seconds - lead, 0.05))))
         }

@@ -1,6 +1,7 @@
 import ALVEngine
 import ALVMetrics
 import ALVModel
+import ALVStore
 import Foundation
 import Synchronization
 
@@ -15,17 +16,22 @@ public final class InProcessRunner {
     /// Called once per second of load with the vector and the merged second (progress output).
     public var onSecond: (@Sendable (_ vectorID: String, _ second: MetricsDelta) -> Void)?
 
-    public init(plan: RunPlan, options: EngineOptions, cancellation: CancellationFlag = CancellationFlag()) {
+    /// Where the run, its per-second samples and its events are stored (nil: nowhere).
+    public let store: MetricsStore?
+
+    public init(plan: RunPlan, options: EngineOptions, cancellation: CancellationFlag = CancellationFlag(), store: MetricsStore? = nil) {
         self.plan = plan
         self.options = options
         self.cancellation = cancellation
+        self.store = store
     }
 
     /// Runs every step and returns the summary.
     /// - Throws: when a vector's templates or data cannot be prepared, or curl cannot start.
     public func run(seed: UInt64 = UInt64.random(in: 1...UInt64.max)) throws -> RunSummary {
         let runID = Self.makeRunID()
-        var timeline = ProfileTimeline(plan: plan)
+        try store?.beginRun(runID, target: plan.target, profileID: plan.profile?.profileID, planJSON: nil)
+        var timeline = ProfileTimeline(plan: plan, knownBad: try knownBad(in: store, plan: plan))
         timeline.waitForStart(cancellation: cancellation) { usleep(UInt32(min(50_000, max(500, $0 * 1e6)))) }
         var cpu = 0.0
         var peakRSS: UInt64 = 0
@@ -49,8 +55,17 @@ public final class InProcessRunner {
             let aggregator = self.aggregator
             let onSecond = self.onSecond
             let index = slot.index, vectorID = step.vector.vectorID
+            let store = self.store
+            // The sink runs on this thread (the engine's), so the store's connection stays on one thread.
             let executor = try UnitExecutor(unit: unit, options: options, cancellation: vectorStop, alsoCancelledBy: cancellation) { delta in
                 aggregator.add(delta, vectorIndex: index)
+                if let store {
+                    for (name, requestDelta) in delta.requestTypes {
+                        store.append(run: runID, second: delta.second, vectorIndex: index, requestType: name, worker: "local", delta: requestDelta)
+                    }
+                    store.appendWorker(run: runID, second: delta.second, worker: "local", cpuSeconds: delta.cpuSeconds, rssBytes: delta.rssBytes, runningUnits: 1)
+                    try? store.flush()
+                }
                 onSecond?(vectorID, delta)
                 if watch.observe(delta) { vectorStop.cancel() }
             }
@@ -71,9 +86,14 @@ public final class InProcessRunner {
         let worker = RunSummary.WorkerSummary(
             id: "local", host: ProcessInfo.processInfo.hostName, lost: false, requestsTotal: aggregator.overall.requestsTotal,
             cpuSeconds: (cpu * 1000).rounded() / 1000, peakRSSBytes: peakRSS)
-        return SummaryBuilder(plan: plan, aggregator: aggregator).summary(
+        let summary = SummaryBuilder(plan: plan, aggregator: aggregator).summary(
             runID: runID, duration: timeline.elapsed, vectors: timeline.vectors, events: timeline.events, loadSeconds: timeline.loadSeconds,
             workers: [worker], metricsGaps: aggregator.badDeltas, aborted: timeline.aborted)
+        if let store {
+            for e in timeline.events { store.event(run: runID, kind: e.kind, detail: e.detail) }
+            try store.endRun(runID, status: summary.status, summaryJSON: try? String(decoding: summary.jsonData(), as: UTF8.self))
+        }
+        return summary
     }
 
     /// `20261129-212233-4f1c`: sortable by time, unique enough per store.
@@ -83,6 +103,12 @@ public final class InProcessRunner {
         formatter.timeZone = TimeZone(identifier: "UTC")
         return formatter.string(from: Date()) + "-" + String(UInt16.random(in: 0...UInt16.max), radix: 16)
     }
+}
+
+/// Vectors the profile's `skip_known_bad` skips: shortened in its recent stored runs.
+public func knownBad(in store: MetricsStore?, plan: RunPlan) throws -> Set<String> {
+    guard let store, let profile = plan.profile, let runs = profile.adjustment?.skipKnownBad, runs > 0 else { return [] }
+    return try store.shortenedVectors(profileID: profile.profileID, lastRuns: runs)
 }
 
 /// Feeds a vector's seconds to the adaptive controller from the engine thread.

@@ -31,8 +31,12 @@ public struct ProfileTimeline: Sendable {
     private var skipNext = false
     private var startedAt: [Int: Date] = [:]
 
-    public init(plan: RunPlan) {
+    /// Vectors to skip up front: shortened in recent runs of this profile (`skip_known_bad`).
+    private let knownBad: Set<String>
+
+    public init(plan: RunPlan, knownBad: Set<String> = []) {
         self.plan = plan
+        self.knownBad = knownBad
         loadSeconds = Array(repeating: 0, count: plan.steps.count)
     }
 
@@ -69,6 +73,13 @@ public struct ProfileTimeline: Sendable {
                 skipNext = false
                 let previous = plan.steps[index - 1].vector.vectorID
                 let reason = "skipped because \(previous) was shortened (action skip_next)"
+                vectors.append(.init(vectorID: vector.vectorID, status: "skipped", reason: reason, startedAt: nil, endedAt: nil))
+                event("vector_skipped", ["vector_id": vector.vectorID, "reason": reason])
+                continue
+            }
+            if knownBad.contains(vector.vectorID) {
+                let runs = plan.profile?.adjustment?.skipKnownBad ?? 0
+                let reason = "shortened in one of the last \(runs) runs of this profile (skip_known_bad)"
                 vectors.append(.init(vectorID: vector.vectorID, status: "skipped", reason: reason, startedAt: nil, endedAt: nil))
                 event("vector_skipped", ["vector_id": vector.vectorID, "reason": reason])
                 continue

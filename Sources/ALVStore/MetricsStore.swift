@@ -152,6 +152,23 @@ public final class MetricsStore {
         return result
     }
 
+    /// Vectors shortened (by real-time adjustment) in the last `runs` finished runs of a profile.
+    public func shortenedVectors(profileID: String, lastRuns runs: Int) throws -> Set<String> {
+        guard runs > 0 else { return [] }
+        let statement = try database.prepare("""
+            SELECT e.detail_json FROM events e
+            WHERE e.kind = 'vector_shortened' AND e.run_id IN (
+                SELECT run_id FROM runs WHERE profile_id = ? AND status != 'running' ORDER BY started_at DESC LIMIT ?)
+            """)
+        try statement.bind(profileID, runs)
+        var result = Set<String>()
+        while try statement.step() {
+            let data = Data((statement.string(0) ?? "{}").utf8)
+            if let detail = try? JSONSerialization.jsonObject(with: data) as? [String: String], let id = detail["vector_id"] { result.insert(id) }
+        }
+        return result
+    }
+
     /// The status a run was stored with ("running" until it ends).
     public func status(run: String) throws -> String? {
         let statement = try database.prepare("SELECT status FROM runs WHERE run_id = ?")

@@ -105,7 +105,13 @@ struct RunCommand: ParsableCommand {
         let summary: RunSummary
         let count = workerCount ?? 0
         if count == 0 {
-            let runner = InProcessRunner(plan: plan, options: options, cancellation: cancellation)
+            let metricsStore: MetricsStore
+            do {
+                metricsStore = try MetricsStore(database: try SQLiteDatabase(path: store.db))
+            } catch {
+                throw CLIError.runtime("--db \(store.db): \(error)")
+            }
+            let runner = InProcessRunner(plan: plan, options: options, cancellation: cancellation, store: metricsStore)
             runner.onSecond = { vectorID, delta in progress.second(label: vectorID, delta: delta) }
             printError("alv: running \(plan.profile.map { "profile \($0.profileID)" } ?? "vector \(plan.steps[0].vector.vectorID)") against \(plan.target) in-process")
             do {
