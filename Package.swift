@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(
             name: "ALVClusterTests",
             dependencies: ["ALVCluster", "ALVEngine", "ALVMetrics", "ALVModel", "ALVProtocol", "ALVRun", "ALVStore", "ALVTarget", "ALVTesting", "ALVTransport"]),
-        .testTarget(name: "ALVRunTests", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel", "ALVRun", "ALVTarget", "ALVTesting"]),
+        .testTarget(name: "ALVRunTests", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel", "ALVRun", "ALVStore", "ALVTarget", "ALVTesting"]),
         .testTarget(name: "ALVStoreTests", dependencies: ["ALVStore", "ALVTesting"]),
         .testTarget(name: "ALVCLITests", dependencies: ["ALVModel", "ALVStore", "ALVSystem", "ALVTemplates", "ALVTesting"]),
     ]

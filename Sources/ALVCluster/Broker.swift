@@ -167,7 +167,7 @@ public final class Broker {
     /// Executes `plan` on the connected workers and returns the summary.
     public func execute(
         _ plan: RunPlan, options: EngineOptions?, seed: UInt64, cancellation: CancellationFlag,
-        onSecond: ((Int64, RequestMetrics) -> Void)? = nil
+        onSecond: ((RunStatus?, RequestMetrics) -> Void)? = nil
     ) throws -> RunSummary {
         let runID = InProcessRunner.makeRunID()
         currentRun = runID
@@ -193,6 +193,7 @@ public final class Broker {
             let endMs = Int64(slot.end.timeIntervalSince1970 * 1000)
             let watch = VectorWatch(adjustment: plan.profile?.adjustment)
             watching = (slot.index, watch, Int64(slot.start.timeIntervalSince1970))
+            currentStatus = { RunStatus(plan: plan, slot: slot) }
             timeline.started(slot)
             var windowStart = startMs
             func stopped() -> Bool { cancellation.isCancelled || watch.decision != nil }
@@ -247,10 +248,12 @@ public final class Broker {
         try? store?.endRun(runID, status: summary.status, summaryJSON: try? String(decoding: summary.jsonData(), as: UTF8.self))
         currentRun = nil
         progress = nil
+        currentStatus = nil
         return summary
     }
 
-    private var progress: ((Int64, RequestMetrics) -> Void)?
+    private var progress: ((RunStatus?, RequestMetrics) -> Void)?
+    private var currentStatus: (() -> RunStatus)?
     /// The running vector, its adaptive watch and the next second to feed it.
     private var watching: (index: Int, watch: VectorWatch, nextSecond: Int64)?
     private var progressSecond: Int64 = 0
@@ -427,7 +430,7 @@ public final class Broker {
             let complete = Int64(now.timeIntervalSince1970) - 2
             while progressSecond < complete {
                 progressSecond += 1
-                if let metrics = aggregator.second(progressSecond) { progress(progressSecond, metrics) }
+                if let metrics = aggregator.second(progressSecond) { progress(currentStatus?(), metrics) }
             }
         }
     }

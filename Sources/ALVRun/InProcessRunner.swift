@@ -14,7 +14,7 @@ public final class InProcessRunner {
     public let cancellation: CancellationFlag
     public let aggregator = RunAggregator()
     /// Called once per second of load with the vector and the merged second (progress output).
-    public var onSecond: (@Sendable (_ vectorID: String, _ second: MetricsDelta) -> Void)?
+    public var onSecond: (@Sendable (_ status: RunStatus, _ second: MetricsDelta) -> Void)?
 
     /// Where the run, its per-second samples and its events are stored (nil: nowhere).
     public let store: MetricsStore?
@@ -54,7 +54,7 @@ public final class InProcessRunner {
             let watch = VectorWatch(adjustment: plan.profile?.adjustment)
             let aggregator = self.aggregator
             let onSecond = self.onSecond
-            let index = slot.index, vectorID = step.vector.vectorID
+            let index = slot.index, plan = self.plan
             let store = self.store
             // The sink runs on this thread (the engine's), so the store's connection stays on one thread.
             let executor = try UnitExecutor(unit: unit, options: options, cancellation: vectorStop, alsoCancelledBy: cancellation) { delta in
@@ -66,7 +66,7 @@ public final class InProcessRunner {
                     store.appendWorker(run: runID, second: delta.second, worker: "local", cpuSeconds: delta.cpuSeconds, rssBytes: delta.rssBytes, runningUnits: 1)
                     try? store.flush()
                 }
-                onSecond?(vectorID, delta)
+                onSecond?(RunStatus(plan: plan, slot: slot), delta)
                 if watch.observe(delta) { vectorStop.cancel() }
             }
             let report = executor.run()

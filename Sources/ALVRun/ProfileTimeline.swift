@@ -153,3 +153,27 @@ public struct ProfileTimeline: Sendable {
 public protocol CancellationChecking {
     var isCancelled: Bool { get }
 }
+
+/// What a run is doing now: for progress lines (and, later, the dashboard).
+public struct RunStatus: Sendable, Equatable, CustomStringConvertible {
+    public var vectorID: String
+    /// 1-based position in the profile's sequence.
+    public var position: Int
+    public var count: Int
+    /// "ramp-up" or "hold".
+    public var phase: String
+    public var secondsLeft: Double
+
+    public init(plan: RunPlan, slot: ProfileTimeline.Slot, now: Date = Date()) {
+        let vector = plan.steps[slot.index].vector
+        vectorID = vector.vectorID
+        position = slot.index + 1
+        count = plan.steps.count
+        phase = now.timeIntervalSince(slot.start) < vector.rampUpTimeSec ? "ramp-up" : "hold"
+        secondsLeft = max(0, slot.end.timeIntervalSince(now))
+    }
+
+    public var description: String {
+        "\(vectorID) (\(position)/\(count), \(phase), \(Int(secondsLeft.rounded())) s left)"
+    }
+}

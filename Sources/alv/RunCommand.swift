@@ -112,7 +112,7 @@ struct RunCommand: ParsableCommand {
                 throw CLIError.runtime("--db \(store.db): \(error)")
             }
             let runner = InProcessRunner(plan: plan, options: options, cancellation: cancellation, store: metricsStore)
-            runner.onSecond = { vectorID, delta in progress.second(label: vectorID, delta: delta) }
+            runner.onSecond = { status, delta in progress.second(label: status.description, delta: delta) }
             printError("alv: running \(plan.profile.map { "profile \($0.profileID)" } ?? "vector \(plan.steps[0].vector.vectorID)") against \(plan.target) in-process")
             do {
                 summary = try runner.run(seed: seed)
@@ -156,8 +156,8 @@ struct RunCommand: ParsableCommand {
         guard joined == count else { throw CLIError.runtime("only \(joined) of \(count) local workers joined within 20 s") }
         printError("alv: running \(plan.profile.map { "profile \($0.profileID)" } ?? "vector \(plan.steps[0].vector.vectorID)") against \(plan.target) on \(count) worker processes (pids \(local.pids.map(String.init).joined(separator: " "))); broker work port \(broker.endpoints.workPort)")
         broker.planTarget = plan.target
-        return try broker.execute(plan, options: options, seed: seed, cancellation: cancellation) { _, metrics in
-            progress.second(label: "run", metrics: metrics, cpuSeconds: nil)
+        return try broker.execute(plan, options: options, seed: seed, cancellation: cancellation) { status, metrics in
+            progress.second(label: status?.description ?? "between vectors", metrics: metrics, cpuSeconds: nil)
         }
     }
 }

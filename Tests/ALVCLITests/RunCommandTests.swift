@@ -149,3 +149,22 @@ import FoundationNetworking
         }
     }
 }
+
+@Suite struct BrokerCommandTests {
+    @Test func aNetworkAddressWithoutCurveIsRefused() throws {
+        let result = try AlvBinary.run(["broker", "--listen", "0.0.0.0", "--work-port", "0", "--metrics-port", "0", "--control-port", "0", "--db", "/tmp/alv-refuse.db"])
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("without CURVE"))
+    }
+
+    @Test func keysGenerateWritesAUsablePair() throws {
+        let directory = TemporaryDirectory("alv-keys")
+        let result = try AlvBinary.run(["keys", "generate", "--out", directory.path, "--name", "w1"])
+        #expect(result.status == 0)
+        let secret = try String(contentsOfFile: directory.file("w1.key"), encoding: .utf8)
+        let pub = try String(contentsOfFile: directory.file("w1.pub"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(secret.contains("public=\(pub)") && pub.count == 40)
+        let attributes = try FileManager.default.attributesOfItem(atPath: directory.file("w1.key"))
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+    }
+}

@@ -169,3 +169,35 @@ func blast(port: Int, bytes: Int) {
         sent += n
     }
 }
+
+@Suite(.serialized) struct DistributedControllerTests {
+    @Test func theBrokerShortensAFailingVectorAndRunsTheNext() throws {
+        let target = try LiveTarget(TargetConfiguration(routes: [
+            .init(path: "/two", schedule: [.init(fromSec: 3, toSec: 1000, errorRate: 1, errorStatus: 503)], scheduleFrom: .firstRequest)
+        ]))
+        let cluster = try Cluster(workers: 2)
+        #expect(cluster.broker.waitForWorkers(2, timeout: 20, cancellation: CancellationFlag()) == 2)
+        func v(_ id: String, _ seconds: Int) throws -> RunPlan.Step {
+            let json = #"{"vector_id": "\#(id)", "name": "\#(id)", "duration_sec": \#(seconds), "load": {"target_rps": 100}, "request_types": [{"name": "r", "url": "/\#(id)", "frequency": 100}]}"#
+            return RunPlan.Step(vector: try #require(VectorValidator.validate(Array(json.utf8), file: nil, baseDirectory: "/").model), dataDirectory: nil)
+        }
+        let profile = try #require(ProfileValidator.validate(Array(#"{"profile_id": "d", "name": "D", "duration_sec": 60, "transition_delay_sec": 0.5, "vector_sequence": ["one", "two", "three"], "adjustment": {"error_rate_threshold": 0.05, "window_sec": 1, "consecutive_windows": 3}}"#.utf8), file: nil, knownVectors: nil).model)
+        let summary = try cluster.run(RunPlan(profile: profile, steps: [try v("one", 2), try v("two", 15), try v("three", 2)], target: target.url))
+        #expect(summary.vectors.map(\.status) == ["completed", "shortened", "completed"], "\(summary.vectors)")
+        let failuresBegan = try #require(target.stats.timings["GET /two"]?.first) + 3
+        let ended = try #require(iso(summary.vectors[1].endedAt))
+        // Seconds reach the broker about a second after they end: one more second than in-process.
+        #expect(ended - failuresBegan <= 3 * 1 + 2, "shortened \(ended - failuresBegan) s after the failures began")
+        let lastTwo = try #require(target.stats.timings["GET /two"]?.last)
+        #expect(lastTwo - ended < 0.5, "units kept sending \(lastTwo - ended) s after the vector was shortened")
+        #expect(target.stats.timings["GET /three"] != nil)
+        #expect(try cluster.store.status(run: summary.runID) == "completed")
+    }
+}
+
+func iso(_ text: String?) -> Double? {
+    guard let text else { return nil }
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return formatter.date(from: text)?.timeIntervalSince1970
+}

@@ -2,6 +2,7 @@ import ALVEngine
 import ALVMetrics
 import ALVModel
 import ALVRun
+import ALVStore
 import ALVTarget
 import ALVTesting
 import Foundation
@@ -136,5 +137,22 @@ func iso(_ text: String?) -> Double? {
         #expect(twoLast <= s + 5 + 0.05 && twoLast >= s + 5 - 0.1, "last request at \(twoLast - s) s")
         #expect(oneLast <= s + 2 + 0.05)
         #expect(summary.vectors.map(\.status) == ["completed", "cut"])
+    }
+}
+
+@Suite(.serialized) struct KnownBadTests {
+    @Test func aVectorShortenedLastTimeIsSkippedUpFront() throws {
+        let directory = TemporaryDirectory("alv-known-bad")
+        let store = try MetricsStore(database: try SQLiteDatabase(path: directory.file("runs.db")))
+        let target = try LiveTarget(TargetConfiguration(routes: [.init(path: "/bad", errorRate: 1, errorStatus: 500)]))
+        let steps = try [("good", "/good", 1.5), ("bad", "/bad", 6.0)].map { RunPlan.Step(vector: try vector($0.0, path: $0.1, seconds: $0.2), dataDirectory: nil) }
+        let p = try profile(#"{"profile_id": "kb", "name": "KB", "duration_sec": 30, "vector_sequence": ["good", "bad"], "adjustment": {"error_rate_threshold": 0.5, "window_sec": 1, "consecutive_windows": 1, "skip_known_bad": 3}}"#, known: ["good", "bad"])
+        let plan = RunPlan(profile: p, steps: steps, target: target.url)
+        let first = try InProcessRunner(plan: plan, options: EngineOptions(), store: store).run(seed: 1)
+        #expect(first.vectors.map(\.status) == ["completed", "shortened"])
+        let second = try InProcessRunner(plan: plan, options: EngineOptions(), store: store).run(seed: 2)
+        #expect(second.vectors.map(\.status) == ["completed", "skipped"])
+        #expect(second.vectors[1].reason?.contains("skip_known_bad") == true)
+        #expect(try store.status(run: second.runID) == "completed")
     }
 }
