@@ -210,7 +210,7 @@ public final class Broker {
             watching = nil
             if stopped() {
                 // Units of this vector (including any already sent for its next window) stop now.
-                sendControl(ControlMessage(kind: .stopRun, runID: runID, epoch: epoch))
+                sendControl(ControlMessage(kind: .stopRun, runID: runID, vectorIndex: slot.index, epoch: epoch))
                 for id in units.keys where units[id]!.vectorIndex == slot.index && !units[id]!.done { units[id]!.reissued = true }
             }
             if let decision = watch.decision {

@@ -134,7 +134,7 @@ public final class Worker {
             shared.outbox.withLock { $0.append(failed) }
             return
         }
-        shared.running.withLock { $0[unit.unitID] = flag }
+        shared.running.withLock { $0[unit.unitID] = RunningUnit(flag: flag, runID: unit.runID, vectorIndex: vectorIndex) }
         var acceptedNow = accepted
         acceptedNow.kind = .accepted
         shared.outbox.withLock { $0.append(acceptedNow) }
@@ -159,7 +159,11 @@ public final class Worker {
         case .retire:
             return message.worker == nil || message.worker == configuration.id
         case .stopRun:
-            cancelAll()
+            shared.running.withLock { units in
+                for unit in units.values where message.runID == nil || (unit.runID == message.runID && (message.vectorIndex == nil || unit.vectorIndex == message.vectorIndex)) {
+                    unit.flag.cancel()
+                }
+            }
             return false
         case .evict:
             guard message.worker == configuration.id else { return false }
@@ -174,7 +178,7 @@ public final class Worker {
     }
 
     private func cancelAll() {
-        shared.running.withLock { units in units.values.forEach { $0.cancel() } }
+        shared.running.withLock { units in units.values.forEach { $0.flag.cancel() } }
     }
 
     private func publish(_ message: WorkerMessage, on socket: ZMQSocket) throws {
@@ -211,6 +215,12 @@ final class ExecutorBox: @unchecked Sendable {
 final class WorkerShared: Sendable {
     /// Messages from unit threads, published by the socket thread.
     let outbox = Mutex<[WorkerMessage]>([])
-    /// Cancellation flags of running units, by unit id.
-    let running = Mutex<[String: CancellationFlag]>([:])
+    /// Running units by id: their cancellation flag, run and vector.
+    let running = Mutex<[String: RunningUnit]>([:])
+}
+
+struct RunningUnit: Sendable {
+    var flag: CancellationFlag
+    var runID: String
+    var vectorIndex: Int
 }

@@ -93,15 +93,19 @@ public struct ControlMessage: Sendable, Codable, Equatable {
     public var kind: Kind
     public var worker: String?
     public var runID: String?
+    /// With `stop_run`: only units of this vector of the run (control and work travel on different
+    /// sockets, so a stop must not catch units of the next vector that overtook it).
+    public var vectorIndex: Int?
     public var epoch: Int
 
-    public init(kind: Kind, worker: String? = nil, runID: String? = nil, epoch: Int) {
+    public init(kind: Kind, worker: String? = nil, runID: String? = nil, vectorIndex: Int? = nil, epoch: Int) {
         v = wireVersion
         self.kind = kind
         self.worker = worker
         self.runID = runID
+        self.vectorIndex = vectorIndex
         self.epoch = epoch
     }
 
-    enum CodingKeys: String, CodingKey { case v, kind, worker, runID = "run_id", epoch }
+    enum CodingKeys: String, CodingKey { case v, kind, worker, runID = "run_id", vectorIndex = "vector_index", epoch }
 }
