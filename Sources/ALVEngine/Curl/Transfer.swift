@@ -1,4 +1,5 @@
 import CCurl
+import Foundation
 
 /// One curl easy handle and the buffers that must outlive a request on it.
 ///
@@ -18,10 +19,20 @@ final class Transfer {
     /// The virtual user using this transfer (closed model), or -1.
     var user = -1
 
+    let options: EngineOptions
+
     init(options: EngineOptions) throws(EngineError) {
         guard CurlGlobal.initialized, let handle = curl_easy_init() else { throw EngineError.curl("curl_easy_init failed") }
         self.handle = handle
         body = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 1)
+        self.options = options
+        applyStaticOptions()
+    }
+
+
+    /// Options every request on this handle shares.
+    private func applyStaticOptions() {
+        let options = self.options
         alv_curl_easy_setopt_ptr(handle, CURLOPT_PRIVATE, Unmanaged.passUnretained(self).toOpaque())
         alv_curl_easy_setopt_write(handle, CURLOPT_WRITEFUNCTION, discardBody)
         alv_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
@@ -39,7 +50,11 @@ final class Transfer {
         alv_curl_easy_setopt_long(handle, CURLOPT_HTTP_VERSION, version)
         if options.httpVersion != .http1 { alv_curl_easy_setopt_long(handle, CURLOPT_PIPEWAIT, 1) }
         "alv/0.1".withCString { _ = alv_curl_easy_setopt_ptr(handle, CURLOPT_USERAGENT, $0) }
+        // ALV_CURL_VERBOSE=1 prints libcurl's own trace to stderr, for debugging a target.
+        if Transfer.verbose { alv_curl_easy_setopt_long(handle, CURLOPT_VERBOSE, 1) }
     }
+
+    static let verbose = ProcessInfo.processInfo.environment["ALV_CURL_VERBOSE"] == "1"
 
     deinit {
         curl_easy_cleanup(handle)
