@@ -44,6 +44,8 @@ let package = Package(
         .target(name: "ALVRun", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel", "ALVStore"]),
         // The broker and the stateless worker: units out over PUSH/PULL, metrics back over XPUB/SUB.
         .target(name: "ALVCluster", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel", "ALVProtocol", "ALVRun", "ALVStore", "ALVTransport"]),
+        // Reports of stored runs: HTML (inline SVG charts), JSON, JUnit, CSV.
+        .target(name: "ALVReport", dependencies: ["ALVMetrics", "ALVRun", "ALVStore"]),
         // The built-in HTTP target for demos, tests and benchmarks.
         .target(
             name: "ALVTarget",
@@ -57,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "alv",
             dependencies: [
-                "ALVModel", "ALVStore", "ALVTemplates", "ALVSystem", "ALVEngine", "ALVRun", "ALVTarget", "ALVCluster", "ALVTransport",
+                "ALVModel", "ALVStore", "ALVTemplates", "ALVSystem", "ALVEngine", "ALVRun", "ALVTarget", "ALVCluster", "ALVTransport", "ALVReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Micro-benchmarks that print figures (scripts/bench-*); never part of the tests.
@@ -73,6 +75,7 @@ let package = Package(
             name: "ALVClusterTests",
             dependencies: ["ALVCluster", "ALVEngine", "ALVMetrics", "ALVModel", "ALVProtocol", "ALVRun", "ALVStore", "ALVTarget", "ALVTesting", "ALVTransport"]),
         .testTarget(name: "ALVRunTests", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel", "ALVRun", "ALVStore", "ALVTarget", "ALVTesting"]),
+        .testTarget(name: "ALVReportTests", dependencies: ["ALVEngine", "ALVModel", "ALVReport", "ALVRun", "ALVStore", "ALVTarget", "ALVTesting"]),
         .testTarget(name: "ALVStoreTests", dependencies: ["ALVStore", "ALVTesting"]),
         .testTarget(name: "ALVCLITests", dependencies: ["ALVModel", "ALVStore", "ALVSystem", "ALVTemplates", "ALVTesting"]),
     ]

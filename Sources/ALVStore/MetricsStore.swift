@@ -169,6 +169,39 @@ public final class MetricsStore {
         return result
     }
 
+    /// A stored run's row.
+    public struct RunRecord: Sendable {
+        public var runID: String
+        public var startedAt: String
+        public var endedAt: String?
+        public var status: String
+        public var target: String?
+        public var profileID: String?
+        public var summaryJSON: String?
+    }
+
+    /// One run, or the latest when `runID` is "latest".
+    public func run(_ runID: String) throws -> RunRecord? {
+        let sql = runID == "latest"
+            ? "SELECT run_id, started_at, ended_at, status, target, profile_id, summary_json FROM runs ORDER BY started_at DESC LIMIT 1"
+            : "SELECT run_id, started_at, ended_at, status, target, profile_id, summary_json FROM runs WHERE run_id = ?"
+        let statement = try database.prepare(sql)
+        if runID != "latest" { try statement.bind(runID) }
+        guard try statement.step() else { return nil }
+        return RunRecord(
+            runID: statement.string(0) ?? "", startedAt: statement.string(1) ?? "", endedAt: statement.string(2), status: statement.string(3) ?? "",
+            target: statement.string(4), profileID: statement.string(5), summaryJSON: statement.string(6))
+    }
+
+    /// Run ids, newest first.
+    public func runIDs(limit: Int = 50) throws -> [String] {
+        let statement = try database.prepare("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT ?")
+        try statement.bind(limit)
+        var result: [String] = []
+        while try statement.step() { result.append(statement.string(0) ?? "") }
+        return result
+    }
+
     /// The status a run was stored with ("running" until it ends).
     public func status(run: String) throws -> String? {
         let statement = try database.prepare("SELECT status FROM runs WHERE run_id = ?")

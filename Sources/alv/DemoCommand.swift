@@ -44,7 +44,8 @@ struct DemoCommand: ParsableCommand {
         printError("alv demo: built-in target on \(server.url) (\(behaviourFile))")
         printError("alv demo: repository \(store.db); profile demo = demo-browse → demo-checkout → demo-spike")
 
-        let command = try RunCommand.parse(["demo", "--target", server.url, "--db", store.db] + (json ? ["--json"] : []))
+        let reports = ((store.db as NSString).deletingLastPathComponent as NSString).appendingPathComponent("reports/latest")
+        let command = try RunCommand.parse(["demo", "--target", server.url, "--db", store.db, "--report", reports] + (json ? ["--json"] : []))
         defer {
             // Templated paths (/items/17) are grouped by their first segment.
             var byRoute: [String: Int] = [:]

@@ -77,8 +77,8 @@ struct RunCommand: ParsableCommand {
         guard timeoutMs >= 1 else { throw ValidationError("--timeout-ms must be at least 1") }
         guard workerCount != nil else { throw ValidationError("--workers expects a number or auto, got \"\(workers)\"") }
         guard unitSeconds >= 0.5 else { throw ValidationError("--unit-sec must be at least 0.5") }
-        if report != nil || dashboard != nil || hosts != nil {
-            throw ValidationError("--report, --dashboard and --hosts are not available yet")
+        if dashboard != nil || hosts != nil {
+            throw ValidationError("--dashboard and --hosts are not available yet")
         }
     }
 
@@ -123,6 +123,10 @@ struct RunCommand: ParsableCommand {
             summary = try runDistributed(plan, workers: count, options: options, seed: seed, cancellation: cancellation, progress: progress)
         }
         progress.finish()
+        if let report {
+            let paths = try writeReports(run: summary.runID, db: store.db, directory: report)
+            printError("reports: " + paths.joined(separator: ", "))
+        }
         try printSummary(summary, json: json)
     }
 

@@ -1,0 +1,104 @@
+import ALVRun
+import Foundation
+
+/// A single self-contained HTML file: summary, thresholds, vectors, request types, charts over
+/// time (inline SVG), workers and events. No script, no stylesheet or font from the network.
+enum HTMLReport {
+    static func render(_ report: RunReport) -> String {
+        let s = report.summary
+        let start = report.series.map(\.second).min() ?? 0
+        let seconds = Array(Set(report.series.map(\.second))).sorted()
+        func x(_ second: Int64) -> Double { Double(second - start) }
+
+        // Requests per second per request type.
+        let types = Array(Set(report.series.map { "\($0.vectorID)/\($0.requestType)" })).sorted()
+        var rpsSeries: [SVGChart.Series] = []
+        for (i, type) in types.enumerated() {
+            let points = report.series.filter { "\($0.vectorID)/\($0.requestType)" == type }.map { (x: x($0.second), y: Double($0.requests)) }
+            rpsSeries.append(.init(name: type, points: points, color: SVGChart.palette[i % SVGChart.palette.count]))
+        }
+        // Latency percentiles and failures per second, all types together (worst type's percentile per second).
+        var p50: [(x: Double, y: Double)] = [], p95: [(x: Double, y: Double)] = [], p99: [(x: Double, y: Double)] = []
+        var failed: [(x: Double, y: Double)] = []
+        for second in seconds {
+            let points = report.series.filter { $0.second == second }
+            p50.append((x(second), points.map(\.p50).max() ?? 0))
+            p95.append((x(second), points.map(\.p95).max() ?? 0))
+            p99.append((x(second), points.map(\.p99).max() ?? 0))
+            failed.append((x(second), Double(points.map(\.failed).reduce(0, +))))
+        }
+        let bands = vectorBands(s, start: start)
+        var charts = [
+            SVGChart(title: "Requests per second by request type", unit: "req/s", series: rpsSeries),
+            SVGChart(title: "Latency (highest across request types, from intended send time)", unit: "ms", series: [
+                .init(name: "p50", points: p50, color: "#2f855a"), .init(name: "p95", points: p95, color: "#b7791f"),
+                .init(name: "p99", points: p99, color: "#c53030"),
+            ]),
+            SVGChart(title: "Failed requests per second (4xx, 5xx, transport errors)", unit: "req/s", series: [.init(name: "failed", points: failed, color: "#c53030")]),
+        ]
+        for i in charts.indices { charts[i].bands = bands }
+
+        var html = """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"><title>alv run \(xml(s.runID))</title>
+            <style>
+            body{font-family:system-ui,sans-serif;margin:24px;color:#1a202c;max-width:1100px}
+            h1{font-size:20px}h2{font-size:16px;margin-top:28px}
+            table{border-collapse:collapse;font-size:13px;margin:8px 0}td,th{border:1px solid #e2e8f0;padding:4px 8px;text-align:right}
+            th{background:#f7fafc}td:first-child,th:first-child{text-align:left}
+            .pass{color:#2f855a;font-weight:bold}.fail{color:#c53030;font-weight:bold}.muted{color:#718096}
+            .cards{display:flex;gap:12px;flex-wrap:wrap}.card{border:1px solid #e2e8f0;border-radius:6px;padding:8px 12px;min-width:120px}
+            .card b{display:block;font-size:18px}
+            </style></head><body>
+            <h1>alv run \(xml(s.runID)) <span class="\(s.status == "completed" && s.thresholdsPassed ? "pass" : "fail")">\(xml(s.status))\(s.thresholdsPassed ? "" : ", thresholds failed")</span></h1>
+            <p class="muted">target \(xml(s.target))\(s.profileID.map { " · profile \(xml($0))" } ?? "") · \(format(s.durationS)) s · \(s.workers.count) worker\(s.workers.count == 1 ? "" : "s")</p>
+            <div class="cards">
+            <div class="card">requests<b>\(s.requestsTotal)</b></div>
+            <div class="card">achieved<b>\(format(s.achievedRPS)) req/s</b></div>
+            <div class="card">p50 / p99<b>\(format(s.latencyMs.p50)) / \(format(s.latencyMs.p99)) ms</b></div>
+            <div class="card">failed<b>\((s.responses["4xx"] ?? 0) + (s.responses["5xx"] ?? 0) + s.errors.values.reduce(0, +))</b></div>
+            <div class="card">dropped<b>\(s.dropped)</b></div>
+            <div class="card">metrics gaps<b>\(s.metricsGaps)</b></div>
+            </div>
+
+            """
+        if !s.thresholds.isEmpty {
+            html += "<h2>Thresholds</h2><table><tr><th>threshold</th><th>scope</th><th>measured</th><th>result</th></tr>"
+            for t in s.thresholds {
+                html += "<tr><td>\(xml("\(t.name) \(t.expression)"))</td><td>\(xml(t.vectorID ?? "run"))</td><td>\(format(t.value))</td><td class=\"\(t.passed ? "pass" : "fail")\">\(t.passed ? "pass" : "FAIL")</td></tr>"
+            }
+            html += "</table>\n"
+        }
+        html += "<h2>Over time</h2>\n" + charts.map { $0.render() }.joined(separator: "\n") + "\n"
+        html += "<h2>Vectors</h2><table><tr><th>vector</th><th>status</th><th>started</th><th>ended</th><th>reason</th></tr>"
+        for v in s.vectors {
+            html += "<tr><td>\(xml(v.vectorID))</td><td class=\"\(["completed", "cut"].contains(v.status) ? "" : "fail")\">\(xml(v.status))</td><td>\(xml(v.startedAt ?? "–"))</td><td>\(xml(v.endedAt ?? "–"))</td><td style=\"text-align:left\">\(xml(v.reason ?? ""))</td></tr>"
+        }
+        html += "</table>\n<h2>Request types</h2><table><tr><th>request type</th><th>requests</th><th>req/s</th><th>2xx</th><th>4xx</th><th>5xx</th><th>errors</th><th>dropped</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>max ms</th></tr>"
+        for t in s.requestTypes {
+            let l = t.latencyMs
+            html += "<tr><td>\(xml("\(t.vectorID)/\(t.name)"))</td><td>\(t.requestsTotal)</td><td>\(format(t.achievedRPS))</td><td>\(t.responses["2xx"] ?? 0)</td><td>\(t.responses["4xx"] ?? 0)</td><td>\(t.responses["5xx"] ?? 0)</td><td>\(t.errors.values.reduce(0, +))</td><td>\(t.dropped)</td><td>\(format(l.p50))</td><td>\(format(l.p90))</td><td>\(format(l.p95))</td><td>\(format(l.p99))</td><td>\(format(l.max))</td></tr>"
+        }
+        html += "</table>\n<h2>Workers</h2><table><tr><th>worker</th><th>host</th><th>requests</th><th>CPU s</th><th>peak RSS MB</th><th>lost</th></tr>"
+        for w in s.workers {
+            html += "<tr><td>\(xml(w.id))</td><td>\(xml(w.host))</td><td>\(w.requestsTotal)</td><td>\(format(w.cpuSeconds))</td><td>\(w.peakRSSBytes / 1_048_576)</td><td class=\"\(w.lost ? "fail" : "")\">\(w.lost ? "lost" + (w.estimatedRequestsLost.map { " (~\(Int($0)) requests not sent)" } ?? "") : "")</td></tr>"
+        }
+        html += "</table>\n<h2>Events</h2><table><tr><th>at</th><th>event</th><th>detail</th></tr>"
+        for e in s.events {
+            let detail = e.detail.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " · ")
+            html += "<tr><td>\(xml(e.at))</td><td>\(xml(e.kind))</td><td style=\"text-align:left\">\(xml(detail))</td></tr>"
+        }
+        html += "</table>\n<p class=\"muted\">Latency is measured from each request's intended send time. Generated by alv.</p>\n</body></html>\n"
+        return html
+    }
+
+    /// Shaded spans for each vector that ran, on the chart's time axis.
+    static func vectorBands(_ s: RunSummary, start: Int64) -> [(Double, Double, String)] {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return s.vectors.compactMap { v in
+            guard let a = v.startedAt.flatMap(formatter.date), let b = v.endedAt.flatMap(formatter.date) else { return nil }
+            return (a.timeIntervalSince1970 - Double(start), b.timeIntervalSince1970 - Double(start), v.vectorID)
+        }
+    }
+}

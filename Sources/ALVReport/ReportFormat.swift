@@ -1,0 +1,121 @@
+import ALVRun
+import Foundation
+
+/// The report formats `alv report` writes.
+public enum ReportFormat: String, CaseIterable, Sendable {
+    case html, json, junit, csv
+
+    /// File name used by `alv run --report DIR`.
+    public var fileName: String {
+        switch self {
+        case .html: return "report.html"
+        case .json: return "report.json"
+        case .junit: return "junit.xml"
+        case .csv: return "series.csv"
+        }
+    }
+
+    public func render(_ report: RunReport) throws -> String {
+        switch self {
+        case .json: return try JSONReport.render(report)
+        case .csv: return CSVReport.render(report)
+        case .junit: return JUnitReport.render(report)
+        case .html: return HTMLReport.render(report)
+        }
+    }
+}
+
+/// `{"summary": <the run summary>, "series": [...]}`: the summary's keys are those ARCHITECTURE.md
+/// fixes; each series entry is one second of one request type.
+enum JSONReport {
+    static func render(_ report: RunReport) throws -> String {
+        let summary = try JSONSerialization.jsonObject(with: report.summary.jsonData())
+        let series: [[String: Any]] = report.series.map { p in
+            [
+                "second": p.second, "vector_id": p.vectorID, "request_type": p.requestType, "requests": p.requests, "outcomes": p.outcomes,
+                "failed": p.failed, "bytes_in": p.bytesIn, "bytes_out": p.bytesOut,
+                "latency_ms": ["p50": p.p50, "p90": p.p90, "p95": p.p95, "p99": p.p99, "max": p.max],
+            ]
+        }
+        let data = try JSONSerialization.data(withJSONObject: ["format_version": 1, "summary": summary, "series": series], options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}
+
+/// One row per second and request type.
+enum CSVReport {
+    static let outcomeKeys = ["2xx", "3xx", "4xx", "5xx", "timeout", "connect", "reset", "dns", "tls", "other", "cancelled", "dropped"]
+
+    static func render(_ report: RunReport) -> String {
+        var lines = [(["second", "time", "vector_id", "request_type", "requests"] + outcomeKeys + ["bytes_in", "bytes_out", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms"]).joined(separator: ",")]
+        let formatter = ISO8601DateFormatter()
+        for p in report.series {
+            var fields = [String(p.second), formatter.string(from: Date(timeIntervalSince1970: Double(p.second))), quote(p.vectorID), quote(p.requestType), String(p.requests)]
+            fields += outcomeKeys.map { String(p.outcomes[$0] ?? 0) }
+            fields += [String(p.bytesIn), String(p.bytesOut)] + [p.p50, p.p90, p.p95, p.p99, p.max].map { String(format: "%.3f", $0) }
+            lines.append(fields.joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func quote(_ value: String) -> String {
+        value.contains(where: { ",\"\n".contains($0) }) ? "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : value
+    }
+}
+
+/// One test case per threshold (a failed threshold is a failure with the measured value), plus one
+/// per vector that did not run as planned, so CI systems show what went wrong.
+enum JUnitReport {
+    static func render(_ report: RunReport) -> String {
+        let s = report.summary
+        var cases: [String] = []
+        var failures = 0
+        for t in s.thresholds {
+            let name = xml((t.vectorID.map { "\($0): " } ?? "") + "\(t.name) \(t.expression)")
+            if t.passed {
+                cases.append("    <testcase classname=\"alv.thresholds\" name=\"\(name)\"/>")
+            } else {
+                failures += 1
+                cases.append("    <testcase classname=\"alv.thresholds\" name=\"\(name)\">\n      <failure message=\"\(xml("measured \(format(t.value)), expected \(t.expression)"))\" type=\"threshold\"/>\n    </testcase>")
+            }
+        }
+        for v in s.vectors where v.status != "completed" && v.status != "cut" {
+            failures += 1
+            cases.append("    <testcase classname=\"alv.vectors\" name=\"\(xml(v.vectorID))\">\n      <failure message=\"\(xml("\(v.status): \(v.reason ?? "")"))\" type=\"\(xml(v.status))\"/>\n    </testcase>")
+        }
+        return """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <testsuites name="alv" tests="\(cases.count)" failures="\(failures)">
+              <testsuite name="\(xml("alv run \(s.runID)"))" tests="\(cases.count)" failures="\(failures)" time="\(format(s.durationS))">
+            \(cases.joined(separator: "\n"))
+              </testsuite>
+            </testsuites>
+
+            """
+    }
+}
+
+func xml(_ text: String) -> String {
+    var out = ""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "&": out += "&amp;"
+        case "<": out += "&lt;"
+        case ">": out += "&gt;"
+        case "\"": out += "&quot;"
+        case "'": out += "&apos;"
+        default:
+            if scalar.value < 0x20 && scalar != "\n" && scalar != "\t" { continue }
+            out.unicodeScalars.append(scalar)
+        }
+    }
+    return out
+}
+
+func format(_ value: Double) -> String {
+    if value == value.rounded() && abs(value) < 1e15 { return String(Int64(value)) }
+    var text = String(format: abs(value) >= 100 ? "%.1f" : "%.3f", value)
+    while text.hasSuffix("0") { text.removeLast() }
+    if text.hasSuffix(".") { text.removeLast() }
+    return text
+}

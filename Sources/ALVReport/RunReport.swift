@@ -1,0 +1,61 @@
+import ALVMetrics
+import ALVRun
+import ALVStore
+import Foundation
+
+/// Everything a report shows about one stored run: its summary and its per-second series.
+public struct RunReport: Sendable {
+    /// One second of one request type, reduced to what reports plot and tabulate.
+    public struct Point: Sendable, Equatable {
+        public var second: Int64
+        public var vectorID: String
+        public var requestType: String
+        public var requests: UInt64
+        public var outcomes: [String: UInt64]
+        public var failed: UInt64
+        public var bytesIn: UInt64
+        public var bytesOut: UInt64
+        public var p50: Double, p90: Double, p95: Double, p99: Double, max: Double
+    }
+
+    public var summary: RunSummary
+    public var series: [Point]
+
+    /// Loads a run (or "latest") from the store.
+    /// - Throws: `ReportError.notFound`, `.noSummary` (the run is still going, or its process died).
+    public static func load(run: String, from store: MetricsStore) throws -> RunReport {
+        guard let record = try store.run(run) else { throw ReportError.notFound(run, known: try store.runIDs(limit: 5)) }
+        guard let json = record.summaryJSON else { throw ReportError.noSummary(record.runID, status: record.status) }
+        let summary = try JSONDecoder().decode(RunSummary.self, from: Data(json.utf8))
+        let vectorIDs = Dictionary(uniqueKeysWithValues: summary.requestTypes.map { ("\($0.vectorID)|\($0.name)", $0.vectorID) })
+        var vectorByIndex: [Int: String] = [:]
+        for (index, vector) in summary.vectors.enumerated() { vectorByIndex[index] = vector.vectorID }
+        let series = try store.series(run: record.runID).map { point -> Point in
+            let m = point.metrics
+            func ms(_ p: Double) -> Double { Double(m.latency.value(atPercentile: p)) / 1000 }
+            var outcomes: [String: UInt64] = [:]
+            for outcome in Outcome.allCases where m.outcomes[outcome] > 0 { outcomes[outcome.key] = m.outcomes[outcome] }
+            let failed = m.outcomes[.status4xx] + m.outcomes[.status5xx] + m.outcomes.errors
+            let vector = vectorByIndex[point.vectorIndex] ?? vectorIDs.first { $0.key.hasSuffix("|\(point.requestType)") }?.value ?? "?"
+            return Point(
+                second: point.second, vectorID: vector, requestType: point.requestType, requests: m.requestsTotal, outcomes: outcomes,
+                failed: failed, bytesIn: m.bytesIn, bytesOut: m.bytesOut, p50: ms(50), p90: ms(90), p95: ms(95), p99: ms(99),
+                max: m.latency.isEmpty ? 0 : Double(m.latency.maximum) / 1000)
+        }
+        return RunReport(summary: summary, series: series)
+    }
+}
+
+public enum ReportError: Error, CustomStringConvertible {
+    case notFound(String, known: [String])
+    case noSummary(String, status: String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let run, let known):
+            return "no run \"\(run)\" in the store" + (known.isEmpty ? " (it holds no runs yet)" : "; latest: \(known.joined(separator: ", "))")
+        case .noSummary(let run, let status):
+            return "run \(run) has no summary (status \(status)): it is still running or its process was killed"
+        }
+    }
+}
