@@ -25,7 +25,7 @@ public struct SVGChart {
     public static let palette = ["#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b7791f", "#c53030", "#2c7a7b", "#4a5568"]
 
     public func render() -> String {
-        let left = 56.0, right = 12.0, top = 28.0, bottom = 30.0
+        let left = 56.0, right = 12.0, top = 44.0, bottom = 30.0
         let plotW = width - left - right, plotH = height - top - bottom
         let xs = series.flatMap { $0.points.map(\.x) }
         let ys = series.flatMap { $0.points.map(\.y) }
@@ -48,16 +48,16 @@ public struct SVGChart {
             let y = py(value)
             out += "<line x1=\"\(left)\" y1=\"\(r(y))\" x2=\"\(left + plotW)\" y2=\"\(r(y))\" stroke=\"#e2e8f0\"/><text x=\"\(left - 6)\" y=\"\(r(y + 4))\" text-anchor=\"end\">\(format(value))</text>"
         }
-        out += "<text x=\"\(left - 6)\" y=\"\(top - 6)\" text-anchor=\"end\" fill=\"#718096\">\(xml(unit))</text>"
+        out += "<text x=\"4\" y=\"\(top - 8)\" fill=\"#718096\">\(xml(unit))</text>"
         for i in 0...5 {
             let x = minX + spanX * Double(i) / 5
             out += "<text x=\"\(r(px(x)))\" y=\"\(height - 10)\" text-anchor=\"middle\">\(Int((x - minX).rounded())) s</text>"
         }
-        var legendX = left + 160
+        var legendX = left
         for s in series {
             let path = s.points.enumerated().map { "\($0.offset == 0 ? "M" : "L")\(r(px($0.element.x))),\(r(py($0.element.y)))" }.joined()
             out += "<path d=\"\(path)\" fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"1.6\"/>"
-            out += "<rect x=\"\(r(legendX))\" y=\"8\" width=\"10\" height=\"10\" fill=\"\(s.color)\"/><text x=\"\(r(legendX + 14))\" y=\"17\">\(xml(s.name))</text>"
+            out += "<rect x=\"\(r(legendX))\" y=\"22\" width=\"10\" height=\"10\" fill=\"\(s.color)\"/><text x=\"\(r(legendX + 14))\" y=\"31\">\(xml(s.name))</text>"
             legendX += 24 + Double(s.name.count) * 6.5
         }
         return out + "</svg>"
