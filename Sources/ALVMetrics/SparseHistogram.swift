@@ -25,25 +25,8 @@ public enum SparseHistogram {
     /// Decodes bytes made by `encode`.
     /// - Throws: `SparseHistogramError` for a wrong version, truncated input or an index out of range.
     public static func decode<Bytes: Collection<UInt8>>(_ bytes: Bytes) throws(SparseHistogramError) -> LatencyHistogram where Bytes.Index == Int {
-        var position = bytes.startIndex
-        guard position < bytes.endIndex else { throw .truncated }
-        guard bytes[position] == version else { throw .unknownVersion(bytes[position]) }
-        position += 1
         var histogram = LatencyHistogram()
-        guard position < bytes.endIndex else { return histogram }
-        let minimum = try readVarint(bytes, &position)
-        let maximum = try readVarint(bytes, &position)
-        var index = -1
-        while position < bytes.endIndex {
-            let gap = try readVarint(bytes, &position)
-            let count = try readVarint(bytes, &position)
-            guard gap > 0, gap <= UInt64(LatencyHistogram.countsLength), count > 0 else { throw .corrupt }
-            index += Int(gap)
-            guard index < LatencyHistogram.countsLength else { throw .corrupt }
-            histogram.recordCounter(index, count: count)
-        }
-        guard histogram.totalCount > 0, minimum <= maximum, maximum <= LatencyHistogram.highestTrackable else { throw .corrupt }
-        histogram.setExtremes(minimum: minimum, maximum: maximum)
+        try merge(bytes, into: &histogram)
         return histogram
     }
 
@@ -114,11 +97,6 @@ public enum SparseHistogramError: Error, Sendable, Equatable, CustomStringConver
 }
 
 extension LatencyHistogram {
-    mutating func recordCounter(_ index: Int, count: UInt64) {
-        let value = Self.lowestValue(at: index)
-        record(value, count: count)
-    }
-
     mutating func addCounters(_ pairs: [(Int, UInt64)], total: UInt64, minimum: UInt64, maximum: UInt64) {
         for (index, count) in pairs { counts[index] &+= count }
         totalCount &+= total
@@ -126,8 +104,4 @@ extension LatencyHistogram {
         self.maximum = Swift.max(self.maximum, maximum)
     }
 
-    mutating func setExtremes(minimum: UInt64, maximum: UInt64) {
-        self.minimum = minimum
-        self.maximum = maximum
-    }
 }

@@ -112,10 +112,4 @@ func xml(_ text: String) -> String {
     return out
 }
 
-func format(_ value: Double) -> String {
-    if value == value.rounded() && abs(value) < 1e15 { return String(Int64(value)) }
-    var text = String(format: abs(value) >= 100 ? "%.1f" : "%.3f", value)
-    while text.hasSuffix("0") { text.removeLast() }
-    if text.hasSuffix(".") { text.removeLast() }
-    return text
-}
+func format(_ value: Double) -> String { formatNumber(value) }

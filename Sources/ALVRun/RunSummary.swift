@@ -160,3 +160,12 @@ func isoTimestamp(_ date: Date = Date()) -> String {
     formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     return formatter.string(from: date)
 }
+
+/// A number for people: integers as such, others with up to three decimals (one from 100 up).
+public func formatNumber(_ value: Double) -> String {
+    if value == value.rounded() && abs(value) < 1e15 { return String(Int64(value)) }
+    var text = String(format: abs(value) >= 100 ? "%.1f" : "%.3f", value)
+    while text.hasSuffix("0") { text.removeLast() }
+    if text.hasSuffix(".") { text.removeLast() }
+    return text
+}

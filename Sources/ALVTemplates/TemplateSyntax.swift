@@ -209,7 +209,8 @@ public func editDistance(_ a: String, _ b: String) -> Int {
 }
 
 extension String {
-    var trimmingSpaces: String {
+    /// The string without leading and trailing whitespace (no Foundation needed).
+    public var trimmingSpaces: String {
         var s = Substring(self)
         while let f = s.first, f.isWhitespace { s = s.dropFirst() }
         while let l = s.last, l.isWhitespace { s = s.dropLast() }

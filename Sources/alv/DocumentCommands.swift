@@ -1,4 +1,5 @@
 import ALVModel
+import ALVRun
 import ALVStore
 import ALVTemplates
 import ArgumentParser
@@ -366,11 +367,4 @@ func describe(_ profile: ALVProfile) -> String {
     "\(profile.vectorSequence.joined(separator: " → ")), pause \(format(profile.transitionDelaySec)) s, at most \(format(profile.durationSec)) s"
 }
 
-/// A number for people: integers as such, others with up to three decimals (one from 100 up).
-func format(_ value: Double) -> String {
-    if value == value.rounded() && abs(value) < 1e15 { return String(Int64(value)) }
-    var text = String(format: abs(value) >= 100 ? "%.1f" : "%.3f", value)
-    while text.hasSuffix("0") { text.removeLast() }
-    if text.hasSuffix(".") { text.removeLast() }
-    return text
-}
+func format(_ value: Double) -> String { formatNumber(value) }
