@@ -46,6 +46,14 @@ let package = Package(
         .target(name: "ALVCluster", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel", "ALVProtocol", "ALVRun", "ALVStore", "ALVTransport"]),
         // Reports of stored runs: HTML (inline SVG charts), JSON, JUnit, CSV.
         .target(name: "ALVReport", dependencies: ["ALVMetrics", "ALVRun", "ALVStore"]),
+        // The live dashboard, HTTP API and Prometheus endpoint.
+        .target(
+            name: "ALVDashboard",
+            dependencies: [
+                "ALVMetrics", "ALVReport", "ALVRun", "ALVStore",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         // The built-in HTTP target for demos, tests and benchmarks.
         .target(
             name: "ALVTarget",
@@ -59,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "alv",
             dependencies: [
-                "ALVModel", "ALVStore", "ALVTemplates", "ALVSystem", "ALVEngine", "ALVRun", "ALVTarget", "ALVCluster", "ALVTransport", "ALVReport",
+                "ALVModel", "ALVStore", "ALVTemplates", "ALVSystem", "ALVEngine", "ALVRun", "ALVTarget", "ALVCluster", "ALVTransport", "ALVReport", "ALVDashboard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Micro-benchmarks that print figures (scripts/bench-*); never part of the tests.

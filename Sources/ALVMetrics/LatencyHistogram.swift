@@ -96,6 +96,17 @@ public struct LatencyHistogram: Sendable, Equatable {
         return maximum
     }
 
+    /// How many recorded values are at or below `microseconds` (to bucket resolution), for
+    /// cumulative buckets such as Prometheus's `le`.
+    public func count(atOrBelow microseconds: UInt64) -> UInt64 {
+        var total: UInt64 = 0
+        for (index, count) in counts.enumerated() where count != 0 {
+            if Self.highestValue(at: index) > microseconds { break }
+            total += count
+        }
+        return total
+    }
+
     /// The mean of recorded values, from bucket midpoints.
     public var mean: Double {
         guard totalCount > 0 else { return 0 }

@@ -6,6 +6,12 @@ public struct SVGChart {
         public var name: String
         public var points: [(x: Double, y: Double)]
         public var color: String
+
+        public init(name: String, points: [(x: Double, y: Double)], color: String) {
+            self.name = name
+            self.points = points
+            self.color = color
+        }
     }
 
     public var title: String

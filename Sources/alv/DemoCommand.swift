@@ -21,6 +21,9 @@ struct DemoCommand: ParsableCommand {
     @Flag(help: "Print the summary as one JSON object on stdout.")
     var json = false
 
+    @Option(help: ArgumentHelp("Serve the live dashboard here.", valueName: "HOST:PORT"))
+    var dashboard = "127.0.0.1:8089"
+
     @OptionGroup var store: StoreOptions
 
     func run() throws {
@@ -45,7 +48,7 @@ struct DemoCommand: ParsableCommand {
         printError("alv demo: repository \(store.db); profile demo = demo-browse → demo-checkout → demo-spike")
 
         let reports = ((store.db as NSString).deletingLastPathComponent as NSString).appendingPathComponent("reports/latest")
-        let command = try RunCommand.parse(["demo", "--target", server.url, "--db", store.db, "--report", reports] + (json ? ["--json"] : []))
+        let command = try RunCommand.parse(["demo", "--target", server.url, "--db", store.db, "--report", reports, "--dashboard", dashboard] + (json ? ["--json"] : []))
         defer {
             // Templated paths (/items/17) are grouped by their first segment.
             var byRoute: [String: Int] = [:]

@@ -1,4 +1,5 @@
 import ALVCluster
+import ALVDashboard
 import ALVEngine
 import ALVMetrics
 import ALVModel
@@ -77,9 +78,8 @@ struct RunCommand: ParsableCommand {
         guard timeoutMs >= 1 else { throw ValidationError("--timeout-ms must be at least 1") }
         guard workerCount != nil else { throw ValidationError("--workers expects a number or auto, got \"\(workers)\"") }
         guard unitSeconds >= 0.5 else { throw ValidationError("--unit-sec must be at least 0.5") }
-        if dashboard != nil || hosts != nil {
-            throw ValidationError("--dashboard and --hosts are not available yet")
-        }
+        if hosts != nil { throw ValidationError("--hosts is not available yet (remote workers: start `alv worker` on each host and `alv broker --run`)") }
+        if let dashboard, DashboardAddress(dashboard) == nil { throw ValidationError("--dashboard expects HOST:PORT, got \"\(dashboard)\"") }
     }
 
     func run() throws {
@@ -102,6 +102,10 @@ struct RunCommand: ParsableCommand {
 
         let progress = ProgressPrinter(interactive: isatty(STDERR_FILENO) == 1)
         let seed = self.seed ?? UInt64.random(in: 1...UInt64.max)
+        let feed = LiveFeed()
+        let server = noDashboard ? nil : startDashboard(feed: feed)
+        defer { server?.stop() }
+        feed.begin(runID: nil)
         let summary: RunSummary
         let count = workerCount ?? 0
         if count == 0 {
@@ -112,7 +116,12 @@ struct RunCommand: ParsableCommand {
                 throw CLIError.runtime("--db \(store.db): \(error)")
             }
             let runner = InProcessRunner(plan: plan, options: options, cancellation: cancellation, store: metricsStore)
-            runner.onSecond = { status, delta in progress.second(label: status.description, delta: delta) }
+            runner.onSecond = { status, delta in
+                var merged = RequestMetrics()
+                for request in delta.requestTypes.values { try? request.merge(into: &merged) }
+                progress.second(label: status.description, metrics: merged, cpuSeconds: delta.cpuSeconds)
+                feed.second(delta.second, merged, status: status.description)
+            }
             printError("alv: running \(plan.profile.map { "profile \($0.profileID)" } ?? "vector \(plan.steps[0].vector.vectorID)") against \(plan.target) in-process")
             do {
                 summary = try runner.run(seed: seed)
@@ -120,9 +129,10 @@ struct RunCommand: ParsableCommand {
                 throw CLIError.runtime("the run could not start: \(error)")
             }
         } else {
-            summary = try runDistributed(plan, workers: count, options: options, seed: seed, cancellation: cancellation, progress: progress)
+            summary = try runDistributed(plan, workers: count, options: options, seed: seed, cancellation: cancellation, progress: progress, feed: feed)
         }
         progress.finish()
+        feed.end(summary)
         if let report {
             let paths = try writeReports(run: summary.runID, db: store.db, directory: report)
             printError("reports: " + paths.joined(separator: ", "))
@@ -131,7 +141,7 @@ struct RunCommand: ParsableCommand {
     }
 
     /// A broker in this process and `count` local worker processes over loopback TCP.
-    private func runDistributed(_ plan: RunPlan, workers count: Int, options: EngineOptions, seed: UInt64, cancellation: CancellationFlag, progress: ProgressPrinter) throws -> RunSummary {
+    private func runDistributed(_ plan: RunPlan, workers count: Int, options: EngineOptions, seed: UInt64, cancellation: CancellationFlag, progress: ProgressPrinter, feed: LiveFeed) throws -> RunSummary {
         let metricsStore: MetricsStore
         do {
             metricsStore = try MetricsStore(database: try SQLiteDatabase(path: store.db))
@@ -162,6 +172,21 @@ struct RunCommand: ParsableCommand {
         broker.planTarget = plan.target
         return try broker.execute(plan, options: options, seed: seed, cancellation: cancellation) { status, metrics in
             progress.second(label: status?.description ?? "between vectors", metrics: metrics, cpuSeconds: nil)
+            feed.second(Int64(Date().timeIntervalSince1970) - 2, metrics, status: status?.description)
+        }
+    }
+
+    /// Serves the dashboard (default 127.0.0.1:8089); a busy port is reported, not fatal.
+    private func startDashboard(feed: LiveFeed) -> DashboardServer? {
+        let address = DashboardAddress(dashboard ?? "127.0.0.1:8089")!
+        let token = BrokerEndpoints.isLoopback(address.host) ? nil : String(UInt64.random(in: 1...UInt64.max), radix: 36)
+        do {
+            let server = try DashboardServer(host: address.host, port: address.port, database: store.db, token: token, feed: feed)
+            printError("alv: dashboard at \(server.url)\(token.map { "?token=\($0)" } ?? "")")
+            return server
+        } catch {
+            printError("alv: no dashboard: cannot listen on \(address.host):\(address.port) (\(error)); the run goes on")
+            return nil
         }
     }
 }
@@ -245,5 +270,18 @@ final class ProgressPrinter: @unchecked Sendable {
 
     func finish() {
         if wroteLine { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
+
+/// `HOST:PORT` for --dashboard.
+struct DashboardAddress {
+    var host: String
+    var port: Int
+
+    init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        host = String(text[..<colon])
+        self.port = port
+        if host.isEmpty { return nil }
     }
 }

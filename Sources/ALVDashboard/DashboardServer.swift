@@ -1,0 +1,224 @@
+import ALVMetrics
+import ALVReport
+import ALVStore
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The live dashboard, HTTP API and Prometheus endpoint, on SwiftNIO.
+///
+/// `GET /` the live page (Server-Sent Events from `/events`, charts drawn by the reports' SVG code,
+/// no script from anywhere else); `GET /runs/ID` a stored run's HTML report; `GET /api/status`,
+/// `/api/runs`, `/api/runs/ID` (the JSON report); `GET /metrics` Prometheus text.
+/// A token is required when bound to a non-loopback address.
+public final class DashboardServer: Sendable {
+    public let feed: LiveFeed
+    public let port: Int
+    public let host: String
+    private let group: MultiThreadedEventLoopGroup
+    private let channel: any Channel
+
+    /// - Parameters:
+    ///   - database: the SQLite file runs are read from.
+    ///   - token: required on every request when set (`?token=` or `Authorization: Bearer`).
+    public init(host: String, port: Int, database: String, token: String?, feed: LiveFeed) throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let context = DashboardContext(feed: feed, database: database, token: token)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(DashboardHandler(context: context))
+                }
+            }
+        do {
+            channel = try bootstrap.bind(host: host, port: port).wait()
+        } catch {
+            try? group.syncShutdownGracefully()
+            throw error
+        }
+        self.group = group
+        self.feed = feed
+        self.host = host
+        self.port = channel.localAddress?.port ?? port
+    }
+
+    public var url: String { "http://\(host):\(port)/" }
+
+    public func stop() {
+        try? channel.close().wait()
+        try? group.syncShutdownGracefully()
+    }
+}
+
+struct DashboardContext: Sendable {
+    let feed: LiveFeed
+    let database: String
+    let token: String?
+}
+
+final class DashboardHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let context: DashboardContext
+    private var head: HTTPRequestHead?
+    private var ticker: RepeatedTask?
+
+    init(context: DashboardContext) {
+        self.context = context
+    }
+
+    func channelRead(context ctx: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): self.head = head
+        case .body: break
+        case .end:
+            if let head { route(ctx, head) }
+            head = nil
+        }
+    }
+
+    func channelInactive(context ctx: ChannelHandlerContext) {
+        ticker?.cancel()
+        ctx.fireChannelInactive()
+    }
+
+    private func route(_ ctx: ChannelHandlerContext, _ head: HTTPRequestHead) {
+        let parts = head.uri.split(separator: "?", maxSplits: 1)
+        let path = String(parts.first ?? "/")
+        let query = parts.count > 1 ? String(parts[1]) : ""
+        if let token = context.token {
+            let given = query.split(separator: "&").first { $0.hasPrefix("token=") }.map { String($0.dropFirst(6)) }
+                ?? head.headers.first(name: "authorization").map { $0.replacingOccurrences(of: "Bearer ", with: "") }
+            guard given == token else { return send(ctx, head, 401, "text/plain", "a token is required (?token=… or Authorization: Bearer …)\n") }
+        }
+        guard head.method == .GET else { return send(ctx, head, 405, "text/plain", "only GET\n") }
+        switch path {
+        case "/": send(ctx, head, 200, "text/html; charset=utf-8", DashboardPage.html(token: context.token))
+        case "/events": startEvents(ctx, head)
+        case "/metrics": send(ctx, head, 200, "text/plain; version=0.0.4", Prometheus.render(context.feed))
+        case "/api/status": send(ctx, head, 200, "application/json", statusJSON())
+        case "/api/runs":
+            withStore(ctx, head) { store in
+                let ids = try store.runIDs(limit: 100)
+                let runs = try ids.compactMap { try store.run($0) }.map { ["run_id": $0.runID, "started_at": $0.startedAt, "ended_at": $0.endedAt ?? NSNull(), "status": $0.status, "target": $0.target ?? NSNull(), "profile_id": $0.profileID ?? NSNull()] as [String: Any] }
+                return ("application/json", Self.json(["runs": runs]))
+            }
+        default:
+            if path.hasPrefix("/api/runs/") {
+                let id = String(path.dropFirst("/api/runs/".count))
+                withStore(ctx, head) { ("application/json", try ReportFormat.json.render(try RunReport.load(run: id, from: $0))) }
+            } else if path.hasPrefix("/runs/") {
+                let id = String(path.dropFirst("/runs/".count))
+                withStore(ctx, head) { ("text/html; charset=utf-8", try ReportFormat.html.render(try RunReport.load(run: id, from: $0))) }
+            } else {
+                send(ctx, head, 404, "text/plain", "not found\n")
+            }
+        }
+    }
+
+    /// Opens the store for one request (SQLite connections stay on one thread).
+    private func withStore(_ ctx: ChannelHandlerContext, _ head: HTTPRequestHead, _ body: (MetricsStore) throws -> (String, String)) {
+        do {
+            let store = try MetricsStore(database: try SQLiteDatabase(path: context.database))
+            let (type, text) = try body(store)
+            send(ctx, head, 200, type, text)
+        } catch let error as ReportError {
+            send(ctx, head, 404, "application/json", Self.json(["error": error.description]))
+        } catch {
+            send(ctx, head, 500, "application/json", Self.json(["error": "\(error)"]))
+        }
+    }
+
+    private func statusJSON() -> String {
+        let s = context.feed.snapshot
+        let last = s.points.last
+        return Self.json([
+            "run_id": s.runID ?? NSNull(), "status": s.status, "running": s.running, "requests_total": s.totals.total,
+            "last_second": last.map { ["requests": $0.requests, "failed": $0.failed, "p99_ms": $0.p99] as [String: Any] } ?? NSNull(),
+        ])
+    }
+
+    /// Server-Sent Events: a `tick` each second with status and charts; `end` when the run is over.
+    private func startEvents(_ ctx: ChannelHandlerContext, _ head: HTTPRequestHead) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/event-stream")
+        headers.add(name: "Cache-Control", value: "no-cache")
+        ctx.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
+        ctx.flush()
+        let feed = context.feed
+        let bound = NIOLoopBound((self, ctx), eventLoop: ctx.eventLoop)
+        var lastVersion = -1
+        ticker = ctx.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(500)) { task in
+            let (handler, ctx) = bound.value
+            let snapshot = feed.snapshot
+            guard snapshot.version != lastVersion else { return }
+            lastVersion = snapshot.version
+            let payload = Self.json([
+                "run_id": snapshot.runID ?? NSNull(), "status": snapshot.status, "running": snapshot.running,
+                "requests_total": snapshot.totals.total, "charts": feed.charts(),
+                "report": snapshot.finished.map { "/runs/\($0)" } ?? NSNull(),
+            ])
+            handler.writeEvent(ctx, name: "tick", data: payload)
+            if !snapshot.running && snapshot.finished != nil {
+                handler.writeEvent(ctx, name: "end", data: "{}")
+                task.cancel()
+                let channel = ctx.channel
+                ctx.writeAndFlush(handler.wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+            }
+        }
+    }
+
+    private func writeEvent(_ ctx: ChannelHandlerContext, name: String, data: String) {
+        var buffer = ctx.channel.allocator.buffer(capacity: data.utf8.count + 32)
+        buffer.writeString("event: \(name)\ndata: \(data)\n\n")
+        ctx.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+    }
+
+    private func send(_ ctx: ChannelHandlerContext, _ head: HTTPRequestHead, _ status: Int, _ type: String, _ body: String) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: type)
+        headers.add(name: "Content-Length", value: String(body.utf8.count))
+        if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
+        ctx.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: HTTPResponseStatus(statusCode: status), headers: headers))), promise: nil)
+        var buffer = ctx.channel.allocator.buffer(capacity: body.utf8.count)
+        buffer.writeString(body)
+        ctx.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        ctx.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    static func json(_ object: Any) -> String {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Prometheus text exposition of the live run.
+enum Prometheus {
+    static func render(_ feed: LiveFeed) -> String {
+        let s = feed.snapshot
+        let run = (s.runID ?? "none").replacingOccurrences(of: "\"", with: "")
+        var lines = [
+            "# HELP alv_requests_total Requests that ended, by outcome (dropped: never sent).",
+            "# TYPE alv_requests_total counter",
+        ]
+        for outcome in Outcome.allCases {
+            lines.append("alv_requests_total{run=\"\(run)\",outcome=\"\(outcome.key)\"} \(s.totals[outcome])")
+        }
+        lines += [
+            "# HELP alv_request_duration_seconds Latency from the intended send time.",
+            "# TYPE alv_request_duration_seconds histogram",
+        ]
+        for le in [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] {
+            lines.append("alv_request_duration_seconds_bucket{run=\"\(run)\",le=\"\(le)\"} \(s.latency.count(atOrBelow: UInt64(le * 1_000_000)))")
+        }
+        lines.append("alv_request_duration_seconds_bucket{run=\"\(run)\",le=\"+Inf\"} \(s.latency.totalCount)")
+        lines.append("alv_request_duration_seconds_sum{run=\"\(run)\"} \(s.latency.mean * Double(s.latency.totalCount) / 1e6)")
+        lines.append("alv_request_duration_seconds_count{run=\"\(run)\"} \(s.latency.totalCount)")
+        lines += ["# HELP alv_run_running 1 while a run is in progress.", "# TYPE alv_run_running gauge", "alv_run_running{run=\"\(run)\"} \(s.running ? 1 : 0)"]
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,87 @@
+import ALVMetrics
+import ALVReport
+import ALVRun
+import Foundation
+import Synchronization
+
+/// What the dashboard shows of the run in progress: fed once a second by the runner or broker,
+/// read by HTTP handlers on other threads.
+public final class LiveFeed: Sendable {
+    struct Point: Sendable {
+        var second: Int64
+        var requests: UInt64
+        var failed: UInt64
+        var p50: Double, p95: Double, p99: Double
+    }
+
+    struct State: Sendable {
+        var runID: String?
+        var status: String = "idle"
+        var running = false
+        var points: [Point] = []
+        var totals = OutcomeCounts()
+        var latency = LatencyHistogram()
+        var finished: String?
+        var version = 0
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func begin(runID: String?) {
+        state.withLock {
+            $0 = State()
+            $0.runID = runID
+            $0.running = true
+            $0.status = "starting"
+            $0.version += 1
+        }
+    }
+
+    /// One second of the run, all request types merged.
+    public func second(_ second: Int64, _ metrics: RequestMetrics, status: String?) {
+        let failed = metrics.outcomes[.status4xx] + metrics.outcomes[.status5xx] + metrics.outcomes.errors
+        let point = Point(
+            second: second, requests: metrics.requestsTotal, failed: failed, p50: Double(metrics.latency.value(atPercentile: 50)) / 1000,
+            p95: Double(metrics.latency.value(atPercentile: 95)) / 1000, p99: Double(metrics.latency.value(atPercentile: 99)) / 1000)
+        state.withLock {
+            $0.points.append(point)
+            if $0.points.count > 600 { $0.points.removeFirst($0.points.count - 600) }
+            $0.totals.add(metrics.outcomes)
+            $0.latency.merge(metrics.latency)
+            if let status { $0.status = status }
+            $0.version += 1
+        }
+    }
+
+    public func end(_ summary: RunSummary) {
+        state.withLock {
+            $0.running = false
+            $0.status = "\(summary.status)\(summary.thresholdsPassed ? "" : ", thresholds failed")"
+            $0.runID = summary.runID
+            $0.finished = summary.runID
+            $0.version += 1
+        }
+    }
+
+    var snapshot: State { state.withLock { $0 } }
+
+    /// The dashboard's charts of the last ten minutes, drawn with the reports' SVG code.
+    func charts() -> [String] {
+        let s = snapshot
+        guard let first = s.points.first?.second else { return [] }
+        func x(_ p: Point) -> Double { Double(p.second - first) }
+        return [
+            SVGChart(title: "Requests per second", unit: "req/s", series: [
+                .init(name: "requests", points: s.points.map { (x($0), Double($0.requests)) }, color: "#2b6cb0"),
+                .init(name: "failed", points: s.points.map { (x($0), Double($0.failed)) }, color: "#c53030"),
+            ]).render(),
+            SVGChart(title: "Latency from intended send time", unit: "ms", series: [
+                .init(name: "p50", points: s.points.map { (x($0), $0.p50) }, color: "#2f855a"),
+                .init(name: "p95", points: s.points.map { (x($0), $0.p95) }, color: "#b7791f"),
+                .init(name: "p99", points: s.points.map { (x($0), $0.p99) }, color: "#c53030"),
+            ]).render(),
+        ]
+    }
+}

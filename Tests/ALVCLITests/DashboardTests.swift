@@ -1,0 +1,76 @@
+import ALVTesting
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The live dashboard of `alv run`, checked in a real browser (headless Chromium) and over HTTP.
+@Suite(.serialized) struct DashboardTests {
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func get(_ url: String) -> String? {
+        guard let data = try? Data(contentsOf: URL(string: url)!) else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test func theLivePageShowsTheRunInABrowser() throws {
+        let directory = TemporaryDirectory("alv-dash")
+        let (target, url) = try SpawnedAlv.target()
+        defer { _ = target }
+        let port = Self.freePort()
+        let file = directory.write("v.json", #"{"vector_id": "dash", "name": "Dash", "duration_sec": 8, "load": {"target_rps": 100}, "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}"#)
+        let run = try SpawnedAlv(["run", file, "--target", url, "--workers", "0", "--dashboard", "127.0.0.1:\(port)", "--db", directory.file("d.db")])
+        let base = "http://127.0.0.1:\(port)"
+        let deadline = Date().addingTimeInterval(10)
+        var status: [String: Any]? = nil
+        while Date() < deadline {
+            if let text = Self.get(base + "/api/status"), let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+                (object["requests_total"] as? Int ?? 0) > 0 {
+                status = object
+                break
+            }
+            usleep(200_000)
+        }
+        #expect(status?["running"] as? Bool == true, "\(String(describing: status))")
+
+        // Prometheus text: counters and a cumulative histogram.
+        let metrics = try #require(Self.get(base + "/metrics"))
+        #expect(metrics.contains("# TYPE alv_requests_total counter") && metrics.contains("# TYPE alv_request_duration_seconds histogram"))
+        let buckets = metrics.split(separator: "\n").filter { $0.hasPrefix("alv_request_duration_seconds_bucket") }.compactMap { Int($0.split(separator: " ").last ?? "") }
+        #expect(buckets.count == 14 && buckets == buckets.sorted() && (buckets.last ?? 0) > 0)
+
+        // Stored runs are listed while the run goes on.
+        let runs = try #require(Self.get(base + "/api/runs"))
+        #expect(runs.contains("\"status\":\"running\""))
+
+        // A real browser runs the page's script against the live event stream.
+        let chromium = Process()
+        chromium.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
+        chromium.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=4000", "--dump-dom", base + "/"]
+        let dom = Pipe()
+        chromium.standardOutput = dom
+        chromium.standardError = FileHandle.nullDevice
+        try chromium.run()
+        let html = String(decoding: dom.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        chromium.waitUntilExit()
+        #expect(html.contains("dash (1/1"), "the status line was not updated: \(html.prefix(600))")
+        #expect(html.contains("<svg") && html.contains("Requests per second"))
+        let requests = html.components(separatedBy: "id=\"requests\">").dropFirst().first?.prefix { $0.isNumber }
+        #expect((Int(requests ?? "") ?? 0) > 0)
+
+        run.process.waitUntilExit()
+        #expect(run.process.terminationStatus == 0)
+    }
+}
