@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "ALVDashboard",
             dependencies: [
-                "ALVMetrics", "ALVReport", "ALVRun", "ALVStore",
+                "ALVMetrics", "ALVModel", "ALVReport", "ALVRun", "ALVStore",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),

@@ -1,5 +1,6 @@
 import ALVMetrics
 import ALVReport
+import ALVModel
 import ALVStore
 import Foundation
 import NIOCore
@@ -65,7 +66,10 @@ final class DashboardHandler: ChannelInboundHandler {
 
     let context: DashboardContext
     private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
     private var ticker: RepeatedTask?
+    /// Request bodies above this are refused (vectors and profiles are small).
+    static let maximumBody = 1 << 20
 
     init(context: DashboardContext) {
         self.context = context
@@ -73,11 +77,15 @@ final class DashboardHandler: ChannelInboundHandler {
 
     func channelRead(context ctx: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head(let head): self.head = head
-        case .body: break
+        case .head(let head):
+            self.head = head
+            body = []
+        case .body(let chunk):
+            if body.count <= Self.maximumBody { body += chunk.readableBytesView.prefix(Self.maximumBody + 1 - body.count) }
         case .end:
             if let head { route(ctx, head) }
             head = nil
+            body = []
         }
     }
 
@@ -95,7 +103,21 @@ final class DashboardHandler: ChannelInboundHandler {
                 ?? head.headers.first(name: "authorization").map { $0.replacingOccurrences(of: "Bearer ", with: "") }
             guard given == token else { return send(ctx, head, 401, "text/plain", "a token is required (?token=… or Authorization: Bearer …)\n") }
         }
-        guard head.method == .GET else { return send(ctx, head, 405, "text/plain", "only GET\n") }
+        if head.method == .POST && (path == "/api/vectors" || path == "/api/profiles") {
+            return addDocument(ctx, head, kind: path == "/api/vectors" ? .vector : .profile)
+        }
+        guard head.method == .GET else { return send(ctx, head, 405, "text/plain", "GET, or POST to /api/vectors and /api/profiles\n") }
+        if path == "/api/vectors" || path == "/api/profiles" || path.hasPrefix("/api/vectors/") || path.hasPrefix("/api/profiles/") {
+            return readDocuments(ctx, head, path: path)
+        }
+        if path.hasPrefix("/api/runs/") && path.hasSuffix("/events") {
+            let id = String(path.dropFirst("/api/runs/".count).dropLast("/events".count))
+            return withStore(ctx, head) { store in
+                let report = try RunReport.load(run: id, from: store)
+                let events = report.summary.events.map { ["at": $0.at, "kind": $0.kind, "detail": $0.detail] as [String: Any] }
+                return ("application/json", Self.json(["run_id": report.summary.runID, "events": events]))
+            }
+        }
         switch path {
         case "/": send(ctx, head, 200, "text/html; charset=utf-8", DashboardPage.html(token: context.token))
         case "/events": startEvents(ctx, head)
@@ -128,6 +150,47 @@ final class DashboardHandler: ChannelInboundHandler {
             send(ctx, head, 200, type, text)
         } catch let error as ReportError {
             send(ctx, head, 404, "application/json", Self.json(["error": error.description]))
+        } catch {
+            send(ctx, head, 500, "application/json", Self.json(["error": "\(error)"]))
+        }
+    }
+
+    /// GET /api/vectors, /api/vectors/ID, /api/profiles, /api/profiles/ID: the repository.
+    private func readDocuments(_ ctx: ChannelHandlerContext, _ head: HTTPRequestHead, path: String) {
+        let kind: DocumentKind = path.hasPrefix("/api/vectors") ? .vector : .profile
+        let prefix = kind == .vector ? "/api/vectors" : "/api/profiles"
+        let id = path.count > prefix.count + 1 ? String(path.dropFirst(prefix.count + 1)) : nil
+        do {
+            let repository = try Repository(path: context.database, builtinDirectory: nil)
+            if let id {
+                guard let stored = try repository.document(kind, id: id, version: nil) else {
+                    return send(ctx, head, 404, "application/json", Self.json(["error": "no \(kind.rawValue) \"\(id)\""]))
+                }
+                let document = (try? JSONSerialization.jsonObject(with: Data(stored.json.utf8))) ?? NSNull()
+                return send(ctx, head, 200, "application/json", Self.json(["id": stored.id, "version": stored.version, "created_at": stored.createdAt, "document": document]))
+            }
+            let list = try repository.latest(kind).map { ["id": $0.id, "version": $0.version, "name": $0.name, "created_at": $0.createdAt] as [String: Any] }
+            send(ctx, head, 200, "application/json", Self.json(["\(kind.rawValue)s": list]))
+        } catch {
+            send(ctx, head, 500, "application/json", Self.json(["error": "\(error)"]))
+        }
+    }
+
+    /// POST /api/vectors or /api/profiles: validated, then stored as a new version (422 with every problem otherwise).
+    private func addDocument(_ ctx: ChannelHandlerContext, _ head: HTTPRequestHead, kind: DocumentKind) {
+        guard body.count <= Self.maximumBody else { return send(ctx, head, 413, "application/json", Self.json(["error": "body larger than 1 MiB"])) }
+        do {
+            let repository = try Repository(path: context.database, builtinDirectory: nil)
+            let outcome = kind == .vector
+                ? try repository.addVector(body, file: "request body", baseDirectory: FileManager.default.currentDirectoryPath)
+                : try repository.addProfile(body, file: "request body")
+            switch outcome {
+            case .added(let id, let version), .unchanged(let id, let version):
+                send(ctx, head, 201, "application/json", Self.json(["id": id, "version": version]))
+            case .invalid(let diagnostics):
+                let problems = diagnostics.map { ["severity": $0.severity.rawValue, "path": $0.path, "line": $0.line ?? NSNull(), "column": $0.column ?? NSNull(), "message": $0.message] as [String: Any] }
+                send(ctx, head, 422, "application/json", Self.json(["error": "invalid \(kind.rawValue)", "diagnostics": problems]))
+            }
         } catch {
             send(ctx, head, 500, "application/json", Self.json(["error": "\(error)"]))
         }

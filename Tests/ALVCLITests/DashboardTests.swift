@@ -25,7 +25,7 @@ import FoundationNetworking
         return String(decoding: data, as: UTF8.self)
     }
 
-    @Test func theLivePageShowsTheRunInABrowser() throws {
+    @Test func theLivePageShowsTheRunInABrowser() async throws {
         let directory = TemporaryDirectory("alv-dash")
         let (target, url) = try SpawnedAlv.target()
         defer { _ = target }
@@ -54,6 +54,23 @@ import FoundationNetworking
         // Stored runs are listed while the run goes on.
         let runs = try #require(Self.get(base + "/api/runs"))
         #expect(runs.contains("\"status\":\"running\""))
+
+        // The API validates vectors on write and serves the repository.
+        func post(_ body: String) async throws -> (Int, [String: Any]) {
+            var request = URLRequest(url: URL(string: base + "/api/vectors")!)
+            request.httpMethod = "POST"
+            request.httpBody = Data(body.utf8)
+            let (data, response) = try await URLSession.shared.data(for: request)
+            return ((response as? HTTPURLResponse)?.statusCode ?? 0, (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
+        }
+        let (created, _) = try await post(#"{"vector_id": "api-v", "name": "API", "duration_sec": 5, "load": {"target_rps": 1}, "request_types": [{"name": "a", "url": "/", "frequency": 100}]}"#)
+        #expect(created == 201)
+        let (rejected, problems) = try await post(#"{"vector_id": "api-v", "name": "API", "duration_sec": -5, "load": {"target_rps": 1}, "request_types": [{"name": "a", "url": "/", "frequency": 90}]}"#)
+        #expect(rejected == 422)
+        let paths = (problems["diagnostics"] as? [[String: Any]])?.compactMap { $0["path"] as? String } ?? []
+        #expect(Set(paths) == ["duration_sec", "request_types"], "\(problems)")
+        let stored = try #require(Self.get(base + "/api/vectors/api-v"))
+        #expect(stored.contains("\"version\":1") && stored.contains("\"duration_sec\":5"))
 
         // A real browser runs the page's script against the live event stream.
         let chromium = Process()
