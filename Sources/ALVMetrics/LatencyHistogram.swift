@@ -96,6 +96,27 @@ public struct LatencyHistogram: Sendable, Equatable {
         return maximum
     }
 
+    /// Several percentiles in one pass over the counters (ascending `percentiles` not required).
+    public func values(atPercentiles percentiles: [Double]) -> [UInt64] {
+        guard totalCount > 0 else { return percentiles.map { _ in 0 } }
+        let ranks = percentiles.map { max(UInt64(1), UInt64((min(max($0, 0), 100) / 100 * Double(totalCount)).rounded(.up))) }
+        let order = ranks.indices.sorted { ranks[$0] < ranks[$1] }
+        var result = Array(repeating: maximum, count: percentiles.count)
+        var next = 0
+        var seen: UInt64 = 0
+        counts.withUnsafeBufferPointer { counts in
+            for index in 0..<counts.count where counts[index] != 0 {
+                seen += counts[index]
+                while next < order.count && seen >= ranks[order[next]] {
+                    result[order[next]] = min(Self.highestValue(at: index), maximum)
+                    next += 1
+                }
+                if next == order.count { break }
+            }
+        }
+        return result
+    }
+
     /// How many recorded values are at or below `microseconds` (to bucket resolution), for
     /// cumulative buckets such as Prometheus's `le`.
     public func count(atOrBelow microseconds: UInt64) -> UInt64 {

@@ -11,17 +11,22 @@ enum HTMLReport {
         func x(_ second: Int64) -> Double { Double(second - start) }
 
         // Requests per second per request type.
-        let types = Array(Set(report.series.map { "\($0.vectorID)/\($0.requestType)" })).sorted()
+        var byType: [String: [RunReport.Point]] = [:]
+        var bySecond: [Int64: [RunReport.Point]] = [:]
+        for point in report.series {
+            byType["\(point.vectorID)/\(point.requestType)", default: []].append(point)
+            bySecond[point.second, default: []].append(point)
+        }
         var rpsSeries: [SVGChart.Series] = []
-        for (i, type) in types.enumerated() {
-            let points = report.series.filter { "\($0.vectorID)/\($0.requestType)" == type }.map { (x: x($0.second), y: Double($0.requests)) }
+        for (i, type) in byType.keys.sorted().enumerated() {
+            let points = byType[type]!.map { (x: x($0.second), y: Double($0.requests)) }
             rpsSeries.append(.init(name: type, points: points, color: SVGChart.palette[i % SVGChart.palette.count]))
         }
         // Latency percentiles and failures per second, all types together (worst type's percentile per second).
         var p50: [(x: Double, y: Double)] = [], p95: [(x: Double, y: Double)] = [], p99: [(x: Double, y: Double)] = []
         var failed: [(x: Double, y: Double)] = []
         for second in seconds {
-            let points = report.series.filter { $0.second == second }
+            let points = bySecond[second] ?? []
             p50.append((x(second), points.map(\.p50).max() ?? 0))
             p95.append((x(second), points.map(\.p95).max() ?? 0))
             p99.append((x(second), points.map(\.p99).max() ?? 0))

@@ -32,14 +32,14 @@ public struct RunReport: Sendable {
         for (index, vector) in summary.vectors.enumerated() { vectorByIndex[index] = vector.vectorID }
         let series = try store.series(run: record.runID).map { point -> Point in
             let m = point.metrics
-            func ms(_ p: Double) -> Double { Double(m.latency.value(atPercentile: p)) / 1000 }
+            let values = m.latency.values(atPercentiles: [50, 90, 95, 99]).map { Double($0) / 1000 }
             var outcomes: [String: UInt64] = [:]
             for outcome in Outcome.allCases where m.outcomes[outcome] > 0 { outcomes[outcome.key] = m.outcomes[outcome] }
             let failed = m.outcomes[.status4xx] + m.outcomes[.status5xx] + m.outcomes.errors
             let vector = vectorByIndex[point.vectorIndex] ?? vectorIDs.first { $0.key.hasSuffix("|\(point.requestType)") }?.value ?? "?"
             return Point(
                 second: point.second, vectorID: vector, requestType: point.requestType, requests: m.requestsTotal, outcomes: outcomes,
-                failed: failed, bytesIn: m.bytesIn, bytesOut: m.bytesOut, p50: ms(50), p90: ms(90), p95: ms(95), p99: ms(99),
+                failed: failed, bytesIn: m.bytesIn, bytesOut: m.bytesOut, p50: values[0], p90: values[1], p95: values[2], p99: values[3],
                 max: m.latency.isEmpty ? 0 : Double(m.latency.maximum) / 1000)
         }
         return RunReport(summary: summary, series: series)

@@ -120,24 +120,25 @@ public final class MetricsStore {
         var merged: [String: SeriesPoint] = [:]
         var order: [String] = []
         while try statement.step() {
-            var m = RequestMetrics()
-            var column: Int32 = 3
-            for outcome in Outcome.allCases {
-                m.outcomes[outcome] = UInt64(statement.int(column))
-                column += 1
-            }
-            m.bytesIn = UInt64(statement.int(column)); m.bytesOut = UInt64(statement.int(column + 1))
-            m.intended = UInt64(statement.int(column + 2)); m.sent = UInt64(statement.int(column + 3))
-            m.completed = UInt64(statement.int(column + 4)); m.lagSumMicros = UInt64(statement.int(column + 5))
-            m.lagMaxMicros = UInt64(statement.int(column + 6))
-            let histogram = statement.blob(column + 7)
             let key = "\(statement.int(0))|\(statement.int(1))|\(statement.string(2) ?? "")"
             if merged[key] == nil {
                 merged[key] = SeriesPoint(second: Int64(statement.int(0)), vectorIndex: statement.int(1), requestType: statement.string(2) ?? "", metrics: RequestMetrics())
                 order.append(key)
             }
-            try? SparseHistogram.merge(histogram, into: &m.latency)
-            merged[key]!.metrics.merge(m)
+            // Counts add in place; the histogram merges from its sparse bytes (no dense copy per row).
+            var column: Int32 = 3
+            for outcome in Outcome.allCases {
+                merged[key]!.metrics.outcomes[outcome] += UInt64(statement.int(column))
+                column += 1
+            }
+            merged[key]!.metrics.bytesIn += UInt64(statement.int(column))
+            merged[key]!.metrics.bytesOut += UInt64(statement.int(column + 1))
+            merged[key]!.metrics.intended += UInt64(statement.int(column + 2))
+            merged[key]!.metrics.sent += UInt64(statement.int(column + 3))
+            merged[key]!.metrics.completed += UInt64(statement.int(column + 4))
+            merged[key]!.metrics.lagSumMicros += UInt64(statement.int(column + 5))
+            merged[key]!.metrics.lagMaxMicros = max(merged[key]!.metrics.lagMaxMicros, UInt64(statement.int(column + 6)))
+            try? SparseHistogram.merge(statement.blob(column + 7), into: &merged[key]!.metrics.latency)
         }
         return order.map { merged[$0]! }
     }

@@ -88,3 +88,14 @@ import Testing
         #expect(try decoded.requestTypes["browse"]?.metrics() == metrics)
     }
 }
+
+@Suite struct PercentileBatchTests {
+    @Test func onePassAgreesWithOneAtATime() {
+        var random = SeededGenerator(seed: 11)
+        var histogram = LatencyHistogram()
+        for _ in 0..<20_000 { histogram.record(UInt64(exp(5 + 6 * random.nextUnit()))) }
+        let asked = [99.9, 50, 0, 95, 100, 90]
+        #expect(histogram.values(atPercentiles: asked) == asked.map { histogram.value(atPercentile: $0) })
+        #expect(LatencyHistogram().values(atPercentiles: [50]) == [0])
+    }
+}
