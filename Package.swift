@@ -71,7 +71,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Micro-benchmarks that print figures (scripts/bench-*); never part of the tests.
-        .executableTarget(name: "alv-bench", dependencies: ["ALVTemplates", "ALVModel", "ALVMetrics", "ALVProtocol", "ALVTransport"]),
+        .executableTarget(name: "alv-bench", dependencies: ["ALVTemplates", "ALVModel", "ALVMetrics", "ALVProtocol", "ALVRun", "ALVStore", "ALVTransport"]),
 
         // Helpers shared by the test targets: fixtures, temp dirs, running the built `alv`.
         .target(name: "ALVTesting", dependencies: ["ALVTarget"], path: "Tests/ALVTesting"),

@@ -30,17 +30,18 @@ public struct RunReport: Sendable {
         let vectorIDs = Dictionary(uniqueKeysWithValues: summary.requestTypes.map { ("\($0.vectorID)|\($0.name)", $0.vectorID) })
         var vectorByIndex: [Int: String] = [:]
         for (index, vector) in summary.vectors.enumerated() { vectorByIndex[index] = vector.vectorID }
-        let series = try store.series(run: record.runID).map { point -> Point in
+        var series: [Point] = []
+        try store.series(run: record.runID) { point in
             let m = point.metrics
             let values = m.latency.values(atPercentiles: [50, 90, 95, 99]).map { Double($0) / 1000 }
             var outcomes: [String: UInt64] = [:]
             for outcome in Outcome.allCases where m.outcomes[outcome] > 0 { outcomes[outcome.key] = m.outcomes[outcome] }
             let failed = m.outcomes[.status4xx] + m.outcomes[.status5xx] + m.outcomes.errors
             let vector = vectorByIndex[point.vectorIndex] ?? vectorIDs.first { $0.key.hasSuffix("|\(point.requestType)") }?.value ?? "?"
-            return Point(
+            series.append(Point(
                 second: point.second, vectorID: vector, requestType: point.requestType, requests: m.requestsTotal, outcomes: outcomes,
                 failed: failed, bytesIn: m.bytesIn, bytesOut: m.bytesOut, p50: values[0], p90: values[1], p95: values[2], p99: values[3],
-                max: m.latency.isEmpty ? 0 : Double(m.latency.maximum) / 1000)
+                max: m.latency.isEmpty ? 0 : Double(m.latency.maximum) / 1000))
         }
         return RunReport(summary: summary, series: series)
     }

@@ -111,36 +111,46 @@ public final class MetricsStore {
 
     /// The run's per-second series, merged across workers (histograms merged exactly).
     public func series(run: String) throws -> [SeriesPoint] {
+        var points: [SeriesPoint] = []
+        try series(run: run) { points.append($0) }
+        return points
+    }
+
+    /// Streams the run's series, one merged point at a time, in order of second, vector and
+    /// request type. Only one dense histogram is alive at once, so a run of hours reads in little memory.
+    public func series(run: String, each: (SeriesPoint) throws -> Void) throws {
         let statement = try database.prepare("""
             SELECT second, vector_index, request_type, \(Self.outcomeColumns.joined(separator: ", ")),
                    bytes_in, bytes_out, intended, sent, completed, lag_sum_us, lag_max_us, latency
             FROM samples WHERE run_id = ? ORDER BY second, vector_index, request_type
             """)
         try statement.bind(run)
-        var merged: [String: SeriesPoint] = [:]
-        var order: [String] = []
+        var current: SeriesPoint? = nil
         while try statement.step() {
-            let key = "\(statement.int(0))|\(statement.int(1))|\(statement.string(2) ?? "")"
-            if merged[key] == nil {
-                merged[key] = SeriesPoint(second: Int64(statement.int(0)), vectorIndex: statement.int(1), requestType: statement.string(2) ?? "", metrics: RequestMetrics())
-                order.append(key)
+            let second = Int64(statement.int(0)), vectorIndex = statement.int(1), requestType = statement.string(2) ?? ""
+            if let point = current, point.second != second || point.vectorIndex != vectorIndex || point.requestType != requestType {
+                try each(point)
+                current = nil
+            }
+            if current == nil {
+                current = SeriesPoint(second: second, vectorIndex: vectorIndex, requestType: requestType, metrics: RequestMetrics())
             }
             // Counts add in place; the histogram merges from its sparse bytes (no dense copy per row).
             var column: Int32 = 3
             for outcome in Outcome.allCases {
-                merged[key]!.metrics.outcomes[outcome] += UInt64(statement.int(column))
+                current!.metrics.outcomes[outcome] += UInt64(statement.int(column))
                 column += 1
             }
-            merged[key]!.metrics.bytesIn += UInt64(statement.int(column))
-            merged[key]!.metrics.bytesOut += UInt64(statement.int(column + 1))
-            merged[key]!.metrics.intended += UInt64(statement.int(column + 2))
-            merged[key]!.metrics.sent += UInt64(statement.int(column + 3))
-            merged[key]!.metrics.completed += UInt64(statement.int(column + 4))
-            merged[key]!.metrics.lagSumMicros += UInt64(statement.int(column + 5))
-            merged[key]!.metrics.lagMaxMicros = max(merged[key]!.metrics.lagMaxMicros, UInt64(statement.int(column + 6)))
-            try? SparseHistogram.merge(statement.blob(column + 7), into: &merged[key]!.metrics.latency)
+            current!.metrics.bytesIn += UInt64(statement.int(column))
+            current!.metrics.bytesOut += UInt64(statement.int(column + 1))
+            current!.metrics.intended += UInt64(statement.int(column + 2))
+            current!.metrics.sent += UInt64(statement.int(column + 3))
+            current!.metrics.completed += UInt64(statement.int(column + 4))
+            current!.metrics.lagSumMicros += UInt64(statement.int(column + 5))
+            current!.metrics.lagMaxMicros = max(current!.metrics.lagMaxMicros, UInt64(statement.int(column + 6)))
+            try? SparseHistogram.merge(statement.blob(column + 7), into: &current!.metrics.latency)
         }
-        return order.map { merged[$0]! }
+        if let current { try each(current) }
     }
 
     /// Requests recorded for a run, per worker.

@@ -63,7 +63,15 @@ case "simulate-workers":
         exit(2)
     }
     try simulateWorkers(count: count, host: a[1], workPort: work, metricsPort: metrics, seconds: seconds)
+case "synthetic-run":
+    // synthetic-run DB SECONDS: prints the run id
+    let a = Array(arguments.dropFirst())
+    guard a.count == 2, let seconds = Int(a[1]) else {
+        print("usage: alv-bench synthetic-run DB SECONDS")
+        exit(2)
+    }
+    print(try synthesizeRun(database: a[0], seconds: seconds))
 default:
-    print("usage: alv-bench templates [CONFIG_DIR] | simulate-workers COUNT HOST WORK_PORT METRICS_PORT SECONDS")
+    print("usage: alv-bench synthetic-run DB SECONDS | templates [CONFIG_DIR] | simulate-workers COUNT HOST WORK_PORT METRICS_PORT SECONDS")
     exit(2)
 }
