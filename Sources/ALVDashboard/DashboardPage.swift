@@ -13,7 +13,8 @@ enum DashboardPage {
             <p class="muted">run <span id="run">–</span> · <span id="requests">0</span> requests · <a id="report" href="#" hidden>report</a> · <a href="/api/runs\(suffix)">stored runs</a></p>
             <div id="charts"></div>
             <script>
-            const source = new EventSource("/events\(suffix)");
+            // The page's own query (token, once=1 for a snapshot) goes to the event stream too.
+            const source = new EventSource("/events" + location.search);
             source.addEventListener("tick", (e) => {
               const d = JSON.parse(e.data);
               document.getElementById("status").textContent = d.status;

@@ -120,7 +120,7 @@ final class DashboardHandler: ChannelInboundHandler {
         }
         switch path {
         case "/": send(ctx, head, 200, "text/html; charset=utf-8", DashboardPage.html(token: context.token))
-        case "/events": startEvents(ctx, head)
+        case "/events": startEvents(ctx, head, once: query.split(separator: "&").contains("once=1"))
         case "/metrics": send(ctx, head, 200, "text/plain; version=0.0.4", Prometheus.render(context.feed))
         case "/api/status": send(ctx, head, 200, "application/json", statusJSON())
         case "/api/runs":
@@ -206,7 +206,8 @@ final class DashboardHandler: ChannelInboundHandler {
     }
 
     /// Server-Sent Events: a `tick` each second with status and charts; `end` when the run is over.
-    private func startEvents(_ ctx: ChannelHandlerContext, _ head: HTTPRequestHead) {
+    /// With `once`, a single tick then `end`: a snapshot (headless browsers wait for streams to end).
+    private func startEvents(_ ctx: ChannelHandlerContext, _ head: HTTPRequestHead, once: Bool) {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "text/event-stream")
         headers.add(name: "Cache-Control", value: "no-cache")
@@ -226,7 +227,7 @@ final class DashboardHandler: ChannelInboundHandler {
                 "report": snapshot.finished.map { "/runs/\($0)" } ?? NSNull(),
             ])
             handler.writeEvent(ctx, name: "tick", data: payload)
-            if !snapshot.running && snapshot.finished != nil {
+            if once || (!snapshot.running && snapshot.finished != nil) {
                 handler.writeEvent(ctx, name: "end", data: "{}")
                 task.cancel()
                 let channel = ctx.channel

@@ -38,7 +38,7 @@ public struct SVGChart {
         guard let minX = xs.min(), let maxX = xs.max() else {
             return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"40\"><text x=\"4\" y=\"24\" font-size=\"13\">\(xml(title)): no data</text></svg>"
         }
-        let maxY = niceCeiling(max(ys.max() ?? 1, 1e-9))
+        let maxY = niceCeiling(max(ys.max() ?? 1, (ys.max() ?? 0) > 0 ? 1e-9 : 1))
         let spanX = max(maxX - minX, 1)
         func px(_ x: Double) -> Double { left + (x - minX) / spanX * plotW }
         func py(_ y: Double) -> Double { top + plotH - y / maxY * plotH }
@@ -57,7 +57,8 @@ public struct SVGChart {
         out += "<text x=\"4\" y=\"\(top - 8)\" fill=\"#718096\">\(xml(unit))</text>"
         for i in 0...5 {
             let x = minX + spanX * Double(i) / 5
-            out += "<text x=\"\(r(px(x)))\" y=\"\(height - 10)\" text-anchor=\"middle\">\(Int((x - minX).rounded())) s</text>"
+            let label = spanX < 10 ? format(((x - minX) * 10).rounded() / 10) : String(Int((x - minX).rounded()))
+            out += "<text x=\"\(r(px(x)))\" y=\"\(height - 10)\" text-anchor=\"middle\">\(label) s</text>"
         }
         var legendX = left
         for s in series {

@@ -30,7 +30,7 @@ import FoundationNetworking
         let (target, url) = try SpawnedAlv.target()
         defer { _ = target }
         let port = Self.freePort()
-        let file = directory.write("v.json", #"{"vector_id": "dash", "name": "Dash", "duration_sec": 8, "load": {"target_rps": 100}, "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}"#)
+        let file = directory.write("v.json", #"{"vector_id": "dash", "name": "Dash", "duration_sec": 12, "load": {"target_rps": 100}, "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}"#)
         let run = try SpawnedAlv(["run", file, "--target", url, "--workers", "0", "--dashboard", "127.0.0.1:\(port)", "--db", directory.file("d.db")])
         let base = "http://127.0.0.1:\(port)"
         let deadline = Date().addingTimeInterval(10)
@@ -50,6 +50,20 @@ import FoundationNetworking
         #expect(metrics.contains("# TYPE alv_requests_total counter") && metrics.contains("# TYPE alv_request_duration_seconds histogram"))
         let buckets = metrics.split(separator: "\n").filter { $0.hasPrefix("alv_request_duration_seconds_bucket") }.compactMap { Int($0.split(separator: " ").last ?? "") }
         #expect(buckets.count == 14 && buckets == buckets.sorted() && (buckets.last ?? 0) > 0)
+        // Prometheus's own linter accepts the exposition (scripts/test installs Debian's prometheus).
+        let promtool = Process()
+        promtool.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
+        promtool.arguments = ["check", "metrics"]
+        let input = Pipe(), lint = Pipe()
+        promtool.standardInput = input
+        promtool.standardOutput = lint
+        promtool.standardError = lint
+        try promtool.run()
+        input.fileHandleForWriting.write(Data(metrics.utf8))
+        try input.fileHandleForWriting.close()
+        let lintOutput = String(decoding: lint.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        promtool.waitUntilExit()
+        #expect(promtool.terminationStatus == 0, "promtool: \(lintOutput)")
 
         // Stored runs are listed while the run goes on.
         let runs = try #require(Self.get(base + "/api/runs"))
@@ -72,10 +86,19 @@ import FoundationNetworking
         let stored = try #require(Self.get(base + "/api/vectors/api-v"))
         #expect(stored.contains("\"version\":1") && stored.contains("\"duration_sec\":5"))
 
+        // Screenshots of the live page and, after the run, of its HTML report, kept as test artifacts.
+        let artifacts = Fixtures.path(".build/artifacts")
+        try FileManager.default.createDirectory(atPath: artifacts, withIntermediateDirectories: true)
+        // Let a few seconds of data accumulate so the picture has lines, not single points.
+        let enough = Date().addingTimeInterval(5)
+        while Date() < enough, let text = Self.get(base + "/api/status"), !text.contains("\"requests_total\":3"), !text.contains("\"requests_total\":4") { usleep(200_000) }
+        try Self.screenshot(base + "/?once=1", to: artifacts + "/dashboard.png")
+
         // A real browser runs the page's script against the live event stream.
         let chromium = Process()
         chromium.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
-        chromium.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=4000", "--dump-dom", base + "/"]
+        let profile = TemporaryDirectory("alv-chromium")
+        chromium.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(profile.path)", "--virtual-time-budget=4000", "--dump-dom", base + "/?once=1"]
         let dom = Pipe()
         chromium.standardOutput = dom
         chromium.standardError = FileHandle.nullDevice
@@ -86,8 +109,38 @@ import FoundationNetworking
         #expect(html.contains("<svg") && html.contains("Requests per second"))
         let requests = html.components(separatedBy: "id=\"requests\">").dropFirst().first?.prefix { $0.isNumber }
         #expect((Int(requests ?? "") ?? 0) > 0)
+        // The charts hold data points: path elements with more than one segment.
+        #expect(html.range(of: #"d="M[0-9.]+,[0-9.]+L"#, options: .regularExpression) != nil, "no plotted points")
+
 
         run.process.waitUntilExit()
         #expect(run.process.terminationStatus == 0)
+        let report = directory.file("report.html")
+        let written = try AlvBinary.run(["report", "latest", "--format", "html", "--out", report, "--db", directory.file("d.db")])
+        #expect(written.status == 0, "\(written.stderr)")
+        try Self.screenshot("file://" + report, to: artifacts + "/report.png")
+        for shot in ["dashboard.png", "report.png"] {
+            let size = (try FileManager.default.attributesOfItem(atPath: artifacts + "/" + shot)[.size] as? Int) ?? 0
+            #expect(size > 10_000, "\(shot) is \(size) bytes")
+        }
+    }
+
+    /// A PNG of `url` from headless Chromium, with a profile directory of its own (a profile still
+    /// held by an earlier instance makes Chromium exit without a picture); tried twice.
+    static func screenshot(_ url: String, to file: String) throws {
+        try? FileManager.default.removeItem(atPath: file)
+        for _ in 0..<2 where !FileManager.default.fileExists(atPath: file) {
+            let profile = TemporaryDirectory("alv-chromium")
+            let chromium = Process()
+            chromium.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
+            chromium.arguments = [
+                "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=\(profile.path)",
+                "--window-size=1100,900", "--virtual-time-budget=2000", "--screenshot=\(file)", url,
+            ]
+            chromium.standardOutput = FileHandle.nullDevice
+            chromium.standardError = FileHandle.nullDevice
+            try chromium.run()
+            chromium.waitUntilExit()
+        }
     }
 }

@@ -42,6 +42,20 @@ import FoundationXML
         #expect(jsonSummary["requests_total"] as? Int == Int(summary.requestsTotal))
         #expect((json["series"] as? [[String: Any]])?.count == report.series.count)
 
+        // The JSON report validates against its documented schema (config/schema/report.schema.json).
+        let directory = TemporaryDirectory("alv-report-json")
+        let jsonFile = directory.write("report.json", try ReportFormat.json.render(report))
+        let python = ProcessInfo.processInfo.environment["ALV_PYTHON"] ?? "python3"
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        check.arguments = [python, Fixtures.path("Tests/Fixtures/schema_check.py"), Fixtures.path("config/schema"), "report", jsonFile]
+        let output = Pipe()
+        check.standardOutput = output
+        try check.run()
+        let verdict = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        check.waitUntilExit()
+        #expect(verdict.contains("\"valid\": true"), "\(verdict)")
+
         // CSV: a header and one row per second and request type, counts adding up.
         let csv = try ReportFormat.csv.render(report).split(separator: "\n")
         #expect(csv.first?.hasPrefix("second,time,vector_id,request_type,requests,2xx") == true)

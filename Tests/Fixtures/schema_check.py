@@ -1,6 +1,6 @@
 """Validates JSON files against alv's JSON Schemas and prints, per file, whether the schema accepts it.
 
-Usage: python3 schema_check.py SCHEMA_DIR vector|profile FILE...
+Usage: python3 schema_check.py SCHEMA_DIR vector|profile|report FILE...
 Prints one JSON object: {"FILE": {"valid": bool, "errors": ["path: message", ...]}}.
 """
 import json
@@ -17,7 +17,7 @@ def main():
     schemas = {p.name: json.loads(p.read_text()) for p in schema_dir.glob("*.schema.json")}
     registry = Registry().with_resources(
         (s["$id"], Resource.from_contents(s)) for s in schemas.values())
-    name = "load-vector.schema.json" if kind == "vector" else "alv-profile.schema.json"
+    name = {"vector": "load-vector.schema.json", "profile": "alv-profile.schema.json", "report": "report.schema.json"}[kind]
     validator = Draft202012Validator(schemas[name], registry=registry)
     result = {}
     for file in sys.argv[3:]:
