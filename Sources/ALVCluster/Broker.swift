@@ -184,6 +184,7 @@ public final class Broker {
         let unitLength = configuration.unitSeconds
         let lead = configuration.leadSeconds
         var timeline = ProfileTimeline(plan: plan, knownBad: try knownBad(in: store, plan: plan))
+        timeline.observer = onEvent
         timeline.waitForStart(cancellation: cancellation) { seconds in
             self.pump(until: Date().addingTimeInterval(max(0, min(seconds - lead, 0.05))))
         }
@@ -253,6 +254,9 @@ public final class Broker {
     }
 
     private var progress: ((RunStatus?, RequestMetrics) -> Void)?
+    /// Called with every event as it happens, and with the worker table once a second (live dashboard).
+    public var onEvent: (@Sendable (RunSummary.Event) -> Void)?
+    public var onWorkers: (([RunSummary.WorkerSummary]) -> Void)?
     private var currentStatus: (() -> RunStatus)?
     /// The running vector, its adaptive watch and the next second to feed it.
     private var watching: (index: Int, watch: VectorWatch, nextSecond: Int64)?
@@ -426,6 +430,9 @@ public final class Broker {
         let unclaimed = units.filter { !$0.value.done && !$0.value.reissued && $0.value.holder == nil && now.timeIntervalSince($0.value.issuedAt) > configuration.leadSeconds + 2 }
         for (id, _) in unclaimed { _ = reissue(id, lastSeen: units[id]!.issuedAt) }
         try? store?.flush()
+        onWorkers?(workers.values.sorted { $0.id < $1.id }.map {
+            RunSummary.WorkerSummary(id: $0.id, host: $0.host, lost: $0.lost, requestsTotal: $0.requests, cpuSeconds: $0.cpuSeconds, peakRSSBytes: $0.peakRSS)
+        })
         if let progress, currentRun != nil {
             let complete = Int64(now.timeIntervalSince1970) - 2
             while progressSecond < complete {
@@ -514,7 +521,9 @@ public final class Broker {
     }
 
     private func event(_ kind: String, _ detail: [String: String]) {
-        events.append(RunSummary.Event(at: Self.timestamp(ms: Int64(Date().timeIntervalSince1970 * 1000)), kind: kind, detail: detail))
+        let event = RunSummary.Event(at: Self.timestamp(ms: Int64(Date().timeIntervalSince1970 * 1000)), kind: kind, detail: detail)
+        events.append(event)
+        onEvent?(event)
         if let run = currentRun { store?.event(run: run, kind: kind, detail: detail) }
     }
 

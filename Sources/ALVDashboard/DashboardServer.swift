@@ -224,6 +224,9 @@ final class DashboardHandler: ChannelInboundHandler {
             let payload = Self.json([
                 "run_id": snapshot.runID ?? NSNull(), "status": snapshot.status, "running": snapshot.running,
                 "requests_total": snapshot.totals.total, "charts": feed.charts(),
+                "outcomes": Dictionary(uniqueKeysWithValues: Outcome.allCases.filter { snapshot.totals[$0] > 0 }.map { ($0.key, snapshot.totals[$0]) }),
+                "events": snapshot.events.suffix(30).reversed().map { ["at": $0.at, "kind": $0.kind, "detail": $0.detail.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " · ")] },
+                "workers": snapshot.workers.map { ["id": $0.id, "host": $0.host, "requests": $0.requestsTotal, "cpu_s": $0.cpuSeconds, "rss_mb": $0.peakRSSBytes / 1_048_576, "lost": $0.lost] as [String: Any] },
                 "report": snapshot.finished.map { "/runs/\($0)" } ?? NSNull(),
             ])
             handler.writeEvent(ctx, name: "tick", data: payload)

@@ -23,6 +23,8 @@ public final class LiveFeed: Sendable {
         var latency = LatencyHistogram()
         var finished: String?
         var version = 0
+        var events: [RunSummary.Event] = []
+        var workers: [RunSummary.WorkerSummary] = []
     }
 
     private let state = Mutex(State())
@@ -55,12 +57,30 @@ public final class LiveFeed: Sendable {
         }
     }
 
+    /// A timeline or cluster event, as it happens.
+    public func event(_ event: RunSummary.Event) {
+        state.withLock {
+            $0.events.append(event)
+            if $0.events.count > 200 { $0.events.removeFirst($0.events.count - 200) }
+            $0.version += 1
+        }
+    }
+
+    /// Requests ended so far in this run.
+    public var requestsTotal: UInt64 { state.withLock { $0.totals.total } }
+
+    /// The worker table (id, host, requests, CPU, memory, lost).
+    public func workers(_ workers: [RunSummary.WorkerSummary]) {
+        state.withLock { $0.workers = workers }
+    }
+
     public func end(_ summary: RunSummary) {
         state.withLock {
             $0.running = false
             $0.status = "\(summary.status)\(summary.thresholdsPassed ? "" : ", thresholds failed")"
             $0.runID = summary.runID
             $0.finished = summary.runID
+            $0.workers = summary.workers
             $0.version += 1
         }
     }

@@ -15,6 +15,8 @@ public final class InProcessRunner {
     public let aggregator = RunAggregator()
     /// Called once per second of load with the vector and the merged second (progress output).
     public var onSecond: (@Sendable (_ status: RunStatus, _ second: MetricsDelta) -> Void)?
+    /// Called with every timeline event as it happens.
+    public var onEvent: (@Sendable (RunSummary.Event) -> Void)?
 
     /// Where the run, its per-second samples and its events are stored (nil: nowhere).
     public let store: MetricsStore?
@@ -32,6 +34,7 @@ public final class InProcessRunner {
         let runID = Self.makeRunID()
         try store?.beginRun(runID, target: plan.target, profileID: plan.profile?.profileID, planJSON: nil)
         var timeline = ProfileTimeline(plan: plan, knownBad: try knownBad(in: store, plan: plan))
+        timeline.observer = onEvent
         timeline.waitForStart(cancellation: cancellation) { usleep(UInt32(min(50_000, max(500, $0 * 1e6)))) }
         var cpu = 0.0
         var peakRSS: UInt64 = 0

@@ -21,6 +21,8 @@ public struct ProfileTimeline: Sendable {
     }
 
     public let plan: RunPlan
+    /// Told of every event as it happens (the live dashboard).
+    public var observer: (@Sendable (RunSummary.Event) -> Void)?
     public private(set) var vectors: [RunSummary.VectorSummary] = []
     public private(set) var events: [RunSummary.Event] = []
     public private(set) var loadSeconds: [Double]
@@ -139,7 +141,9 @@ public struct ProfileTimeline: Sendable {
     }
 
     public mutating func event(_ kind: String, _ detail: [String: String]) {
-        events.append(RunSummary.Event(at: Self.iso(Date()), kind: kind, detail: detail))
+        let event = RunSummary.Event(at: Self.iso(Date()), kind: kind, detail: detail)
+        events.append(event)
+        observer?(event)
     }
 
     static func iso(_ date: Date) -> String { isoTimestamp(date) }

@@ -116,11 +116,15 @@ struct RunCommand: ParsableCommand {
                 throw CLIError.runtime("--db \(store.db): \(error)")
             }
             let runner = InProcessRunner(plan: plan, options: options, cancellation: cancellation, store: metricsStore)
+            runner.onEvent = { feed.event($0) }
+            let host = ProcessInfo.processInfo.hostName
+            feed.workers([.init(id: "local", host: host, lost: false, requestsTotal: 0, cpuSeconds: 0, peakRSSBytes: 0)])
             runner.onSecond = { status, delta in
                 var merged = RequestMetrics()
                 for request in delta.requestTypes.values { try? request.merge(into: &merged) }
                 progress.second(label: status.description, metrics: merged, cpuSeconds: delta.cpuSeconds)
                 feed.second(delta.second, merged, status: status.description)
+                feed.workers([.init(id: "local", host: host, lost: false, requestsTotal: feed.requestsTotal, cpuSeconds: 0, peakRSSBytes: delta.rssBytes)])
             }
             printError("alv: running \(plan.profile.map { "profile \($0.profileID)" } ?? "vector \(plan.steps[0].vector.vectorID)") against \(plan.target) in-process")
             do {
@@ -170,6 +174,8 @@ struct RunCommand: ParsableCommand {
         guard joined == count else { throw CLIError.runtime("only \(joined) of \(count) local workers joined within 20 s") }
         printError("alv: running \(plan.profile.map { "profile \($0.profileID)" } ?? "vector \(plan.steps[0].vector.vectorID)") against \(plan.target) on \(count) worker processes (pids \(local.pids.map(String.init).joined(separator: " "))); broker work port \(broker.endpoints.workPort)")
         broker.planTarget = plan.target
+        broker.onEvent = { feed.event($0) }
+        broker.onWorkers = { feed.workers($0) }
         return try broker.execute(plan, options: options, seed: seed, cancellation: cancellation) { status, metrics in
             progress.second(label: status?.description ?? "between vectors", metrics: metrics, cpuSeconds: nil)
             feed.second(Int64(Date().timeIntervalSince1970) - 2, metrics, status: status?.description)

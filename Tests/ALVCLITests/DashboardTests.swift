@@ -107,6 +107,9 @@ import FoundationNetworking
         chromium.waitUntilExit()
         #expect(html.contains("dash (1/1"), "the status line was not updated: \(html.prefix(600))")
         #expect(html.contains("<svg") && html.contains("Requests per second"))
+        // The ALV timeline lists the vector's start; the worker table the in-process generator.
+        #expect(html.contains("<td>vector_started</td>") && html.contains("vector_id=dash"), "no timeline in the page")
+        #expect(html.contains("<td>local</td>"), "no worker table in the page")
         let requests = html.components(separatedBy: "id=\"requests\">").dropFirst().first?.prefix { $0.isNumber }
         #expect((Int(requests ?? "") ?? 0) > 0)
         // The charts hold data points: path elements with more than one segment.
