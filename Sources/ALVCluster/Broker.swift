@@ -177,6 +177,7 @@ public final class Broker {
         for id in workers.keys { workers[id]!.requests = 0 }
         let planJSON = try? String(decoding: JSONEncoder().encode(plan.steps.map(\.vector)), as: UTF8.self)
         try store?.beginRun(runID, target: plan.target, profileID: plan.profile?.profileID, planJSON: planJSON)
+        onStart?(runID)
         event("run_started", ["run_id": runID, "workers": String(liveWorkers.count)])
         progress = onSecond
         progressSecond = Int64(Date().timeIntervalSince1970) - 1
@@ -257,6 +258,8 @@ public final class Broker {
     /// Called with every event as it happens, and with the worker table once a second (live dashboard).
     public var onEvent: (@Sendable (RunSummary.Event) -> Void)?
     public var onWorkers: (([RunSummary.WorkerSummary]) -> Void)?
+    /// Called with the run id once it is known, before any unit is sent.
+    public var onStart: ((String) -> Void)?
     private var currentStatus: (() -> RunStatus)?
     /// The running vector, its adaptive watch and the next second to feed it.
     private var watching: (index: Int, watch: VectorWatch, nextSecond: Int64)?

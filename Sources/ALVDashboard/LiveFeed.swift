@@ -31,6 +31,14 @@ public final class LiveFeed: Sendable {
 
     public init() {}
 
+    /// Names the run once its id is known.
+    public func named(_ runID: String) {
+        state.withLock {
+            $0.runID = runID
+            $0.version += 1
+        }
+    }
+
     public func begin(runID: String?) {
         state.withLock {
             $0 = State()

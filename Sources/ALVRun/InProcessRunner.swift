@@ -17,6 +17,8 @@ public final class InProcessRunner {
     public var onSecond: (@Sendable (_ status: RunStatus, _ second: MetricsDelta) -> Void)?
     /// Called with every timeline event as it happens.
     public var onEvent: (@Sendable (RunSummary.Event) -> Void)?
+    /// Called with the run id once it is known, before any load.
+    public var onStart: ((String) -> Void)?
 
     /// Where the run, its per-second samples and its events are stored (nil: nowhere).
     public let store: MetricsStore?
@@ -33,6 +35,7 @@ public final class InProcessRunner {
     public func run(seed: UInt64 = UInt64.random(in: 1...UInt64.max)) throws -> RunSummary {
         let runID = Self.makeRunID()
         try store?.beginRun(runID, target: plan.target, profileID: plan.profile?.profileID, planJSON: nil)
+        onStart?(runID)
         var timeline = ProfileTimeline(plan: plan, knownBad: try knownBad(in: store, plan: plan))
         timeline.observer = onEvent
         timeline.waitForStart(cancellation: cancellation) { usleep(UInt32(min(50_000, max(500, $0 * 1e6)))) }

@@ -117,6 +117,7 @@ struct RunCommand: ParsableCommand {
             }
             let runner = InProcessRunner(plan: plan, options: options, cancellation: cancellation, store: metricsStore)
             runner.onEvent = { feed.event($0) }
+            runner.onStart = { feed.named($0) }
             let host = ProcessInfo.processInfo.hostName
             feed.workers([.init(id: "local", host: host, lost: false, requestsTotal: 0, cpuSeconds: 0, peakRSSBytes: 0)])
             runner.onSecond = { status, delta in
@@ -175,6 +176,7 @@ struct RunCommand: ParsableCommand {
         printError("alv: running \(plan.profile.map { "profile \($0.profileID)" } ?? "vector \(plan.steps[0].vector.vectorID)") against \(plan.target) on \(count) worker processes (pids \(local.pids.map(String.init).joined(separator: " "))); broker work port \(broker.endpoints.workPort)")
         broker.planTarget = plan.target
         broker.onEvent = { feed.event($0) }
+        broker.onStart = { feed.named($0) }
         broker.onWorkers = { feed.workers($0) }
         return try broker.execute(plan, options: options, seed: seed, cancellation: cancellation) { status, metrics in
             progress.second(label: status?.description ?? "between vectors", metrics: metrics, cpuSeconds: nil)

@@ -44,6 +44,7 @@ import FoundationNetworking
             usleep(200_000)
         }
         #expect(status?["running"] as? Bool == true, "\(String(describing: status))")
+        #expect((status?["run_id"] as? String)?.isEmpty == false, "the live status names its run")
 
         // Prometheus text: counters and a cumulative histogram.
         let metrics = try #require(Self.get(base + "/metrics"))
