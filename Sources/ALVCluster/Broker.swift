@@ -297,14 +297,12 @@ public final class Broker {
             unitCounter += 1
             let unit = WorkUnit(
                 runID: runID, unitID: "\(runID)-u\(unitCounter)", epoch: epoch, vector: vector, dataDirectory: step.dataDirectory,
-                baseURL: "", load: load, startMs: from, rampUpSec: rampLeft, rampFrom: rampFrom, durationSec: Double(to - from) / 1000,
+                baseURL: planTarget, load: load, startMs: from, rampUpSec: rampLeft, rampFrom: rampFrom, durationSec: Double(to - from) / 1000,
                 deadlineMs: from + 1000, seed: seed &+ UInt64(unitCounter) &* 0x9E37_79B9_7F4A_7C15, firstUserIndex: firstUser)
-            var withTarget = unit
-            withTarget.baseURL = planTarget
-            guard let frames = try? WireCodec.encode(topic: "unit", UnitMessage(unit: withTarget, vectorIndex: vectorIndex, options: options)) else { continue }
+            guard let frames = try? WireCodec.encode(topic: "unit", UnitMessage(unit: unit, vectorIndex: vectorIndex, options: options)) else { continue }
             do {
                 if try push.send(frames, dontWait: true) {
-                    units[unit.unitID] = UnitRecord(unit: withTarget, vectorIndex: vectorIndex, vectorStartMs: vectorStartMs, issuedAt: Date())
+                    units[unit.unitID] = UnitRecord(unit: unit, vectorIndex: vectorIndex, vectorStartMs: vectorStartMs, issuedAt: Date())
                 } else {
                     event("unit_not_sent", ["unit_id": unit.unitID, "reason": "no worker ready (send queue full)"])
                 }
@@ -344,10 +342,12 @@ public final class Broker {
         } while Date() < deadline
     }
 
+    static let workerTopics: Set<String> = Set(WorkerMessage.Kind.allCases.map(\.rawValue))
+
     private func receive(_ frames: [[UInt8]]) {
         let message: WorkerMessage
         do {
-            (_, message) = try WireCodec.decode(frames, topics: Set(["hello", "heartbeat", "accepted", "metrics", "unit_done", "bye"]), as: WorkerMessage.self)
+            (_, message) = try WireCodec.decode(frames, topics: Self.workerTopics, as: WorkerMessage.self)
         } catch {
             dropped[error.counterKey, default: 0] += 1
             return

@@ -28,7 +28,7 @@ public struct UnitMessage: Sendable, Codable, Equatable {
 ///
 /// `seq` counts every message a worker incarnation publishes, so the broker can count gaps.
 public struct WorkerMessage: Sendable, Codable, Equatable {
-    public enum Kind: String, Sendable, Codable {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
         /// First message of an incarnation: who and where.
         case hello
         /// Once a second: alive, with CPU, memory and running units.

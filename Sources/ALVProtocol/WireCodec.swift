@@ -47,15 +47,30 @@ public enum WireCodec {
         guard topics.contains(topic) else { throw .unexpectedTopic(topic) }
         guard frames[1].count <= maximumPayload else { throw .tooLarge(frames[1].count) }
         let data = Data(frames[1])
-        // Check the version before the shape, so a newer sender gets "version", not "malformed".
-        guard let versioned = try? JSONDecoder().decode(Versioned.self, from: data) else { throw .malformed("no \"v\" field") }
-        guard versioned.v == wireVersion else { throw .unknownVersion(versioned.v) }
+        // One decode on the normal path; only a payload that does not decode is read again, to tell a
+        // newer sender ("version") from a broken one ("malformed").
         do {
-            return (topic, try JSONDecoder().decode(T.self, from: data))
+            let value = try JSONDecoder().decode(T.self, from: data)
+            if let versioned = value as? any VersionedMessage, versioned.v != wireVersion { throw WireError.unknownVersion(versioned.v) }
+            return (topic, value)
+        } catch let error as WireError {
+            throw error
         } catch {
+            if let versioned = try? JSONDecoder().decode(Versioned.self, from: data), versioned.v != wireVersion {
+                throw .unknownVersion(versioned.v)
+            }
             throw .malformed(String(describing: error).prefix(200).description)
         }
     }
 }
+
+/// A payload that carries the wire version in its `v` field.
+public protocol VersionedMessage {
+    var v: Int { get }
+}
+
+extension UnitMessage: VersionedMessage {}
+extension WorkerMessage: VersionedMessage {}
+extension ControlMessage: VersionedMessage {}
 
 private struct Versioned: Decodable { var v: Int }
