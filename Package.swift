@@ -61,17 +61,19 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
+        // Demand forecasting: series toolkit, seasonal naive, ETS, ARIMA, MSTL, Prophet-style, automatic selection.
+        .target(name: "ALVForecast"),
         // Versions of the linked C libraries, for `alv --version`.
         .target(name: "ALVSystem", dependencies: ["CCurl", "CZmq", "CSQLite"]),
 
         .executableTarget(
             name: "alv",
             dependencies: [
-                "ALVModel", "ALVStore", "ALVTemplates", "ALVSystem", "ALVEngine", "ALVRun", "ALVTarget", "ALVCluster", "ALVTransport", "ALVReport", "ALVDashboard",
+                "ALVModel", "ALVStore", "ALVTemplates", "ALVSystem", "ALVEngine", "ALVRun", "ALVTarget", "ALVCluster", "ALVTransport", "ALVReport", "ALVDashboard", "ALVForecast",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Micro-benchmarks that print figures (scripts/bench-*); never part of the tests.
-        .executableTarget(name: "alv-bench", dependencies: ["ALVTemplates", "ALVModel", "ALVMetrics", "ALVProtocol", "ALVRun", "ALVStore", "ALVTransport"]),
+        .executableTarget(name: "alv-bench", dependencies: ["ALVForecast", "ALVTemplates", "ALVModel", "ALVMetrics", "ALVProtocol", "ALVRun", "ALVStore", "ALVTransport"]),
 
         // Helpers shared by the test targets: fixtures, temp dirs, running the built `alv`.
         .target(name: "ALVTesting", dependencies: ["ALVTarget"], path: "Tests/ALVTesting"),
@@ -85,6 +87,7 @@ let package = Package(
         .testTarget(name: "ALVRunTests", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel", "ALVRun", "ALVStore", "ALVTarget", "ALVTesting"]),
         .testTarget(name: "ALVReportTests", dependencies: ["ALVEngine", "ALVModel", "ALVReport", "ALVRun", "ALVStore", "ALVTarget", "ALVTesting"]),
         .testTarget(name: "ALVStoreTests", dependencies: ["ALVStore", "ALVTesting"]),
+        .testTarget(name: "ALVForecastTests", dependencies: ["ALVForecast", "ALVTesting"]),
         .testTarget(name: "ALVCLITests", dependencies: ["ALVModel", "ALVStore", "ALVSystem", "ALVTemplates", "ALVTesting"]),
     ]
 )

@@ -71,7 +71,19 @@ case "synthetic-run":
         exit(2)
     }
     print(try synthesizeRun(database: a[0], seconds: seconds))
+case "decompose":
+    // decompose FILE PERIODS WINDOW
+    let a = Array(arguments.dropFirst())
+    try benchDecompose(file: a[0], periods: a[1].split(separator: ",").compactMap { Int($0) }, window: Int(a[2]) ?? 672)
+case "forecast":
+    // forecast MODELS FILE...: MODELS comma-separated (snaive-day, snaive-week, window, ets, arima, mstl, mstl-arima, prophet, auto)
+    let a = Array(arguments.dropFirst())
+    guard a.count >= 2 else {
+        print("usage: alv-bench forecast MODELS FILE...")
+        exit(2)
+    }
+    try benchForecast(files: Array(a.dropFirst()), models: a[0].split(separator: ",").map(String.init))
 default:
-    print("usage: alv-bench synthetic-run DB SECONDS | templates [CONFIG_DIR] | simulate-workers COUNT HOST WORK_PORT METRICS_PORT SECONDS")
+    print("usage: alv-bench synthetic-run DB SECONDS | templates [CONFIG_DIR] | forecast MODELS FILE... | simulate-workers COUNT HOST WORK_PORT METRICS_PORT SECONDS")
     exit(2)
 }

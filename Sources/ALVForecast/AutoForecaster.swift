@@ -1,0 +1,164 @@
+import Foundation
+
+/// Chooses a model per series by a rolling-origin backtest on the history itself, then calibrates the
+/// chosen model's prediction intervals from its backtest errors (so that an 80% interval covers about 80%
+/// of what happens, whatever the model's own assumptions).
+///
+/// Candidates: seasonal naive and a seasonal window average on the longest season, MSTL with
+/// exponential smoothing on all seasons, the Prophet-style model, and, for one season of at most 24 steps,
+/// ETS and ARIMA. The equal-weight mean of the two best candidates competes too: combining forecasts
+/// is the most reliable gain in forecasting practice.
+public struct AutoForecaster: Forecaster {
+    public let periods: [Int]
+    /// Backtest origins, one horizon apart, ending at the last value.
+    public let origins: Int
+    /// Interval levels (percent) to calibrate.
+    public let levels: [Double]
+    /// How many horizons back the chosen model is re-run for interval calibration.
+    public let calibrationSpan: Int
+    public var name: String { "auto" }
+
+    public init(periods: [Int], origins: Int = 14, levels: [Double] = [80, 95], calibrationSpan: Int = 14) {
+        self.calibrationSpan = max(origins, calibrationSpan)
+        self.periods = periods.filter { $0 >= 2 }.sorted()
+        self.origins = max(1, origins)
+        self.levels = levels
+    }
+
+    /// The candidate models for a history of `n` values.
+    public func candidates(historyLength n: Int) -> [any Forecaster] {
+        var result: [any Forecaster] = []
+        let usable = periods.filter { 2 * $0 < n }
+        if let longest = usable.last {
+            result.append(SeasonalNaive(period: longest))
+            if n >= 2 * longest { result.append(SeasonalWindowAverage(period: longest, windows: min(3, n / longest))) }
+            result.append(MSTLForecaster(periods: usable))
+            result.append(ProphetStyle(periods: usable))
+        }
+        if usable.count <= 1 {
+            let season = usable.first ?? 1
+            if season <= 24 {
+                result.append(ETS(period: season))
+                result.append(ARIMA(period: season))
+            }
+        }
+        if result.isEmpty { result = [ETS(period: 1), ARIMA(period: 1)] }
+        return result
+    }
+
+    /// One candidate's forecasts at the backtest origins.
+    struct Trial {
+        var name: String
+        var model: any Forecaster
+        var forecasts: [Forecast]
+        var meanAbsoluteError: Double
+    }
+
+    public func forecast(_ y: [Double], horizon: Int) throws(ForecastError) -> Forecast {
+        let n = y.count
+        let step = max(1, horizon)
+        let shortestNeeded = (periods.first.map { 2 * $0 + 1 } ?? 10)
+        let originPoints = (1...origins).map { n - $0 * step }.filter { $0 >= max(shortestNeeded, 10) }
+        let candidates = candidates(historyLength: n)
+        guard !originPoints.isEmpty else {
+            // Too short to backtest: the first candidate that fits, uncalibrated.
+            for candidate in candidates { if let f = try? candidate.forecast(y, horizon: horizon) { return f } }
+            throw .badInput("too little history (\(n) values) for any model")
+        }
+        var trials: [Trial] = []
+        for candidate in candidates {
+            var forecasts: [Forecast] = []
+            var absolute = 0.0, count = 0
+            var failed = false
+            for origin in originPoints {
+                guard let f = try? candidate.forecast(Array(y[..<origin]), horizon: step) else { failed = true; break }
+                for h in 0..<step where origin + h < n {
+                    absolute += abs(y[origin + h] - max(0, f.mean[h]))
+                    count += 1
+                }
+                forecasts.append(f)
+            }
+            if failed || count == 0 { continue }
+            let label = candidate is ETS ? "ets" : candidate is ARIMA ? "arima" : candidate.name
+            trials.append(Trial(name: label, model: candidate, forecasts: forecasts, meanAbsoluteError: absolute / Double(count)))
+        }
+        guard !trials.isEmpty else { throw .badInput("no model could be fitted to \(n) values") }
+        trials.sort { $0.meanAbsoluteError < $1.meanAbsoluteError }
+        var statistics: [String: Double] = [:]
+        for trial in trials { statistics["backtest_mae_\(trial.name)"] = trial.meanAbsoluteError }
+
+        var chosen = [trials[0]]
+        if trials.count >= 2 {
+            let pair = [trials[0], trials[1]]
+            let combined = zip(pair[0].forecasts, pair[1].forecasts).map { AutoForecaster.combine([$0, $1]) }
+            var absolute = 0.0, count = 0
+            for (origin, f) in zip(originPoints, combined) {
+                for h in 0..<step where origin + h < n { absolute += abs(y[origin + h] - max(0, f.mean[h])); count += 1 }
+            }
+            let error = absolute / Double(max(1, count))
+            statistics["backtest_mae_combination"] = error
+            if error < trials[0].meanAbsoluteError { chosen = pair }
+        }
+        // Standardised errors of the chosen forecast, at the selection origins and at origins half a horizon
+        // after each, give the interval width multipliers.
+        var standardised: [Double] = []
+        func collect(_ f: Forecast, origin: Int) {
+            for h in 0..<step where origin + h < n && f.sd[h] > 0 {
+                standardised.append(abs(y[origin + h] - f.mean[h]) / f.sd[h])
+            }
+        }
+        let backtests = chosen.count == 1 ? chosen[0].forecasts
+            : zip(chosen[0].forecasts, chosen[1].forecasts).map { AutoForecaster.combine([$0, $1]) }
+        for (origin, f) in zip(originPoints, backtests) { collect(f, origin: origin) }
+        // More origins for the chosen model only: every half horizon over `calibrationSpan` horizons back,
+        // skipping those the selection already scored.
+        let scored = Set(originPoints)
+        let spacing = max(1, step / 2)
+        var origin = n - calibrationSpan * step
+        while origin < n {
+            defer { origin += spacing }
+            guard origin >= max(shortestNeeded, 10), !scored.contains(origin) else { continue }
+            let forecasts = chosen.compactMap { try? $0.model.forecast(Array(y[..<origin]), horizon: step) }
+            guard forecasts.count == chosen.count else { continue }
+            collect(forecasts.count == 1 ? forecasts[0] : AutoForecaster.combine(forecasts), origin: origin)
+        }
+        var finals: [Forecast] = []
+        for trial in chosen { finals.append(try trial.model.forecast(y, horizon: horizon)) }
+        var result = finals.count == 1 ? finals[0] : AutoForecaster.combine(finals)
+        if standardised.count >= 20 {
+            // Errors within one horizon are strongly correlated (a whole day runs high or low), so the
+            // independent units are the horizons covered, not the points. The quantile is widened as a
+            // predictive interval from that few samples is: Student's t over the normal quantile, times
+            // √(1 + 1/B). The model's own width is the floor: backtests on a few quiet days must not narrow it.
+            let blocks = max(2.0, Double(standardised.count) / Double(step))
+            for level in levels {
+                let p = 0.5 + level / 200
+                let z = Stats.normalQuantile(p)
+                let smallSample = Stats.studentQuantile(p, degreesOfFreedom: blocks - 1) / z * (1 + 1 / blocks).squareRoot()
+                let factor = Stats.quantile(standardised, level / 100) / z * smallSample
+                if factor.isFinite && factor > 0 { result.intervalScale[level] = min(max(factor, 1), 8) }
+            }
+            statistics["calibration_errors"] = Double(standardised.count)
+        }
+        result.statistics.merge(statistics) { a, _ in a }
+        result.statistics["backtest_origins"] = Double(originPoints.count)
+        result.parameters["candidates_tried"] = Double(trials.count)
+        result.nonNegative = y.allSatisfy { $0 >= 0 }
+        return result
+    }
+
+    /// The equal-weight mean of forecasts; the spread is the mean of their spreads (errors of two good
+    /// models are highly correlated, so averaging variances would understate it).
+    static func combine(_ forecasts: [Forecast]) -> Forecast {
+        let k = Double(forecasts.count)
+        let h = forecasts.map { $0.mean.count }.min() ?? 0
+        var mean = [Double](repeating: 0, count: h), sd = [Double](repeating: 0, count: h)
+        for f in forecasts {
+            for i in 0..<h { mean[i] += f.mean[i] / k; sd[i] += f.sd[i] / k }
+        }
+        var statistics: [String: Double] = [:]
+        for f in forecasts { statistics.merge(f.statistics.filter { $0.key == "n" }) { a, _ in a } }
+        return Forecast(model: "mean(" + forecasts.map(\.model).joined(separator: ", ") + ")", mean: mean, sd: sd,
+                        statistics: statistics)
+    }
+}
