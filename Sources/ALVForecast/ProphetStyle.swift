@@ -3,6 +3,8 @@ import Foundation
 /// A Prophet-style additive model: a piecewise-linear trend with changepoints spread over the first 80%
 /// of the history plus Fourier terms for each season, fitted by regularised least squares (a Gaussian
 /// prior on the changepoint slopes, as a ridge penalty, in place of Prophet's Laplace prior and Stan).
+/// For a positive series the model is fitted to the logarithm (Prophet's multiplicative mode), so that a
+/// daily cycle can shrink at weekends, as request rates do.
 public struct ProphetStyle: Forecaster {
     public let periods: [Int]
     /// Number of potential changepoints.
@@ -25,8 +27,10 @@ public struct ProphetStyle: Forecaster {
     public func forecast(_ y: [Double], horizon: Int) throws(ForecastError) -> Forecast {
         let n = y.count
         guard n >= 10 else { throw .badInput("the Prophet-style model needs at least 10 values, found \(n)") }
-        let scale = max(y.map { abs($0) }.max() ?? 1, 1e-9)
-        let scaled = y.map { $0 / scale }
+        let multiplicative = y.allSatisfy { $0 > 0 }
+        let input = multiplicative ? y.map { log($0) } : y
+        let scale = max(input.map { abs($0) }.max() ?? 1, 1e-9)
+        let scaled = input.map { $0 / scale }
         let usable = periods.filter { $0 >= 2 && $0 < n }
         let shortest = usable.min() ?? 0
         let changes = min(changepoints, max(0, Int(0.8 * Double(n)) - 1))
@@ -81,14 +85,22 @@ public struct ProphetStyle: Forecaster {
             row(n - 1 + h, into: &rowValues, at: 0)
             var value = 0.0
             for j in 0..<columns { value += rowValues[j] * beta[j] }
-            mean.append(value * scale)
             let dt = Double(h) / Double(n - 1)
             let trendVariance = 2 * meanChange * meanChange * rate * dt * dt * dt
-            sd.append((sigma2 + trendVariance).squareRoot() * scale)
+            let spread = (sigma2 + trendVariance).squareRoot() * scale
+            if multiplicative {
+                // The median of the log-normal, with its spread carried over to the original scale.
+                let centre = exp(value * scale)
+                mean.append(centre)
+                sd.append(centre * spread)
+            } else {
+                mean.append(value * scale)
+                sd.append(spread)
+            }
         }
-        return Forecast(model: "ProphetStyle(\(usable.map(String.init).joined(separator: ",")); \(knots.count) changepoints)",
+        return Forecast(model: "ProphetStyle(\(multiplicative ? "multiplicative" : "additive"); \(usable.map(String.init).joined(separator: ",")); \(knots.count) changepoints)",
                         mean: Array(mean.prefix(horizon)), sd: Array(sd.prefix(horizon)),
-                        parameters: ["slope": beta[1] * scale, "intercept": beta[0] * scale],
+                        parameters: ["slope": beta[1] * scale, "intercept": beta[0] * scale, "changepoint_mean_abs": meanChange * scale],
                         statistics: ["sigma": sigma2.squareRoot() * scale, "n": Double(n)])
     }
 }

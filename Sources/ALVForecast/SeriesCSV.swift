@@ -17,7 +17,7 @@ public enum SeriesCSV {
         var lineNumber = 0
         var sawHeader = false
         var previous: (Int64, Int)?
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNumber += 1
             var line = rawLine
             if line.last == "\r" { line = line.dropLast() }

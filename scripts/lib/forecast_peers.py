@@ -27,7 +27,7 @@ def score(fc, actual, scale):
 
 
 def main():
-    files = sys.argv[1:]
+    files = [a for a in sys.argv[1:] if not a.startswith("--")]
     for path in files:
         frame = pd.read_csv(path)
         y = frame["value"].to_numpy(dtype=float)
@@ -41,13 +41,13 @@ def main():
             "MSTL": lambda: MSTL(season_length=[day, week]),
             "AutoETS": lambda: AutoETS(season_length=day),
         }
-        if day <= 24:
+        if day <= 24 and "--no-arima" not in sys.argv:
             models["AutoARIMA"] = lambda: AutoARIMA(season_length=day)
         origins = [len(y) - day - k * (week + day) for k in (2, 1, 0)]
         for model_name, make in models.items():
             # One fit on other data first, so that numba's compile time is not counted.
             try:
-                make().forecast(y=y[: 4 * week], h=day, level=[80, 95])
+                make().forecast(y=y[: 4 * week], h=day)
             except Exception:
                 pass
             for index, origin in enumerate(origins):
@@ -56,14 +56,15 @@ def main():
                 scale = np.abs(train[day:] - train[:-day]).mean()
                 start = time.perf_counter()
                 try:
-                    fc = make().forecast(y=train, h=day, level=[80, 95])
+                    # SeasonalWindowAverage has no intervals of its own.
+                    levels = None if model_name == "WindowAverage" else [80, 95]
+                    fc = make().forecast(y=train, h=day, level=levels)
                 except Exception as error:  # a peer failing is reported, not fatal
                     print(json.dumps({"tool": "statsforecast", "series": name, "model": model_name, "origin": index,
                                       "error": str(error)[:200]}))
                     continue
                 seconds = time.perf_counter() - start
                 if "lo-80" not in fc:
-                    # SeasonalWindowAverage has no intervals.
                     for level in (80, 95):
                         fc[f"lo-{level}"] = fc[f"hi-{level}"] = np.full(day, np.nan)
                 row = {"tool": "statsforecast", "series": name, "model": model_name, "origin": index}
