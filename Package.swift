@@ -63,13 +63,15 @@ let package = Package(
             ]),
         // Demand forecasting: series toolkit, seasonal naive, ETS, ARIMA, MSTL, Prophet-style, automatic selection.
         .target(name: "ALVForecast"),
+        // The planner: capacity rule, scaling policies, decisions, the scaling simulator and worker launchers.
+        .target(name: "ALVPlanner", dependencies: ["ALVForecast"]),
         // Versions of the linked C libraries, for `alv --version`.
         .target(name: "ALVSystem", dependencies: ["CCurl", "CZmq", "CSQLite"]),
 
         .executableTarget(
             name: "alv",
             dependencies: [
-                "ALVModel", "ALVStore", "ALVTemplates", "ALVSystem", "ALVEngine", "ALVRun", "ALVTarget", "ALVCluster", "ALVTransport", "ALVReport", "ALVDashboard", "ALVForecast",
+                "ALVModel", "ALVStore", "ALVTemplates", "ALVSystem", "ALVEngine", "ALVRun", "ALVTarget", "ALVCluster", "ALVTransport", "ALVReport", "ALVDashboard", "ALVForecast", "ALVPlanner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Micro-benchmarks that print figures (scripts/bench-*); never part of the tests.
@@ -88,6 +90,7 @@ let package = Package(
         .testTarget(name: "ALVReportTests", dependencies: ["ALVEngine", "ALVModel", "ALVReport", "ALVRun", "ALVStore", "ALVTarget", "ALVTesting"]),
         .testTarget(name: "ALVStoreTests", dependencies: ["ALVStore", "ALVTesting"]),
         .testTarget(name: "ALVForecastTests", dependencies: ["ALVForecast", "ALVTesting"]),
+        .testTarget(name: "ALVPlannerTests", dependencies: ["ALVForecast", "ALVPlanner", "ALVTesting"]),
         .testTarget(name: "ALVCLITests", dependencies: ["ALVModel", "ALVStore", "ALVSystem", "ALVTemplates", "ALVTesting"]),
     ]
 )
