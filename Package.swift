@@ -43,7 +43,7 @@ let package = Package(
         // Runs: plans, the in-process runner, aggregation of deltas, thresholds and the run summary.
         .target(name: "ALVRun", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel", "ALVStore"]),
         // The broker and the stateless worker: units out over PUSH/PULL, metrics back over XPUB/SUB.
-        .target(name: "ALVCluster", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel", "ALVProtocol", "ALVRun", "ALVStore", "ALVTransport"]),
+        .target(name: "ALVCluster", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel", "ALVPlanner", "ALVProtocol", "ALVRun", "ALVStore", "ALVTransport"]),
         // Reports of stored runs: HTML (inline SVG charts), JSON, JUnit, CSV.
         .target(name: "ALVReport", dependencies: ["ALVMetrics", "ALVRun", "ALVStore"]),
         // The live dashboard, HTTP API and Prometheus endpoint.
@@ -64,7 +64,9 @@ let package = Package(
         // Demand forecasting: series toolkit, seasonal naive, ETS, ARIMA, MSTL, Prophet-style, automatic selection.
         .target(name: "ALVForecast"),
         // The planner: capacity rule, scaling policies, decisions, the scaling simulator and worker launchers.
-        .target(name: "ALVPlanner", dependencies: ["ALVForecast"]),
+        .target(name: "ALVPlanner", dependencies: ["ALVForecast", "ALVModel", "CProcessControl"]),
+        // prctl(PR_SET_CHILD_SUBREAPER) for the launchers (prctl is variadic).
+        .target(name: "CProcessControl"),
         // Versions of the linked C libraries, for `alv --version`.
         .target(name: "ALVSystem", dependencies: ["CCurl", "CZmq", "CSQLite"]),
 

@@ -195,6 +195,7 @@ public final class Broker {
             let endMs = Int64(slot.end.timeIntervalSince1970 * 1000)
             let watch = VectorWatch(adjustment: plan.profile?.adjustment)
             watching = (slot.index, watch, Int64(slot.start.timeIntervalSince1970))
+            slotStarts[slot.index] = slot.start.timeIntervalSince1970
             currentStatus = { RunStatus(plan: plan, slot: slot) }
             timeline.started(slot)
             var windowStart = startMs
@@ -315,6 +316,47 @@ public final class Broker {
     /// The target of the running plan (units carry it as their base URL).
     public var planTarget = ""
 
+    // MARK: Scaling
+
+    /// Called from housekeeping (four times a second) on the broker's thread: the planner's clock.
+    public var onTick: ((Date) -> Void)?
+    /// Called when a worker says hello (joins or rejoins), with the time: launchers measure lead time from it.
+    public var onWorkerHello: ((String, Date) -> Void)?
+    /// Workers asked to leave by scale-in.
+    private var retiring: Set<String> = []
+
+    /// Asks one worker to leave: it gets no new windows, stops its units (their remainder goes to the
+    /// others) and exits.
+    public func retire(worker id: String) {
+        guard workers[id] != nil else { return }
+        retiring.insert(id)
+        workers[id]!.live = false
+        sendControl(ControlMessage(kind: .retire, worker: id, epoch: epoch))
+    }
+
+    /// The running vector's index and the time it started.
+    public var runningSlot: (index: Int, start: Date)? {
+        guard let watching else { return nil }
+        return (watching.index, Date(timeIntervalSince1970: Double(slotStarts[watching.index] ?? 0)))
+    }
+    private var slotStarts: [Int: Double] = [:]
+
+    /// Requests per second achieved in the last complete second, nil before the first.
+    public var lastSecondRate: Double? {
+        let second = Int64(Date().timeIntervalSince1970) - 2
+        return aggregator.second(second).map { Double($0.requestsTotal) }
+    }
+
+    /// CPU seconds per request over the run so far, from the workers' own reports; nil before any.
+    public var cpuPerRequest: Double? {
+        let requests = workers.values.reduce(UInt64(0)) { $0 + $1.requests }
+        let cpu = workers.values.reduce(0.0) { $0 + $1.cpuSeconds }
+        return requests >= 1000 && cpu > 0 ? cpu / Double(requests) : nil
+    }
+
+    /// Records an event of the running run (scaling decisions, launcher news).
+    public func record(_ kind: String, _ detail: [String: String]) { event(kind, detail) }
+
     // MARK: Message pump
 
     private var lastHousekeeping = Date.distantPast
@@ -369,6 +411,7 @@ public final class Broker {
             record.lastSeq = message.seq
             workers[message.worker] = record
             event(rejoined ? "worker_rejoined" : "worker_joined", ["worker": message.worker, "host": record.host, "incarnation": String(message.incarnation)])
+            onWorkerHello?(message.worker, now)
             return
         }
         guard var record = workers[message.worker], record.incarnation == message.incarnation else {
@@ -401,14 +444,26 @@ public final class Broker {
                 store?.append(run: run, second: delta.second, vectorIndex: vectorIndex, requestType: name, worker: record.id, delta: requestDelta)
             }
         case .unitDone:
-            if let id = message.unitID, units[id] != nil {
-                units[id]!.done = true
+            if let id = message.unitID, let unit = units[id] {
+                let endMs = unit.unit.startMs + Int64(unit.unit.durationSec * 1000)
+                if message.cancelled == true && retiring.contains(message.worker) && !unit.reissued
+                    && Double(endMs) / 1000 > now.timeIntervalSince1970 + 0.1 {
+                    // Stopped by scale-in, not by the broker: the rest of the unit goes to the others.
+                    workers[message.worker] = record
+                    reissue(id, lastSeen: now)
+                    record = workers[message.worker] ?? record
+                } else {
+                    units[id]!.done = true
+                }
                 if message.late == true { event("unit_late", ["unit_id": id, "worker": message.worker]) }
             }
         case .bye:
             record.live = false
             record.left = true
-            event("worker_left", ["worker": record.id])
+            workers[message.worker] = record
+            let handed = rebalance(from: record.id, lastSeen: now)
+            retiring.remove(record.id)
+            event("worker_left", ["worker": record.id, "units_reassigned": String(handed.units)])
         case .hello:
             break
         }
@@ -433,6 +488,7 @@ public final class Broker {
         let unclaimed = units.filter { !$0.value.done && !$0.value.reissued && $0.value.holder == nil && now.timeIntervalSince($0.value.issuedAt) > configuration.leadSeconds + 2 }
         for (id, _) in unclaimed { _ = reissue(id, lastSeen: units[id]!.issuedAt) }
         try? store?.flush()
+        onTick?(now)
         onWorkers?(workers.values.sorted { $0.id < $1.id }.map {
             RunSummary.WorkerSummary(id: $0.id, host: $0.host, lost: $0.lost, requestsTotal: $0.requests, cpuSeconds: $0.cpuSeconds, peakRSSBytes: $0.peakRSS)
         })

@@ -26,8 +26,8 @@ func benchForecast(files: [String], models: [String]) throws {
             for (index, result) in Evaluation.rollingOrigin(series.values, model: forecaster, day: day, week: week, window: window).enumerated() {
                 switch result {
                 case .success(let s):
-                    print(String(format: #"{"tool":"alv","series":"%@","model":"%@","origin":%d,"mase":%.5f,"smape":%.4f,"cov80":%.4f,"cov95":%.4f,"seconds":%.5f,"chosen":"%@","scale95":%.3f}"#,
-                                 name, model, index, s.mase, s.smape, s.coverage80, s.coverage95, s.seconds, s.model, s.scale95))
+                    print(String(format: #"{"tool":"alv","series":"%@","model":"%@","origin":%d,"h":%d,"mase":%.5f,"smape":%.4f,"cov80":%.4f,"cov95":%.4f,"seconds":%.5f,"chosen":"%@","scale95":%.3f}"#,
+                                 name, model, index, day, s.mase, s.smape, s.coverage80, s.coverage95, s.seconds, s.model, s.scale95))
                 case .failure(let error):
                     print(#"{"tool":"alv","series":"\#(name)","model":"\#(model)","origin":\#(index),"error":"\#(error.description)"}"#)
                 }

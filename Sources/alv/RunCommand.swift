@@ -1,4 +1,5 @@
 import ALVCluster
+import ALVPlanner
 import ALVDashboard
 import ALVEngine
 import ALVMetrics
@@ -78,7 +79,6 @@ struct RunCommand: ParsableCommand {
         guard timeoutMs >= 1 else { throw ValidationError("--timeout-ms must be at least 1") }
         guard workerCount != nil else { throw ValidationError("--workers expects a number or auto, got \"\(workers)\"") }
         guard unitSeconds >= 0.5 else { throw ValidationError("--unit-sec must be at least 0.5") }
-        if hosts != nil { throw ValidationError("--hosts is not available yet (remote workers: start `alv worker` on each host and `alv broker --run`)") }
         if let dashboard, DashboardAddress(dashboard) == nil { throw ValidationError("--dashboard expects HOST:PORT, got \"\(dashboard)\"") }
     }
 
@@ -161,19 +161,42 @@ struct RunCommand: ParsableCommand {
         } catch {
             throw CLIError.runtime("broker: \(error)")
         }
-        let local = LocalWorkers()
+        // Where workers run: the hosts file, or this machine.
+        var hostList = [HostsFile.Host(host: "local", maxWorkers: max(count, plan.profile?.scaling?.maxWorkers ?? 0))]
+        var remoteBroker: String?
+        if let hosts {
+            let result = HostsFileValidator.validateFile(atPath: hosts)
+            guard let file = result.model else { throw CLIError.badInput(result.diagnostics.map(\.description).joined(separator: "\n")) }
+            hostList = file.hosts
+            remoteBroker = file.brokerAddress
+        }
+        let scaling = plan.profile?.scaling.flatMap { $0.mode == .fixed ? nil : $0 }
+            ?? Scaling(mode: .fixed, minWorkers: count, maxWorkers: count, cooldownSec: 0)
+        let pool = WorkerPool(
+            hosts: hostList,
+            command: WorkerInvocation(brokerHost: broker.endpoints.host, workPort: broker.endpoints.workPort, metricsPort: broker.endpoints.metricsPort, controlPort: broker.endpoints.controlPort),
+            localExecutable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
+            logDirectory: (store.db as NSString).deletingLastPathComponent + "/logs", remoteBrokerHost: remoteBroker)
         defer {
             broker.retireAll()
-            local.stop()
+            pool.stopAll()
         }
-        do {
-            try local.start(count, endpoints: broker.endpoints)
-        } catch {
-            throw CLIError.runtime("cannot start worker processes: \(error)")
+        let initial = scaling.mode == .fixed ? count : max(1, scaling.minWorkers)
+        let scaler = RunScaler(scaling: scaling, plan: plan, pool: pool, initialWorkers: initial)
+        pool.retire = { [unowned broker] in broker.retire(worker: $0) }
+        broker.onWorkerHello = { pool.hello(worker: $0, at: $1) }
+        broker.onTick = { [unowned broker] now in scaler.tick(broker: broker, now: now) }
+        for event in pool.scale(to: initial) where event.kind != "worker_started" {
+            printError("alv: \(event.kind): \(event.detail.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
         }
-        let joined = broker.waitForWorkers(count, timeout: 20, cancellation: cancellation)
-        guard joined == count else { throw CLIError.runtime("only \(joined) of \(count) local workers joined within 20 s") }
-        printError("alv: running \(plan.profile.map { "profile \($0.profileID)" } ?? "vector \(plan.steps[0].vector.vectorID)") against \(plan.target) on \(count) worker processes (pids \(local.pids.map(String.init).joined(separator: " "))); broker work port \(broker.endpoints.workPort)")
+        let joined = broker.waitForWorkers(initial, timeout: 20, cancellation: cancellation)
+        guard joined >= 1 else {
+            let reasons = pool.checkHosts().filter { $0.kind == "worker_exited" }.map { "\($0.detail["host"] ?? "?"): \($0.detail["reason"] ?? "")" }
+            throw CLIError.runtime("no worker joined within 20 s\(reasons.isEmpty ? "" : " (" + reasons.joined(separator: "; ") + ")")")
+        }
+        if joined < initial { printError("alv: \(joined) of \(initial) workers joined within 20 s; the run goes on with them") }
+        let where_ = Set(pool.active.map(\.host)).sorted().joined(separator: ", ")
+        printError("alv: running \(plan.profile.map { "profile \($0.profileID)" } ?? "vector \(plan.steps[0].vector.vectorID)") against \(plan.target) on \(joined) worker processes (\(where_)), scaling \(scaling.mode.rawValue); broker work port \(broker.endpoints.workPort)")
         broker.planTarget = plan.target
         broker.onEvent = { feed.event($0) }
         broker.onStart = { feed.named($0) }

@@ -21,6 +21,9 @@ def score(fc, actual, scale):
     smape = np.where(denominator > 0, 200 * err / np.where(denominator > 0, denominator, 1), 0)
     out = {"mase": float(err.mean() / scale), "smape": float(smape.mean())}
     for level in (80, 95):
+        if f"lo-{level}" not in fc:
+            out[f"cov{level}"] = None  # the model gives no interval
+            continue
         lo, hi = np.maximum(fc[f"lo-{level}"], 0), np.maximum(fc[f"hi-{level}"], 0)
         out[f"cov{level}"] = float(((actual >= lo) & (actual <= hi)).mean())
     return out
@@ -64,10 +67,7 @@ def main():
                                       "error": str(error)[:200]}))
                     continue
                 seconds = time.perf_counter() - start
-                if "lo-80" not in fc:
-                    for level in (80, 95):
-                        fc[f"lo-{level}"] = fc[f"hi-{level}"] = np.full(day, np.nan)
-                row = {"tool": "statsforecast", "series": name, "model": model_name, "origin": index}
+                row = {"tool": "statsforecast", "series": name, "model": model_name, "origin": index, "h": day}
                 row.update(score(fc, actual, scale))
                 row["seconds"] = seconds
                 print(json.dumps(row), flush=True)

@@ -14,7 +14,7 @@ base = {s: sum(r["mase"] for r in v) / len(v) for (s, m), v in groups.items() if
 
 
 def mean(values):
-    values = [v for v in values if v == v]
+    values = [v for v in values if v is not None and v == v]
     return sum(values) / len(values) if values else float("nan")
 
 
@@ -28,19 +28,22 @@ for (series, model), v in sorted(groups.items()):
     coverage[model] += v
     seconds[(series, model)] = mean(r["seconds"] for r in v)
     chosen = "; ".join(sorted({r.get("chosen", "")[:60] for r in v} - {""}))[:90]
-    print(f'{series:20} {model:28} {mase:7.3f} {mean(r["smape"] for r in v):7.2f} {mean(r["cov80"] for r in v):6.2f} '
-          f'{mean(r["cov95"] for r in v):6.2f} {seconds[(series, model)]:9.4f}  {chosen}')
+    c80, c95 = mean(r["cov80"] for r in v), mean(r["cov95"] for r in v)
+    cov = f"{c80:6.2f} {c95:6.2f}" if c80 == c80 else f'{"n/a":>6} {"n/a":>6}'
+    print(f'{series:20} {model:28} {mase:7.3f} {mean(r["smape"] for r in v):7.2f} {cov} {seconds[(series, model)]:9.4f}  {chosen}')
 print()
 print("overall: geometric mean over series of mean MASE / weekly seasonal naive's; coverage pooled over all forecast steps")
 for model, values in sorted(relative.items(), key=lambda kv: math.prod(kv[1]) ** (1 / len(kv[1]))):
     geo = math.exp(sum(math.log(x) for x in values) / len(values))
-    v = coverage[model]
-    weights = [1 for _ in v]
-    steps = {"taylor_30min": 48}
-    w = [steps.get(r["series"], 24) for r in v]
-    c80 = sum(r["cov80"] * k for r, k in zip(v, w)) / sum(w)
-    c95 = sum(r["cov95"] * k for r, k in zip(v, w)) / sum(w)
-    print(f'{model:28} relative MASE {geo:6.3f}  cov80 {c80:5.3f}  cov95 {c95:5.3f}  series {len(values)}')
+    v = [r for r in coverage[model] if r["cov80"] is not None]
+    w = [r["h"] for r in v]  # pooled over forecast steps
+    if v:
+        c80 = sum(r["cov80"] * k for r, k in zip(v, w)) / sum(w)
+        c95 = sum(r["cov95"] * k for r, k in zip(v, w)) / sum(w)
+        cov = f"cov80 {c80:5.3f}  cov95 {c95:5.3f}"
+    else:
+        cov = "no intervals"
+    print(f'{model:28} relative MASE {geo:6.3f}  {cov}  series {len(values)}')
 print()
 for series in sorted(base):
     auto, mstl = seconds.get((series, "alv:auto")), seconds.get((series, "statsforecast:MSTL"))

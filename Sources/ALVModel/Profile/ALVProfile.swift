@@ -175,11 +175,28 @@ public struct Scaling: Sendable, Equatable, Codable {
     public var scaleInThreshold: Double
     /// Seconds to wait after a scaling action before scaling in.
     public var cooldownSec: Double
+    /// Requests per second one worker sustains at the target utilisation; nil learns it from CPU per request.
+    public var capacityPerWorker: Double?
+    /// Closed-model virtual users one worker runs at most.
+    public var usersPerWorker: Int
+    /// Level (percent) of the forecast interval whose upper bound sizes the pool.
+    public var forecastLevel: Double
+    /// Seconds added to each launcher's measured lead time.
+    public var marginSec: Double
+    /// Plan and record decisions without starting or retiring workers.
+    public var forecastOnly: Bool
 
     public init(
         mode: Mode, minWorkers: Int = 1, maxWorkers: Int = 16, targetUtilization: Double = 0.7,
-        scaleOutThreshold: Double = 0.8, scaleInThreshold: Double = 0.4, cooldownSec: Double = 30
+        scaleOutThreshold: Double = 0.8, scaleInThreshold: Double = 0.4, cooldownSec: Double = 30,
+        capacityPerWorker: Double? = nil, usersPerWorker: Int = 1000, forecastLevel: Double = 80, marginSec: Double = 1,
+        forecastOnly: Bool = false
     ) {
+        self.capacityPerWorker = capacityPerWorker
+        self.usersPerWorker = usersPerWorker
+        self.forecastLevel = forecastLevel
+        self.marginSec = marginSec
+        self.forecastOnly = forecastOnly
         self.mode = mode
         self.minWorkers = minWorkers
         self.maxWorkers = maxWorkers
@@ -192,6 +209,8 @@ public struct Scaling: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case mode, minWorkers = "min_workers", maxWorkers = "max_workers", targetUtilization = "target_utilization"
         case scaleOutThreshold = "scale_out_threshold", scaleInThreshold = "scale_in_threshold", cooldownSec = "cooldown_sec"
+        case capacityPerWorker = "capacity_per_worker", usersPerWorker = "users_per_worker", forecastLevel = "forecast_level"
+        case marginSec = "margin_sec", forecastOnly = "forecast_only"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -204,6 +223,11 @@ public struct Scaling: Sendable, Equatable, Codable {
             targetUtilization: try c.decodeIfPresent(Double.self, forKey: .targetUtilization) ?? d.targetUtilization,
             scaleOutThreshold: try c.decodeIfPresent(Double.self, forKey: .scaleOutThreshold) ?? d.scaleOutThreshold,
             scaleInThreshold: try c.decodeIfPresent(Double.self, forKey: .scaleInThreshold) ?? d.scaleInThreshold,
-            cooldownSec: try c.decodeIfPresent(Double.self, forKey: .cooldownSec) ?? d.cooldownSec)
+            cooldownSec: try c.decodeIfPresent(Double.self, forKey: .cooldownSec) ?? d.cooldownSec,
+            capacityPerWorker: try c.decodeIfPresent(Double.self, forKey: .capacityPerWorker),
+            usersPerWorker: try c.decodeIfPresent(Int.self, forKey: .usersPerWorker) ?? d.usersPerWorker,
+            forecastLevel: try c.decodeIfPresent(Double.self, forKey: .forecastLevel) ?? d.forecastLevel,
+            marginSec: try c.decodeIfPresent(Double.self, forKey: .marginSec) ?? d.marginSec,
+            forecastOnly: try c.decodeIfPresent(Bool.self, forKey: .forecastOnly) ?? d.forecastOnly)
     }
 }

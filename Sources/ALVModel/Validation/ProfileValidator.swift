@@ -12,6 +12,7 @@ public enum ProfileValidator {
     ]
     static let scalingFields = [
         "mode", "min_workers", "max_workers", "target_utilization", "scale_out_threshold", "scale_in_threshold", "cooldown_sec",
+        "capacity_per_worker", "users_per_worker", "forecast_level", "margin_sec", "forecast_only",
     ]
 
     /// Validates the JSON text of a profile.
@@ -121,6 +122,11 @@ public enum ProfileValidator {
         let out = share("scale_out_threshold", d.scaleOutThreshold)
         let scaleIn = share("scale_in_threshold", d.scaleInThreshold)
         let cooldown = f["cooldown_sec"] == nil ? d.cooldownSec : sink.number(f["cooldown_sec"], at: path.appending("cooldown_sec"), minimum: 0, maximum: 86_400, what: "seconds (a number)")
+        let capacity = f["capacity_per_worker"].map { sink.number($0, at: path.appending("capacity_per_worker"), minimum: 0, minimumExclusive: true, maximum: 10_000_000, what: "requests per second (a number above 0)") }
+        let users = f["users_per_worker"] == nil ? d.usersPerWorker : sink.integer(f["users_per_worker"], at: path.appending("users_per_worker"), minimum: 1, maximum: 1_000_000)
+        let level = f["forecast_level"] == nil ? d.forecastLevel : sink.number(f["forecast_level"], at: path.appending("forecast_level"), minimum: 50, maximum: 99.9, what: "a percentage between 50 and 99.9")
+        let margin = f["margin_sec"] == nil ? d.marginSec : sink.number(f["margin_sec"], at: path.appending("margin_sec"), minimum: 0, maximum: 3600, what: "seconds (a number)")
+        let forecastOnly = f["forecast_only"] == nil ? d.forecastOnly : sink.bool(f["forecast_only"], at: path.appending("forecast_only"))
         if let minimum, let maximum, minimum > maximum {
             sink.error(path.appending("min_workers"), f["min_workers"] ?? node, "expected min_workers ≤ max_workers (\(maximum)), found \(minimum)")
         }
@@ -128,10 +134,11 @@ public enum ProfileValidator {
             sink.error(path.appending("scale_in_threshold"), f["scale_in_threshold"] ?? node, "expected scale_in_threshold below scale_out_threshold (\(out)), found \(scaleIn)")
         }
         guard sink.diagnostics.errors.count == before, let mode, let parsedMode = Scaling.Mode(rawValue: mode), let minimum, let maximum,
-            let target, let out, let scaleIn, let cooldown
+            let target, let out, let scaleIn, let cooldown, let users, let level, let margin, let forecastOnly
         else { return nil }
         return Scaling(
             mode: parsedMode, minWorkers: minimum, maxWorkers: maximum, targetUtilization: target, scaleOutThreshold: out,
-            scaleInThreshold: scaleIn, cooldownSec: cooldown)
+            scaleInThreshold: scaleIn, cooldownSec: cooldown, capacityPerWorker: capacity ?? nil, usersPerWorker: users,
+            forecastLevel: level, marginSec: margin, forecastOnly: forecastOnly)
     }
 }

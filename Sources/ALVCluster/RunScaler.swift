@@ -1,0 +1,126 @@
+import ALVModel
+import ALVPlanner
+import ALVRun
+import Foundation
+
+/// The planner inside a distributed run: once a second it sizes the worker pool from the plan's demand a
+/// lead time ahead (predictive), from the rate just achieved (reactive), or not at all (fixed), and starts or
+/// retires workers through the pool. Every decision that changes the target, and every trigger, is recorded
+/// as a `scaling_decision` event with its inputs and reason.
+public final class RunScaler {
+    public let scaling: Scaling
+    public let demand: PlannedDemand
+    public let pool: WorkerPool?
+    /// Requests per second one worker is planned at before any CPU measurement exists.
+    public static let defaultCapacity = 5_000.0
+    private var target: Int
+    private var lastChange = Date.distantPast
+    private var lastTick = Date.distantPast
+    private var lastReplacement = Date.distantPast
+    private var runStart: Date?
+    public private(set) var decisions: [[String: String]] = []
+
+    public init(scaling: Scaling, plan: RunPlan, pool: WorkerPool?, initialWorkers: Int) {
+        self.scaling = scaling
+        demand = PlannedDemand(plan: plan)
+        self.pool = pool
+        target = initialWorkers
+    }
+
+    /// The workers wanted now.
+    public var targetWorkers: Int { target }
+
+    /// Requests per second per worker: configured, or learned from CPU per request at the target utilisation.
+    public func capacity(broker: Broker) -> (value: Double, source: String) {
+        if let configured = scaling.capacityPerWorker { return (configured, "configured") }
+        if let cpu = broker.cpuPerRequest, cpu > 0 { return (scaling.targetUtilization / cpu, "learned from \(String(format: "%.1f", cpu * 1e6)) CPU µs per request") }
+        return (Self.defaultCapacity, "default before any measurement")
+    }
+
+    /// Workers for a demand, clamped to the policy's bounds and the hosts' slots.
+    func workers(rps: Double, users: Int, capacity: Double) -> Int {
+        let forRate = Int((rps / capacity - 1e-9).rounded(.up))
+        let forUsers = Int((Double(users) / Double(scaling.usersPerWorker) - 1e-9).rounded(.up))
+        return min(scaling.maxWorkers, max(scaling.minWorkers, forRate, forUsers, 0))
+    }
+
+    /// Called on the broker's thread; acts at most once a second.
+    public func tick(broker: Broker, now: Date = Date()) {
+        if let pool {
+            for event in pool.checkHosts(now: now) { broker.record(event.kind, event.detail) }
+            // Workers that died are replaced at once, on whichever host has room.
+            if !scaling.forecastOnly && pool.active.count < target && now.timeIntervalSince(lastReplacement) >= 0.5 {
+                lastReplacement = now
+                let missing = target - pool.active.count
+                let events = pool.scale(to: target, now: now)
+                if events.contains(where: { $0.kind == "worker_started" }) {
+                    broker.record("workers_replaced", ["missing": String(missing), "target": String(target)])
+                }
+                for event in events { broker.record(event.kind, event.detail) }
+            }
+        }
+        guard now.timeIntervalSince(lastTick) >= 1, scaling.mode != .fixed else { return }
+        lastTick = now
+        let anchor = broker.runningSlot ?? (0, runStart ?? now)
+        if runStart == nil { runStart = anchor.1 }
+        let (capacity, source) = capacity(broker: broker)
+        let lead = (pool?.leadTime ?? 1) + scaling.marginSec
+        let current = max(1, pool?.active.count ?? target)
+        var wanted: Int
+        var reason: String
+        var detail: [String: String] = [:]
+        let observed = broker.lastSecondRate ?? 0
+        let reactive = workers(rps: observed, users: 0, capacity: capacity)
+        switch scaling.mode {
+        case .fixed:
+            return
+        case .reactive:
+            let utilisation = observed / (Double(current) * capacity)
+            detail["observed_rps"] = String(Int(observed.rounded()))
+            detail["utilization"] = String(format: "%.2f", utilisation)
+            if utilisation > scaling.scaleOutThreshold {
+                wanted = max(target, reactive)
+                reason = "observed utilisation \(String(format: "%.2f", utilisation)) above scale_out_threshold \(scaling.scaleOutThreshold)"
+            } else if utilisation < scaling.scaleInThreshold {
+                wanted = reactive
+                reason = "observed utilisation \(String(format: "%.2f", utilisation)) below scale_in_threshold \(scaling.scaleInThreshold)"
+            } else {
+                return
+            }
+        case .predictive:
+            let peak = demand.peak(from: now, to: now.addingTimeInterval(lead), anchorIndex: anchor.0, anchorStart: anchor.1)
+            let planned = workers(rps: peak.rps, users: peak.users, capacity: capacity)
+            let predictedUtilisation = peak.rps / (Double(current) * capacity)
+            detail["demand_forecast_rps"] = String(Int(peak.rps.rounded()))
+            if peak.users > 0 { detail["demand_forecast_users"] = String(peak.users) }
+            detail["observed_rps"] = String(Int(observed.rounded()))
+            detail["predicted_utilization"] = String(format: "%.2f", predictedUtilisation)
+            wanted = max(planned, reactive)
+            if planned == target && reactive <= target { return }
+            reason = planned >= reactive
+                ? "planned \(Int(peak.rps.rounded())) req/s within the next \(String(format: "%.1f", lead)) s (lead time + margin) needs \(planned) worker(s)"
+                : "observed \(Int(observed.rounded())) req/s needs \(reactive) worker(s), more than planned"
+        }
+        wanted = min(scaling.maxWorkers, max(scaling.minWorkers, wanted))
+        if let pool { wanted = min(wanted, max(scaling.minWorkers, pool.capacity)) }
+        if wanted < target && now.timeIntervalSince(lastChange) < scaling.cooldownSec {
+            return  // scale-in waits for the cool-down
+        }
+        guard wanted != target else { return }
+        detail["mode"] = scaling.mode.rawValue
+        detail["workers_before"] = String(target)
+        detail["workers_after"] = String(wanted)
+        detail["capacity_per_worker"] = String(Int(capacity.rounded()))
+        detail["capacity_source"] = source
+        detail["lead_time_s"] = String(format: "%.2f", lead)
+        detail["reason"] = reason
+        detail["acted"] = scaling.forecastOnly || pool == nil ? "false" : "true"
+        target = wanted
+        lastChange = now
+        decisions.append(detail)
+        broker.record("scaling_decision", detail)
+        if !scaling.forecastOnly, let pool {
+            for event in pool.scale(to: wanted, now: now) { broker.record(event.kind, event.detail) }
+        }
+    }
+}

@@ -1,0 +1,215 @@
+import ALVModel
+import Foundation
+
+/// How a launched process runs `alv worker` and reaches the broker.
+public struct WorkerInvocation: Sendable {
+    public var brokerHost: String
+    public var workPort: Int, metricsPort: Int, controlPort: Int
+    /// Extra `alv worker` arguments (CURVE keys, …).
+    public var extraArguments: [String]
+
+    public init(brokerHost: String, workPort: Int, metricsPort: Int, controlPort: Int, extraArguments: [String] = []) {
+        self.brokerHost = brokerHost
+        self.workPort = workPort
+        self.metricsPort = metricsPort
+        self.controlPort = controlPort
+        self.extraArguments = extraArguments
+    }
+
+    func arguments(id: String, brokerHost host: String? = nil) -> [String] {
+        ["worker", "--broker", host ?? brokerHost, "--work-port", String(workPort), "--metrics-port", String(metricsPort),
+         "--control-port", String(controlPort), "--id", id] + extraArguments
+    }
+}
+
+/// Something that happened to the pool, for the run's event log.
+public struct PoolEvent: Sendable, Equatable {
+    public var kind: String
+    public var detail: [String: String]
+}
+
+/// Worker processes on this machine and on SSH hosts. Starts and stops them to a target count, spreads them
+/// over the hosts with free slots, measures each host's lead time (spawn to first hello) and marks a host
+/// that fails to start workers as down, with exponential back-off, so its share goes elsewhere.
+public final class WorkerPool {
+    public final class Launched {
+        public let id: String
+        public let host: String
+        public let process: ChildProcess
+        public var hello: Date?
+        public var stopping = false
+        var stopRequested: Date?
+        init(id: String, host: String, process: ChildProcess) {
+            self.id = id
+            self.host = host
+            self.process = process
+        }
+    }
+
+    struct HostState {
+        var host: HostsFile.Host
+        var downUntil: Date?
+        var failures = 0
+        var leadTime: Double
+        var leadSamples = 0
+        var counter = 0
+    }
+
+    public let command: WorkerInvocation
+    public let localExecutable: String
+    public let logDirectory: String
+    /// The broker address remote hosts use.
+    public let remoteBrokerHost: String
+    private var hosts: [HostState]
+    public private(set) var workers: [Launched] = []
+    /// Asks the broker to retire a worker before its process is stopped (graceful scale-in).
+    public var retire: ((String) -> Void)?
+
+    /// - Parameters:
+    ///   - hosts: where workers may run (`local` for this machine).
+    ///   - localExecutable: the `alv` binary for local workers.
+    public init(hosts: [HostsFile.Host], command: WorkerInvocation, localExecutable: String, logDirectory: String, remoteBrokerHost: String? = nil) {
+        self.hosts = hosts.map { HostState(host: $0, leadTime: $0.isLocal ? 1.0 : 3.0) }
+        self.command = command
+        self.localExecutable = localExecutable
+        self.logDirectory = logDirectory
+        self.remoteBrokerHost = remoteBrokerHost ?? command.brokerHost
+        try? FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
+    }
+
+    /// Workers started and not yet stopped or exited.
+    public var active: [Launched] { workers.filter { !$0.stopping && $0.process.exitStatus == nil } }
+
+    /// The largest lead time among hosts that are up: how far ahead the planner must decide.
+    public var leadTime: Double {
+        hosts.filter { $0.downUntil == nil && $0.host.maxWorkers > 0 }.map(\.leadTime).max() ?? 1
+    }
+
+    /// Per-host state for decision records: host → (lead time s, samples, up).
+    public var hostSummary: [String: (leadTime: Double, samples: Int, up: Bool, running: Int)] {
+        var result: [String: (Double, Int, Bool, Int)] = [:]
+        for h in hosts {
+            result[h.host.host] = (h.leadTime, h.leadSamples, h.downUntil == nil, active.filter { $0.host == h.host.host }.count)
+        }
+        return result
+    }
+
+    /// The most workers the hosts that are up can run.
+    public var capacity: Int { hosts.filter { $0.downUntil == nil }.reduce(0) { $0 + $1.host.maxWorkers } }
+
+    /// Starts or stops workers until `target` are active (as far as the hosts allow).
+    public func scale(to target: Int, now: Date = Date()) -> [PoolEvent] {
+        var events: [PoolEvent] = []
+        events += checkHosts(now: now)
+        var running = active.count
+        while running < target {
+            // The up host with a free slot and the fewest workers relative to its size.
+            let candidates = hosts.indices.filter { i in
+                hosts[i].downUntil == nil && active.filter { $0.host == hosts[i].host.host }.count < hosts[i].host.maxWorkers
+            }
+            guard let i = candidates.min(by: { load($0) < load($1) }) else {
+                events.append(PoolEvent(kind: "scale_limited", detail: ["wanted": String(target), "running": String(running), "reason": "no host has a free slot"]))
+                break
+            }
+            if let event = launch(on: i) { events.append(event) }
+            running = active.count
+            if hosts[i].downUntil != nil { continue }
+        }
+        if running > target {
+            // Newest first: they hold the least history in any unit.
+            for worker in active.sorted(by: { $0.process.started > $1.process.started }).prefix(running - target) {
+                worker.stopping = true
+                worker.stopRequested = now
+                retire?(worker.id)
+                events.append(PoolEvent(kind: "worker_retired", detail: ["worker": worker.id, "host": worker.host]))
+            }
+        }
+        return events
+    }
+
+    private func load(_ i: Int) -> Double {
+        Double(active.filter { $0.host == hosts[i].host.host }.count) / Double(max(1, hosts[i].host.maxWorkers))
+    }
+
+    private func launch(on i: Int) -> PoolEvent? {
+        hosts[i].counter += 1
+        let host = hosts[i].host
+        let label = host.isLocal ? "local" : host.host.replacingOccurrences(of: "@", with: "_")
+        let id = "\(label)-p\(ProcessInfo.processInfo.processIdentifier)-\(hosts[i].counter)"
+        let arguments: [String]
+        if host.isLocal {
+            arguments = [localExecutable] + command.arguments(id: id)
+        } else {
+            let remote = ([host.alvPath] + command.arguments(id: id, brokerHost: remoteBrokerHost)).map(Self.shellQuoted).joined(separator: " ")
+            arguments = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "ServerAliveInterval=2", "-o", "ServerAliveCountMax=3"]
+                + host.sshOptions + [host.host, "exec " + remote]
+        }
+        do {
+            let process = try ChildProcess(arguments, stderrPath: "\(logDirectory)/\(id).log")
+            workers.append(Launched(id: id, host: host.host, process: process))
+            return PoolEvent(kind: "worker_started", detail: ["worker": id, "host": host.host, "pid": String(process.pid)])
+        } catch {
+            markDown(i, reason: error.description)
+            return PoolEvent(kind: "host_down", detail: ["host": host.host, "reason": error.description])
+        }
+    }
+
+    static func shellQuoted(_ s: String) -> String {
+        s.allSatisfy { $0.isLetter || $0.isNumber || "-_./:=@,".contains($0) } ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    /// A worker said hello: the first one after launch gives the host's lead time.
+    public func hello(worker id: String, at time: Date) {
+        guard let worker = workers.first(where: { $0.id == id }), worker.hello == nil else { return }
+        worker.hello = time
+        guard let i = hosts.firstIndex(where: { $0.host.host == worker.host }) else { return }
+        let sample = time.timeIntervalSince(worker.process.started)
+        hosts[i].leadTime = hosts[i].leadSamples == 0 ? sample : max(sample, 0.7 * hosts[i].leadTime + 0.3 * sample)
+        hosts[i].leadSamples += 1
+        hosts[i].failures = 0
+    }
+
+    /// Reaps exited workers; a worker that exits without being asked, before saying hello, marks its host
+    /// down (ssh cannot connect, alv missing there, …). Returns what happened.
+    public func checkHosts(now: Date = Date()) -> [PoolEvent] {
+        var events: [PoolEvent] = []
+        for i in hosts.indices {
+            if let until = hosts[i].downUntil, now >= until {
+                hosts[i].downUntil = nil
+                events.append(PoolEvent(kind: "host_retry", detail: ["host": hosts[i].host.host]))
+            }
+        }
+        for worker in workers where worker.process.exitStatus == nil {
+            worker.process.reap()
+            guard let status = worker.process.exitStatus else { continue }
+            if worker.stopping { continue }
+            let reason = worker.process.stderrTail().split(separator: "\n").last.map(String.init) ?? "exit status \(status)"
+            events.append(PoolEvent(kind: "worker_exited", detail: ["worker": worker.id, "host": worker.host, "status": String(status), "reason": reason]))
+            // A worker that never said hello, or an ssh that lost its connection (255), says the host is unusable;
+            // a worker killed after it joined is only replaced.
+            if worker.hello == nil || (status == 255 && worker.host != "local"), let i = hosts.firstIndex(where: { $0.host.host == worker.host }) {
+                markDown(i, reason: reason)
+                events.append(PoolEvent(kind: "host_down", detail: ["host": worker.host, "reason": reason, "retry_in_s": String(format: "%.0f", hosts[i].downUntil!.timeIntervalSince(now))]))
+            }
+        }
+        // Retired workers get five seconds to leave on their own (the broker told them), then are stopped.
+        for worker in workers where worker.stopping && worker.process.exitStatus == nil {
+            if let asked = worker.stopRequested, now.timeIntervalSince(asked) > 5 { worker.process.stop(grace: 0) }
+        }
+        workers.removeAll { $0.process.exitStatus != nil }
+        return events
+    }
+
+    private func markDown(_ i: Int, reason: String) {
+        hosts[i].failures += 1
+        let backoff = min(60, pow(2, Double(hosts[i].failures)))
+        hosts[i].downUntil = Date().addingTimeInterval(backoff)
+    }
+
+    /// Stops every worker (stdin closed, then SIGTERM and SIGKILL to each process group) and reaps them.
+    public func stopAll(grace: Double = 3) {
+        for worker in workers { worker.process.closeInput() }
+        for worker in workers { worker.process.stop(grace: grace) }
+        workers.removeAll()
+    }
+}

@@ -1,0 +1,45 @@
+import ALVModel
+import Foundation
+
+/// The load a plan asks for over time, known in advance: each vector starts when the previous one ends
+/// plus the profile's transition delay, ramps linearly over its ramp-up time and holds its target.
+public struct PlannedDemand: Sendable {
+    public let plan: RunPlan
+
+    public init(plan: RunPlan) { self.plan = plan }
+
+    /// Requests per second (open-model vectors) and virtual users (closed-model vectors) planned at `time`,
+    /// given that vector `index` started at `start` (later vectors follow on schedule).
+    public func demand(at time: Date, anchorIndex index: Int, anchorStart start: Date) -> (rps: Double, users: Int) {
+        let delay = plan.profile?.transitionDelaySec ?? 0
+        var begin = start
+        for i in index..<plan.steps.count {
+            let vector = plan.steps[i].vector
+            let end = begin.addingTimeInterval(vector.durationSec)
+            if time < begin { return (0, 0) }
+            if time < end {
+                let elapsed = time.timeIntervalSince(begin)
+                let share = vector.rampUpTimeSec > 0 ? min(1, elapsed / vector.rampUpTimeSec) : 1
+                switch vector.load {
+                case .open(let rate, _, _): return (rate * share, 0)
+                case .closed(let users): return (0, Int((Double(users) * share).rounded(.up)))
+                }
+            }
+            begin = end.addingTimeInterval(delay)
+        }
+        return (0, 0)
+    }
+
+    /// The most demand planned in `[from, to]`, sampled every `resolution` seconds.
+    public func peak(from: Date, to: Date, anchorIndex: Int, anchorStart: Date, resolution: Double = 0.25) -> (rps: Double, users: Int) {
+        var rps = 0.0, users = 0
+        var t = from
+        while t <= to {
+            let d = demand(at: t, anchorIndex: anchorIndex, anchorStart: anchorStart)
+            rps = max(rps, d.rps)
+            users = max(users, d.users)
+            t = t.addingTimeInterval(resolution)
+        }
+        return (rps, users)
+    }
+}
