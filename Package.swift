@@ -80,7 +80,7 @@ let package = Package(
         .executableTarget(name: "alv-bench", dependencies: ["ALVForecast", "ALVTemplates", "ALVModel", "ALVMetrics", "ALVProtocol", "ALVRun", "ALVStore", "ALVTransport"]),
 
         // Helpers shared by the test targets: fixtures, temp dirs, running the built `alv`.
-        .target(name: "ALVTesting", dependencies: ["ALVTarget"], path: "Tests/ALVTesting"),
+        .target(name: "ALVTesting", dependencies: ["ALVPlanner", "ALVTarget"], path: "Tests/ALVTesting"),
         .testTarget(name: "ALVTemplatesTests", dependencies: ["ALVTemplates", "ALVTesting"]),
         .testTarget(name: "ALVModelTests", dependencies: ["ALVModel", "ALVTesting"]),
         .testTarget(name: "ALVMetricsTests", dependencies: ["ALVMetrics", "ALVTemplates"]),

@@ -88,7 +88,10 @@ public final class RunScaler {
                 return
             }
         case .predictive:
-            let peak = demand.peak(from: now, to: now.addingTimeInterval(lead), anchorIndex: anchor.0, anchorStart: anchor.1)
+            // Workers decided now must be live before the broker issues the window that needs them: look ahead
+            // by the lead time and margin, plus one planner tick and the broker's issue lead.
+            let horizon = lead + 1 + broker.configuration.leadSeconds
+            let peak = demand.peak(from: now, to: now.addingTimeInterval(horizon), anchorIndex: anchor.0, anchorStart: anchor.1)
             let planned = workers(rps: peak.rps, users: peak.users, capacity: capacity)
             let predictedUtilisation = peak.rps / (Double(current) * capacity)
             detail["demand_forecast_rps"] = String(Int(peak.rps.rounded()))
@@ -98,7 +101,7 @@ public final class RunScaler {
             wanted = max(planned, reactive)
             if planned == target && reactive <= target { return }
             reason = planned >= reactive
-                ? "planned \(Int(peak.rps.rounded())) req/s within the next \(String(format: "%.1f", lead)) s (lead time + margin) needs \(planned) worker(s)"
+                ? "planned \(Int(peak.rps.rounded())) req/s within the next \(String(format: "%.1f", horizon)) s (lead time + margin + tick + issue lead) needs \(planned) worker(s)"
                 : "observed \(Int(observed.rounded())) req/s needs \(reactive) worker(s), more than planned"
         }
         wanted = min(scaling.maxWorkers, max(scaling.minWorkers, wanted))

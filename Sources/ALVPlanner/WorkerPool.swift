@@ -39,6 +39,7 @@ public final class WorkerPool {
         public var hello: Date?
         public var stopping = false
         var stopRequested: Date?
+        var reported = false
         init(id: String, host: String, process: ChildProcess) {
             self.id = id
             self.host = host
@@ -179,9 +180,10 @@ public final class WorkerPool {
                 events.append(PoolEvent(kind: "host_retry", detail: ["host": hosts[i].host.host]))
             }
         }
-        for worker in workers where worker.process.exitStatus == nil {
+        for worker in workers where !worker.reported {
             worker.process.reap()
             guard let status = worker.process.exitStatus else { continue }
+            worker.reported = true
             if worker.stopping { continue }
             let reason = worker.process.stderrTail().split(separator: "\n").last.map(String.init) ?? "exit status \(status)"
             events.append(PoolEvent(kind: "worker_exited", detail: ["worker": worker.id, "host": worker.host, "status": String(status), "reason": reason]))
@@ -196,7 +198,7 @@ public final class WorkerPool {
         for worker in workers where worker.stopping && worker.process.exitStatus == nil {
             if let asked = worker.stopRequested, now.timeIntervalSince(asked) > 5 { worker.process.stop(grace: 0) }
         }
-        workers.removeAll { $0.process.exitStatus != nil }
+        workers.removeAll { $0.reported }
         return events
     }
 

@@ -1,0 +1,127 @@
+import ALVPlanner
+import Foundation
+
+/// A port that was free a moment ago (bound to 0 and released), for daemons that cannot bind port 0.
+public func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Waits until something accepts TCP connections on 127.0.0.1:`port`.
+public func waitForListener(port: Int, timeout: TimeInterval = 10) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        close(fd)
+        if connected == 0 { return true }
+        usleep(50_000)
+    }
+    return false
+}
+
+/// A daemon started by a test, in a process group of its own, and stopped (with its whole group) when
+/// released. Its own group matters: sshd, for one, signals its process group when it shuts down.
+public class TestDaemon {
+    public let process: ChildProcess
+    public let directory: TemporaryDirectory
+
+    init(_ executable: String, _ arguments: [String], directory: TemporaryDirectory) throws {
+        self.directory = directory
+        process = try ChildProcess([executable] + arguments, stderrPath: directory.file("daemon.log"))
+    }
+
+    /// Stops the daemon (SIGTERM, then SIGKILL, to its group) and reaps it.
+    public func stop() { process.stop(grace: 0) }
+
+    /// What the daemon wrote to stderr.
+    public var log: String { (try? String(contentsOfFile: directory.file("daemon.log"), encoding: .utf8)) ?? "" }
+
+    deinit { stop() }
+}
+
+/// nginx answering 200 "ok" on 127.0.0.1: a target that outruns any debug-built generator.
+public final class Nginx: TestDaemon {
+    public let port: Int
+    public var url: String { "http://127.0.0.1:\(port)" }
+
+    public init() throws {
+        let directory = TemporaryDirectory("alv-nginx")
+        port = freePort()
+        let config = directory.write("nginx.conf", """
+            worker_processes 1;
+            pid \(directory.path)/nginx.pid;
+            error_log \(directory.path)/error.log;
+            events { worker_connections 4096; }
+            http {
+              access_log off;
+              keepalive_requests 10000000;
+              client_body_temp_path \(directory.path)/body;
+              server { listen 127.0.0.1:\(port) backlog=4096; location / { return 200 "ok\\n"; } }
+            }
+            """)
+        try super.init("/usr/sbin/nginx", ["-c", config, "-g", "daemon off;"], directory: directory)
+        guard waitForListener(port: port) else { throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "nginx did not start: \(log)"]) }
+    }
+}
+
+/// sshd on 127.0.0.1 with a throwaway host key and one authorised client key, for the current user.
+public final class LocalSSHD: TestDaemon {
+    public let port: Int
+    public let clientKey: String
+    public let user: String
+
+    public init() throws {
+        let directory = TemporaryDirectory("alv-sshd")
+        port = freePort()
+        user = ProcessInfo.processInfo.environment["USER"] ?? String(cString: getpwuid(getuid())!.pointee.pw_name)
+        clientKey = directory.file("client")
+        for (file, comment) in [(directory.file("host"), "alv-test-host"), (clientKey, "alv-test-client")] {
+            let keygen = Process()
+            keygen.executableURL = URL(fileURLWithPath: "/usr/bin/ssh-keygen")
+            keygen.arguments = ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file]
+            keygen.standardOutput = FileHandle.nullDevice
+            try keygen.run()
+            keygen.waitUntilExit()
+        }
+        let authorized = directory.file("authorized_keys")
+        try FileManager.default.copyItem(atPath: clientKey + ".pub", toPath: authorized)
+        try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
+        let config = directory.write("sshd_config", """
+            Port \(port)
+            ListenAddress 127.0.0.1
+            HostKey \(directory.path)/host
+            PidFile \(directory.path)/sshd.pid
+            AuthorizedKeysFile \(authorized)
+            StrictModes no
+            UsePAM no
+            PasswordAuthentication no
+            KbdInteractiveAuthentication no
+            PermitRootLogin prohibit-password
+            AcceptEnv ALV_*
+            """)
+        try super.init("/usr/sbin/sshd", ["-D", "-e", "-f", config], directory: directory)
+        guard waitForListener(port: port) else { throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "sshd did not start: \(log)"]) }
+    }
+
+    /// The `ssh_options` a hosts file needs to reach this sshd.
+    public var sshOptions: [String] {
+        ["-i", clientKey, "-p", String(port), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
+    }
+
+    public var host: String { "\(user)@127.0.0.1" }
+}
