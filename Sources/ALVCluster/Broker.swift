@@ -208,8 +208,11 @@ public final class Broker {
                 issue(step: step, vectorIndex: slot.index, vectorStartMs: startMs, from: windowStart, to: windowEnd, runID: runID, options: options, seed: seed)
                 windowStart = windowEnd
             }
-            while Date() < slot.end && !stopped() { pump(until: min(slot.end, Date().addingTimeInterval(0.05))) }
-            let ended = Date()
+            // Move on a lead before the end, so the next vector's first window is issued in time and starts
+            // exactly when this one ends (plus the profile's transition delay).
+            let handover = slot.end.addingTimeInterval(-lead)
+            while Date() < handover && !stopped() { pump(until: min(handover, Date().addingTimeInterval(0.05))) }
+            let ended = stopped() ? Date() : slot.end
             watching = nil
             if stopped() {
                 // Units of this vector (including any already sent for its next window) stop now.

@@ -196,7 +196,7 @@ struct RunCommand: ParsableCommand {
         }
         if joined < initial { printError("alv: \(joined) of \(initial) workers joined within 20 s; the run goes on with them") }
         let where_ = Set(pool.active.map(\.host)).sorted().joined(separator: ", ")
-        printError("alv: running \(plan.profile.map { "profile \($0.profileID)" } ?? "vector \(plan.steps[0].vector.vectorID)") against \(plan.target) on \(joined) worker processes (\(where_)), scaling \(scaling.mode.rawValue); broker work port \(broker.endpoints.workPort)")
+        printError("alv: running \(plan.profile.map { "profile \($0.profileID)" } ?? "vector \(plan.steps[0].vector.vectorID)") against \(plan.target) on \(joined) worker processes (pids \(pool.active.map { String($0.process.pid) }.joined(separator: " "))) on \(where_), scaling \(scaling.mode.rawValue); broker work port \(broker.endpoints.workPort)")
         broker.planTarget = plan.target
         broker.onEvent = { feed.event($0) }
         broker.onStart = { feed.named($0) }
