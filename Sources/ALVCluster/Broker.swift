@@ -302,7 +302,8 @@ public final class Broker {
             let unit = WorkUnit(
                 runID: runID, unitID: "\(runID)-u\(unitCounter)", epoch: epoch, vector: vector, dataDirectory: step.dataDirectory,
                 baseURL: planTarget, load: load, startMs: from, rampUpSec: rampLeft, rampFrom: rampFrom, durationSec: Double(to - from) / 1000,
-                deadlineMs: from + 1000, seed: seed &+ UInt64(unitCounter) &* 0x9E37_79B9_7F4A_7C15, firstUserIndex: firstUser)
+                deadlineMs: from + 1000, seed: seed &+ UInt64(unitCounter) &* 0x9E37_79B9_7F4A_7C15, firstUserIndex: firstUser,
+                rateShape: vector.rateShape.map { Self.slice($0, fromSecond: offset, seconds: Double(to - from) / 1000) })
             guard let frames = try? WireCodec.encode(topic: "unit", UnitMessage(unit: unit, vectorIndex: vectorIndex, options: options)) else { continue }
             do {
                 if try push.send(frames, dontWait: true) {
@@ -318,6 +319,20 @@ public final class Broker {
 
     /// The target of the running plan (units carry it as their base URL).
     public var planTarget = ""
+
+    /// The part of a vector's per-second rate shape that a unit starting `fromSecond` into it covers. A start
+    /// inside a second takes that second's factor for its remainder.
+    static func slice(_ shape: [Double], fromSecond offset: Double, seconds: Double) -> [Double] {
+        guard !shape.isEmpty else { return shape }
+        var result: [Double] = []
+        var t = 0.0
+        while t < seconds {
+            let k = min(shape.count - 1, max(0, Int(offset + t)))
+            result.append(shape[k])
+            t += 1
+        }
+        return result.isEmpty ? [shape[min(shape.count - 1, max(0, Int(offset)))]] : result
+    }
 
     // MARK: Scaling
 

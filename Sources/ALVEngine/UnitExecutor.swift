@@ -150,7 +150,7 @@ public final class UnitExecutor {
     private func setUpLoad(start: UInt64) {
         switch unit.load {
         case .open(let rate, let process, _):
-            var arrivals = ArrivalSchedule(rate: rate, rampSeconds: unit.rampUpSec, process: process, from: unit.rampFrom)
+            var arrivals = ArrivalSchedule(rate: rate, rampSeconds: unit.rampUpSec, process: process, from: unit.rampFrom, shape: unit.rateShape)
             nextArrival = start + UInt64(arrivals.next(&random) * 1e9)
             schedule = arrivals
             startTime = start

@@ -30,12 +30,15 @@ public struct WorkUnit: Sendable, Equatable, Codable {
     public var seed: UInt64
     /// Index of the first virtual user of this unit (closed model), so data rows spread across workers.
     public var firstUserIndex: Int
+    /// Open model shaped by a forecast: per-second multipliers of the rate from the unit's start.
+    public var rateShape: [Double]?
 
     public init(
         runID: String, unitID: String, epoch: Int = 0, vector: LoadVector, dataDirectory: String?, baseURL: String,
         load: LoadModel, startMs: Int64, rampUpSec: Double, rampFrom: Double = 0, durationSec: Double, deadlineMs: Int64,
-        seed: UInt64, firstUserIndex: Int = 0
+        seed: UInt64, firstUserIndex: Int = 0, rateShape: [Double]? = nil
     ) {
+        self.rateShape = rateShape
         self.runID = runID
         self.unitID = unitID
         self.epoch = epoch
@@ -55,7 +58,7 @@ public struct WorkUnit: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case runID = "run_id", unitID = "unit_id", epoch, vector, dataDirectory = "data_directory", baseURL = "base_url", load
         case startMs = "start_ms", rampUpSec = "ramp_up_sec", rampFrom = "ramp_from", durationSec = "duration_sec", deadlineMs = "deadline_ms", seed
-        case firstUserIndex = "first_user_index"
+        case firstUserIndex = "first_user_index", rateShape = "rate_shape"
     }
 }
 

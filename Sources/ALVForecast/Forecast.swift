@@ -131,3 +131,24 @@ public struct SeasonalWindowAverage: Forecaster {
                         statistics: ["sigma": sigma, "n": Double(n)])
     }
 }
+
+/// Forecasters by the names the command line and vectors use.
+public enum ForecasterCatalog {
+    public static let names = ["auto", "snaive", "window", "ets", "arima", "mstl", "prophet"]
+
+    /// The forecaster called `name` for a series with these seasons (shortest first); nil for an unknown
+    /// name, or for a seasonal method when no season is known.
+    public static func make(_ name: String, periods: [Int], levels: [Double] = [80, 95]) -> (any Forecaster)? {
+        let main = periods.first ?? 1, longest = periods.last ?? 1
+        switch name {
+        case "snaive": return periods.isEmpty ? nil : SeasonalNaive(period: longest)
+        case "window": return periods.isEmpty ? nil : SeasonalWindowAverage(period: longest)
+        case "ets": return ETS(period: main)
+        case "arima": return ARIMA(period: main)
+        case "mstl": return periods.isEmpty ? nil : MSTLForecaster(periods: periods)
+        case "prophet": return ProphetStyle(periods: periods)
+        case "auto": return AutoForecaster(periods: periods, levels: levels)
+        default: return nil
+        }
+    }
+}

@@ -21,7 +21,7 @@ public struct PlannedDemand: Sendable {
                 let elapsed = time.timeIntervalSince(begin)
                 let share = vector.rampUpTimeSec > 0 ? min(1, elapsed / vector.rampUpTimeSec) : 1
                 switch vector.load {
-                case .open(let rate, _, _): return (rate * share, 0)
+                case .open(let rate, _, _): return (rate * share * vector.shapeFactor(atSecond: elapsed, upper: true), 0)
                 case .closed(let users): return (0, Int((Double(users) * share).rounded(.up)))
                 }
             }

@@ -42,7 +42,42 @@ public final class MetricsStore {
                 run_id TEXT NOT NULL, second INTEGER NOT NULL, worker TEXT NOT NULL, cpu_s REAL NOT NULL,
                 rss_bytes INTEGER NOT NULL, running_units INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS events (run_id TEXT NOT NULL, at TEXT NOT NULL, kind TEXT NOT NULL, detail_json TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS history (
+                endpoint TEXT NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL, PRIMARY KEY (endpoint, ts)) WITHOUT ROWID;
             """)
+    }
+
+    /// Stores demand history for an endpoint (`timestamp → requests per second`), replacing values at
+    /// timestamps already stored. Returns how many points were new.
+    @discardableResult
+    public func importHistory(endpoint: String, points: [(Int64, Double)]) throws -> Int {
+        var added = 0
+        try database.transaction {
+            let exists = try database.prepare("SELECT 1 FROM history WHERE endpoint = ? AND ts = ?")
+            let insert = try database.prepare("INSERT OR REPLACE INTO history (endpoint, ts, value) VALUES (?, ?, ?)")
+            for (ts, value) in points {
+                if try !exists.bind(endpoint, Int(ts)).step() { added += 1 }
+                try insert.bind(endpoint, Int(ts), value).run()
+            }
+        }
+        return added
+    }
+
+    /// An endpoint's stored history, oldest first.
+    public func history(endpoint: String) throws -> [(Int64, Double)] {
+        let statement = try database.prepare("SELECT ts, value FROM history WHERE endpoint = ? ORDER BY ts")
+        _ = try statement.bind(endpoint)
+        var result: [(Int64, Double)] = []
+        while try statement.step() { result.append((Int64(statement.int(0)), statement.double(1))) }
+        return result
+    }
+
+    /// Endpoints with stored history and their point counts.
+    public func historyEndpoints() throws -> [(endpoint: String, points: Int)] {
+        let statement = try database.prepare("SELECT endpoint, COUNT(*) FROM history GROUP BY endpoint ORDER BY endpoint")
+        var result: [(String, Int)] = []
+        while try statement.step() { result.append((statement.string(0) ?? "", statement.int(1))) }
+        return result
     }
 
     public func beginRun(_ runID: String, target: String, profileID: String?, planJSON: String?) throws {

@@ -356,6 +356,9 @@ func detail(of stored: StoredDocument, in repository: Repository) throws -> Stri
 func describe(_ vector: LoadVector) -> String {
     let load: String
     switch vector.load {
+    case .open(_, let arrival, _) where vector.forecast != nil:
+        let f = vector.forecast!
+        load = "forecast of \(f.history) (\(f.model), \(format(f.horizonSec)) s ahead, ×\(format(f.scale))\(f.timeScale != 1 ? ", \(format(f.timeScale)) s per second" : "")) (\(arrival.rawValue))"
     case .open(let rate, let arrival, _): load = "\(format(rate)) req/s (\(arrival.rawValue))"
     case .closed(let users): load = "\(users) virtual users"
     }

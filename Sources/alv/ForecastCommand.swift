@@ -78,19 +78,7 @@ struct ForecastCommand: ParsableCommand {
         let daySteps = 86_400 % series.step == 0 ? Int(86_400 / series.step) : 0
         let steps = horizon ?? (daySteps >= 1 && daySteps <= 10_000 ? daySteps : periods.first ?? 24)
         let levels = try levels()
-        let main = periods.first ?? 1
-        let longest = periods.last ?? 1
-        let forecaster: any Forecaster
-        switch model {
-        case "snaive": forecaster = SeasonalNaive(period: longest)
-        case "window": forecaster = SeasonalWindowAverage(period: longest)
-        case "ets": forecaster = ETS(period: main)
-        case "arima": forecaster = ARIMA(period: main)
-        case "mstl": forecaster = MSTLForecaster(periods: periods)
-        case "prophet": forecaster = ProphetStyle(periods: periods)
-        default: forecaster = AutoForecaster(periods: periods, levels: levels)
-        }
-        if periods.isEmpty && ["snaive", "window", "mstl"].contains(model) {
+        guard let forecaster = ForecasterCatalog.make(model, periods: periods, levels: levels) else {
             throw CLIError.badInput("\(input): --model \(model) needs a season; none was detected, pass --season N")
         }
         let started = DispatchTime.now().uptimeNanoseconds

@@ -2,6 +2,7 @@ import ALVCluster
 import ALVPlanner
 import ALVDashboard
 import ALVEngine
+import ALVForecast
 import ALVMetrics
 import ALVModel
 import ALVRun
@@ -226,7 +227,28 @@ struct RunCommand: ParsableCommand {
 struct RunInputResolver {
     let store: StoreOptions
 
+    /// The plan for `input`, with forecast-shaped loads resolved into per-second rates.
     func plan(for input: String, target: String) throws -> RunPlan {
+        var plan = try unresolvedPlan(for: input, target: target)
+        guard plan.steps.contains(where: { $0.vector.forecast != nil }) else { return plan }
+        var metrics: MetricsStore?
+        for (i, step) in plan.steps.enumerated() where step.vector.forecast != nil {
+            do {
+                plan.steps[i].vector = try ForecastLoadResolver.resolve(step.vector, baseDirectory: step.dataDirectory) { endpoint in
+                    if metrics == nil { metrics = try MetricsStore(database: try SQLiteDatabase(path: store.db)) }
+                    let points = try metrics!.history(endpoint: endpoint)
+                    return points.isEmpty ? nil : try TimeSeries.regularised(points)
+                }
+            } catch {
+                throw CLIError.badInput(error.description)
+            }
+            let v = plan.steps[i].vector
+            printError("alv: \(v.vectorID): forecast load, peak \(Int(v.load.openRate ?? 0)) req/s over \(Int(v.durationSec)) s")
+        }
+        return plan
+    }
+
+    private func unresolvedPlan(for input: String, target: String) throws -> RunPlan {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory), !isDirectory.boolValue {
             let bytes = try readInput(input)

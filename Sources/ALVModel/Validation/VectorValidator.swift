@@ -8,7 +8,8 @@ public enum VectorValidator {
         "thresholds", "data_files",
     ]
     static let requestFields = ["name", "method", "url", "frequency", "headers", "payload_template", "think_time_ms", "timeout_ms"]
-    static let loadFields = ["target_rps", "virtual_users", "arrival", "max_in_flight"]
+    static let loadFields = ["target_rps", "virtual_users", "arrival", "max_in_flight", "forecast"]
+    static let forecastFields = ["history", "horizon_sec", "scale", "model", "time_scale", "level"]
 
     /// Validates the JSON text of a vector.
     /// - Parameters:
@@ -51,7 +52,8 @@ public enum VectorValidator {
         let rampUp = fields["ramp_up_time_sec"] == nil
             ? 0 : sink.number(fields["ramp_up_time_sec"], at: path.appending("ramp_up_time_sec"), minimum: 0, maximum: 86_400 * 7, what: "seconds (a number)")
         let duration = sink.number(fields["duration_sec"], at: path.appending("duration_sec"), minimum: 0, minimumExclusive: true, maximum: 86_400 * 7, what: "seconds (a number)")
-        let load = fields["load"].flatMap { readLoad($0, at: path.appending("load"), sink: &sink) }
+        var forecast: ForecastLoad?
+        let load = fields["load"].flatMap { readLoad($0, at: path.appending("load"), sink: &sink, forecast: &forecast) }
         let thresholds = fields["thresholds"].map { readThresholds($0, at: path.appending("thresholds"), sink: &sink) } ?? []
         let dataFiles = fields["data_files"].map { readDataFiles($0, at: path.appending("data_files"), sink: &sink) } ?? [:]
         var resolver = DataFileResolver(baseDirectory: baseDirectory, declared: dataFiles)
@@ -94,9 +96,11 @@ public enum VectorValidator {
         }
 
         guard let vectorID, let name, let rampUp, let duration, let load, requestTypesValid else { return nil }
-        return LoadVector(
+        var vector = LoadVector(
             vectorID: vectorID, name: name, description: description, requestTypes: requestTypes, rampUpTimeSec: rampUp,
             durationSec: duration, load: load, thresholds: thresholds, dataFiles: dataFiles)
+        vector.forecast = forecast
+        return vector
     }
 
     static func readRequestType(
@@ -191,10 +195,22 @@ public enum VectorValidator {
         return .range(min: low, max: high)
     }
 
-    static func readLoad(_ node: JSONNode, at path: JSONPath, sink: inout DiagnosticSink) -> LoadModel? {
+    static func readLoad(_ node: JSONNode, at path: JSONPath, sink: inout DiagnosticSink, forecast: inout ForecastLoad?) -> LoadModel? {
         guard let fields = sink.object(node, at: path, allowed: loadFields, required: [], what: "a load model") else { return nil }
         let hasRate = fields["target_rps"] != nil
         let hasUsers = fields["virtual_users"] != nil
+        if let node = fields["forecast"] {
+            if hasRate || hasUsers {
+                sink.error(path.appending("forecast"), node, "\"forecast\" sets the rate itself: remove \"target_rps\" and \"virtual_users\"")
+                return nil
+            }
+            forecast = readForecast(node, at: path.appending("forecast"), sink: &sink)
+            guard forecast != nil else { return nil }
+            let arrival = fields["arrival"] == nil ? "poisson" : sink.oneOf(fields["arrival"], at: path.appending("arrival"), ArrivalProcess.allCases.map(\.rawValue))
+            let cap = fields["max_in_flight"] == nil ? 0 : sink.integer(fields["max_in_flight"], at: path.appending("max_in_flight"), minimum: 1, maximum: 1_000_000)
+            guard let arrival, let process = ArrivalProcess(rawValue: arrival), let cap else { return nil }
+            return .open(targetRPS: 1, arrival: process, maxInFlight: cap == 0 ? nil : cap)
+        }
         if hasRate && hasUsers {
             sink.error(path, node, "expected exactly one of \"target_rps\" (open model) or \"virtual_users\" (closed model), found both")
             return nil
@@ -214,6 +230,19 @@ public enum VectorValidator {
         let cap = fields["max_in_flight"] == nil ? 0 : sink.integer(fields["max_in_flight"], at: path.appending("max_in_flight"), minimum: 1, maximum: 1_000_000)
         guard let rate, let arrival, let process = ArrivalProcess(rawValue: arrival), let cap else { return nil }
         return .open(targetRPS: rate, arrival: process, maxInFlight: cap == 0 ? nil : cap)
+    }
+
+    static func readForecast(_ node: JSONNode, at path: JSONPath, sink: inout DiagnosticSink) -> ForecastLoad? {
+        guard let f = sink.object(node, at: path, allowed: forecastFields, required: ["history", "horizon_sec"], what: "a forecast load") else { return nil }
+        let before = sink.diagnostics.errors.count
+        let history = sink.string(f["history"], at: path.appending("history"))
+        let horizon = sink.number(f["horizon_sec"], at: path.appending("horizon_sec"), minimum: 1, maximum: 86_400 * 366, what: "seconds of forecast (a number)")
+        let scale = f["scale"] == nil ? 1 : sink.number(f["scale"], at: path.appending("scale"), minimum: 0, minimumExclusive: true, maximum: 1_000_000, what: "a multiplier above 0")
+        let model = f["model"] == nil ? "auto" : sink.oneOf(f["model"], at: path.appending("model"), ForecastLoad.models)
+        let timeScale = f["time_scale"] == nil ? 1 : sink.number(f["time_scale"], at: path.appending("time_scale"), minimum: 0, minimumExclusive: true, maximum: 1_000_000, what: "seconds of forecast per second of test")
+        let level = f["level"] == nil ? 80 : sink.number(f["level"], at: path.appending("level"), minimum: 50, maximum: 99.9, what: "a percentage between 50 and 99.9")
+        guard sink.diagnostics.errors.count == before, let history, let horizon, let scale, let model, let timeScale, let level else { return nil }
+        return ForecastLoad(history: history, horizonSec: horizon, scale: scale, model: model, timeScale: timeScale, level: level)
     }
 
     static func readThresholds(_ node: JSONNode, at path: JSONPath, sink: inout DiagnosticSink) -> [Threshold] {

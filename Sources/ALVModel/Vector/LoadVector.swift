@@ -18,6 +18,13 @@ public struct LoadVector: Sendable, Equatable, Codable {
     public var thresholds: [Threshold]
     /// Named CSV files for `{{data.NAME.COLUMN}}`; names not listed here resolve to NAME.csv beside the vector file.
     public var dataFiles: [String: DataFileSpec]
+    /// `load: {"forecast": …}`: the rate over time is a forecast of an endpoint's history.
+    public var forecast: ForecastLoad?
+    /// Once the forecast is resolved: per-second multipliers of the open-model rate over the vector (the
+    /// forecast's mean relative to its peak) and the same for the interval's upper bound (for capacity
+    /// planning). Not part of the vector's JSON.
+    public var rateShape: [Double]?
+    public var rateShapeUpper: [Double]?
 
     public init(
         vectorID: String, name: String, description: String? = nil, requestTypes: [RequestType],
@@ -50,6 +57,7 @@ public struct LoadVector: Sendable, Equatable, Codable {
         rampUpTimeSec = try c.decodeIfPresent(Double.self, forKey: .rampUpTimeSec) ?? 0
         durationSec = try c.decode(Double.self, forKey: .durationSec)
         load = try c.decode(LoadModel.self, forKey: .load)
+        forecast = try c.nestedContainer(keyedBy: ForecastKey.self, forKey: .load).decodeIfPresent(ForecastLoad.self, forKey: .forecast)
         thresholds = try c.decodeIfPresent(ThresholdSet.self, forKey: .thresholds)?.thresholds ?? []
         dataFiles = try c.decodeIfPresent([String: DataFileSpec].self, forKey: .dataFiles) ?? [:]
     }
@@ -62,13 +70,70 @@ public struct LoadVector: Sendable, Equatable, Codable {
         try c.encode(requestTypes, forKey: .requestTypes)
         try c.encode(rampUpTimeSec, forKey: .rampUpTimeSec)
         try c.encode(durationSec, forKey: .durationSec)
-        try c.encode(load, forKey: .load)
+        if let forecast {
+            var nested = c.nestedContainer(keyedBy: ForecastKey.self, forKey: .load)
+            try nested.encode(forecast, forKey: .forecast)
+            if case .open(_, let arrival, let cap) = load {
+                try nested.encode(arrival, forKey: .arrival)
+                try nested.encodeIfPresent(cap, forKey: .maxInFlight)
+            }
+        } else {
+            try c.encode(load, forKey: .load)
+        }
         if !thresholds.isEmpty { try c.encode(ThresholdSet(thresholds), forKey: .thresholds) }
         if !dataFiles.isEmpty { try c.encode(dataFiles, forKey: .dataFiles) }
     }
 
     /// Total seconds the vector runs: ramp-up plus hold.
     public var totalSeconds: Double { rampUpTimeSec + durationSec }
+
+    enum ForecastKey: String, CodingKey { case forecast, arrival, maxInFlight = "max_in_flight" }
+
+    /// The multiplier of the open-model rate `seconds` after the vector's start (1 without a shape).
+    public func shapeFactor(atSecond seconds: Double, upper: Bool = false) -> Double {
+        guard let shape = upper ? (rateShapeUpper ?? rateShape) : rateShape, !shape.isEmpty else { return 1 }
+        return shape[min(shape.count - 1, max(0, Int(seconds)))]
+    }
+}
+
+/// A load shaped by a forecast: `{"forecast": {"history": "traffic.csv", "horizon_sec": 3600, "scale": 0.01,
+/// "model": "auto"}}`. `history` is a `timestamp,value` CSV (relative to the vector file) or
+/// `endpoint:NAME` for history imported with `alv history import`; values are requests per second.
+public struct ForecastLoad: Sendable, Equatable, Codable {
+    public var history: String
+    /// Seconds of forecast to run (at most the vector's duration is used).
+    public var horizonSec: Double
+    /// Multiplier applied to the forecast (a test at a fraction of production traffic).
+    public var scale: Double
+    /// auto, snaive, window, ets, arima, mstl or prophet.
+    public var model: String
+    /// Seconds of forecast per second of test: 3600 replays an hour of forecast in each second.
+    public var timeScale: Double
+    /// Interval level (percent) whose upper bound capacity planning sizes for.
+    public var level: Double
+
+    public init(history: String, horizonSec: Double, scale: Double = 1, model: String = "auto", timeScale: Double = 1, level: Double = 80) {
+        self.history = history
+        self.horizonSec = horizonSec
+        self.scale = scale
+        self.model = model
+        self.timeScale = timeScale
+        self.level = level
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case history, horizonSec = "horizon_sec", scale, model, timeScale = "time_scale", level
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            history: try c.decode(String.self, forKey: .history), horizonSec: try c.decode(Double.self, forKey: .horizonSec),
+            scale: try c.decodeIfPresent(Double.self, forKey: .scale) ?? 1, model: try c.decodeIfPresent(String.self, forKey: .model) ?? "auto",
+            timeScale: try c.decodeIfPresent(Double.self, forKey: .timeScale) ?? 1, level: try c.decodeIfPresent(Double.self, forKey: .level) ?? 80)
+    }
+
+    public static let models = ["auto", "snaive", "window", "ets", "arima", "mstl", "prophet"]
 }
 
 /// One kind of request in a vector's mix.
@@ -192,6 +257,12 @@ public enum LoadModel: Sendable, Equatable, Codable {
     case open(targetRPS: Double, arrival: ArrivalProcess, maxInFlight: Int?)
     case closed(virtualUsers: Int)
 
+    /// The open model's rate; nil for the closed model.
+    public var openRate: Double? {
+        if case .open(let rate, _, _) = self { return rate }
+        return nil
+    }
+
     enum CodingKeys: String, CodingKey {
         case targetRPS = "target_rps", virtualUsers = "virtual_users", arrival, maxInFlight = "max_in_flight"
     }
@@ -200,6 +271,10 @@ public enum LoadModel: Sendable, Equatable, Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         if let users = try c.decodeIfPresent(Int.self, forKey: .virtualUsers) {
             self = .closed(virtualUsers: users)
+        } else if !c.contains(.targetRPS) {
+            // A forecast-shaped load: the rate is set when the forecast is resolved.
+            self = .open(targetRPS: 1, arrival: try c.decodeIfPresent(ArrivalProcess.self, forKey: .arrival) ?? .poisson,
+                         maxInFlight: try c.decodeIfPresent(Int.self, forKey: .maxInFlight))
         } else {
             self = .open(
                 targetRPS: try c.decode(Double.self, forKey: .targetRPS),
