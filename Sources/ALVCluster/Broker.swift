@@ -138,7 +138,7 @@ public final class Broker {
     }
 
     /// Workers that are live now.
-    public var liveWorkers: [String] { workers.values.filter(\.live).map(\.id).sorted() }
+    public var liveWorkers: [String] { workers.values.filter { $0.live && !retiring.contains($0.id) }.map(\.id).sorted() }
 
     /// Processes messages until `count` workers are live or `timeout` passes.
     /// - Returns: the number of live workers.
@@ -439,7 +439,7 @@ public final class Broker {
         if message.seq > record.lastSeq + 1 { metricsGaps += Int(message.seq - record.lastSeq - 1) }
         record.lastSeq = max(record.lastSeq, message.seq)
         record.lastSeen = now
-        if !record.live && !record.lost && !record.left { record.live = true }
+        if !record.live && !record.lost && !record.left && !retiring.contains(record.id) { record.live = true }
         switch message.kind {
         case .heartbeat:
             record.runningUnits = message.runningUnits ?? 0

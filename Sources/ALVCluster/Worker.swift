@@ -75,17 +75,25 @@ public final class Worker {
 
         var nextHeartbeat = Date().addingTimeInterval(configuration.heartbeatSeconds)
         var retired = false
+        var draining = false
         while !stop.isCancelled && !retired {
             let ready = ZMQPoller.readable([pull, control, publisher], timeoutMs: 20)
-            if ready[0] {
+            if ready[0] && !draining {
                 while let frames = try pull.receive(dontWait: true) { accept(frames) }
             }
             if ready[1] {
                 while let frames = try control.receive(dontWait: true) {
                     guard let (_, message) = try? WireCodec.decode(frames, topics: ["ctl"], as: ControlMessage.self) else { continue }
-                    retired = handle(message, publisher: publisher) || retired
+                    if handle(message, publisher: publisher) && !draining {
+                        // Retired: take no new work (the broker's PUSH stops routing here once we disconnect),
+                        // finish the units in hand, then leave.
+                        draining = true
+                        try? pull.disconnect(configuration.broker.work)
+                        log("retired: finishing \(shared.running.withLock { $0.count }) unit(s) before leaving")
+                    }
                 }
             }
+            if draining && shared.running.withLock({ $0.isEmpty }) { retired = true }
             if ready[2] { while (try publisher.receive(dontWait: true)) != nil {} }
             for message in shared.outbox.withLock({ pending in defer { pending.removeAll() }; return pending }) {
                 try publish(message, on: publisher)

@@ -27,12 +27,13 @@ public final class ChildProcess {
         self.arguments = arguments
         self.stderrPath = stderrPath
         var pipeFDs: [Int32] = [0, 0]
-        guard pipe(&pipeFDs) == 0 else { throw .spawn(arguments.first ?? "", errno) }
+        // Close-on-exec from the start, so no other child (spawned by another thread meanwhile) inherits the
+        // write end and keeps this child's stdin open; dup2 onto fd 0 clears the flag for the child itself.
+        guard pipe2(&pipeFDs, O_CLOEXEC) == 0 else { throw .spawn(arguments.first ?? "", errno) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, pipeFDs[0], 0)
-        posix_spawn_file_actions_addclose(&actions, pipeFDs[1])
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         var attributes = posix_spawnattr_t()
@@ -56,7 +57,6 @@ public final class ChildProcess {
             close(pipeFDs[1])
             throw .spawn(arguments[0], result)
         }
-        _ = fcntl(pipeFDs[1], F_SETFD, FD_CLOEXEC)
         pid = child
         stdinFD = pipeFDs[1]
         started = Date()

@@ -27,7 +27,7 @@ public struct RunReport: Sendable {
         guard let record = try store.run(run) else { throw ReportError.notFound(run, known: try store.runIDs(limit: 5)) }
         guard let json = record.summaryJSON else { throw ReportError.noSummary(record.runID, status: record.status) }
         let summary = try JSONDecoder().decode(RunSummary.self, from: Data(json.utf8))
-        let vectorIDs = Dictionary(uniqueKeysWithValues: summary.requestTypes.map { ("\($0.vectorID)|\($0.name)", $0.vectorID) })
+        let vectorIDs = Dictionary(summary.requestTypes.map { ("\($0.vectorID)|\($0.name)", $0.vectorID) }, uniquingKeysWith: { first, _ in first })
         var vectorByIndex: [Int: String] = [:]
         for (index, vector) in summary.vectors.enumerated() { vectorByIndex[index] = vector.vectorID }
         var series: [Point] = []

@@ -84,6 +84,11 @@ public final class ZMQSocket {
         if zmq_connect(handle, endpoint) != 0 { throw .last("connect \(endpoint)") }
     }
 
+    /// Disconnects from `endpoint` (a PUSH peer then stops routing messages here).
+    public func disconnect(_ endpoint: String) throws(ZMQError) {
+        if zmq_disconnect(handle, endpoint) != 0 { throw .last("disconnect \(endpoint)") }
+    }
+
     /// Sends a multipart message.
     /// - Returns: false when `dontWait` is set and the message could not be queued (high-water mark).
     @discardableResult

@@ -16,8 +16,8 @@ import Testing
         let low = directory.write("low.json", #"{"vector_id": "step-low", "name": "2k", "duration_sec": 20, "load": {"target_rps": 2000}, "request_types": [{"name": "get", "url": "/", "frequency": 100}]}"#)
         let high = directory.write("high.json", #"{"vector_id": "step-high", "name": "8k", "duration_sec": 10, "load": {"target_rps": 8000}, "request_types": [{"name": "get", "url": "/", "frequency": 100}]}"#)
         let profile = directory.write("step-\(mode).json", """
-            {"profile_id": "step-\(mode)", "name": "2k to 8k at second 20", "duration_sec": 40, "vector_sequence": ["step-low", "step-high"],
-             "scaling": {"mode": "\(mode)", "min_workers": 1, "max_workers": 4, "capacity_per_worker": 2500, "cooldown_sec": 60, "margin_sec": 1}}
+            {"profile_id": "step-\(mode)", "name": "2k to 8k at second 20, back to 2k at 30", "duration_sec": 45, "vector_sequence": ["step-low", "step-high", "step-low"],
+             "scaling": {"mode": "\(mode)", "min_workers": 1, "max_workers": 4, "capacity_per_worker": 2500, "cooldown_sec": 5, "margin_sec": 1}}
             """)
         for file in [low, high, profile] {
             let kind = file == profile ? "profile" : "vector"
@@ -94,6 +94,20 @@ import Testing
         let seconds = high.keys.filter { $0 >= from && $0 < from + 8 }.sorted()
         #expect(seconds.count >= 7)
         for second in seconds { #expect(Double(high[second]!) >= 0.95 * 8000, "second \(second - from + 21): \(high[second]!) req/s") }
+
+        // Back to 2,000 req/s: after the cool-down three workers are retired, their units go to the one left,
+        // and the rate holds.
+        let retired = p.all("worker_retired")
+        #expect(retired.count == 3, "\(p.all("scaling_decision").map(\.detail))")
+        #expect(p.all("worker_left").count >= 3)
+        let scaleIn = try #require(p.all("scaling_decision").first { $0.detail["workers_after"] == "1" })
+        #expect(scaleIn.at > stepAt.addingTimeInterval(10), "scale-in only after the step ends")
+        let low = try rates(run: run, vector: "step-low")
+        let retiredAt = Int64((retired.map(\.at).max()!.timeIntervalSince1970 + 1).rounded(.up))
+        let after = low.keys.filter { $0 >= retiredAt && $0 < retiredAt + 3 }.sorted()
+        #expect(!after.isEmpty)
+        for second in after { #expect(Double(low[second]!) >= 0.95 * 2000, "after scale-in: \(low[second]!) req/s") }
+        #expect(p.summary["status"] as? String != "aborted")
 
         result = try alv(["run", reactive, "--target", nginx.url, "--db", db, "--no-dashboard", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
