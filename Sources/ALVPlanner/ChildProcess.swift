@@ -29,7 +29,7 @@ public final class ChildProcess {
         var pipeFDs: [Int32] = [0, 0]
         // Close-on-exec from the start, so no other child (spawned by another thread meanwhile) inherits the
         // write end and keeps this child's stdin open; dup2 onto fd 0 clears the flag for the child itself.
-        guard pipe2(&pipeFDs, O_CLOEXEC) == 0 else { throw .spawn(arguments.first ?? "", errno) }
+        guard alv_pipe_cloexec(&pipeFDs) == 0 else { throw .spawn(arguments.first ?? "", errno) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
