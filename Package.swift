@@ -39,7 +39,7 @@ let package = Package(
         // A thin ZeroMQ layer: context, sockets, multipart send/receive, polling, CURVE keys.
         .target(name: "ALVTransport", dependencies: ["CZmq"]),
         // Wire messages between broker and workers and their codec.
-        .target(name: "ALVProtocol", dependencies: ["ALVEngine", "ALVMetrics"]),
+        .target(name: "ALVProtocol", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel"]),
         // Runs: plans, the in-process runner, aggregation of deltas, thresholds and the run summary.
         .target(name: "ALVRun", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel", "ALVStore"]),
         // The broker and the stateless worker: units out over PUSH/PULL, metrics back over XPUB/SUB.

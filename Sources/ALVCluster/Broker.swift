@@ -1,6 +1,7 @@
 import ALVEngine
 import ALVMetrics
 import ALVModel
+import ALVPlanner
 import ALVProtocol
 import ALVRun
 import ALVStore
@@ -49,7 +50,7 @@ public enum BrokerError: Error, CustomStringConvertible {
 /// hands their load to the others, and writes everything to the metrics store.
 ///
 /// Sockets are created and used on the thread that creates the broker.
-public final class Broker {
+public final class Broker: ScalingContext {
     public let configuration: BrokerConfiguration
     /// What was actually bound.
     public private(set) var endpoints: BrokerEndpoints
@@ -171,6 +172,8 @@ public final class Broker {
     ) throws -> RunSummary {
         let runID = InProcessRunner.makeRunID()
         currentRun = runID
+        currentPlan = plan
+        runAnchor = Date()
         aggregator = RunAggregator()
         events = []
         units = [:]
@@ -253,6 +256,8 @@ public final class Broker {
             workers: workerSummaries, metricsGaps: metricsGaps + aggregator.badDeltas, aborted: timeline.aborted)
         try? store?.endRun(runID, status: summary.status, summaryJSON: try? String(decoding: summary.jsonData(), as: UTF8.self))
         currentRun = nil
+        currentPlan = nil
+        runAnchor = nil
         progress = nil
         currentStatus = nil
         return summary
@@ -372,8 +377,39 @@ public final class Broker {
         return requests >= 1000 && cpu > 0 ? cpu / Double(requests) : nil
     }
 
+    private var lastAggregate = Date.distantPast
+    private var currentPlan: RunPlan?
+
+    /// The running plan's demand over `[from, to]` (rps and users), zero between runs.
+    public func plannedPeak(from: Date, to: Date) -> (rps: Double, users: Int) {
+        guard let plan = currentPlan else { return (0, 0) }
+        let anchor = runningSlot ?? (0, runAnchor ?? from)
+        return PlannedDemand(plan: plan).peak(from: from, to: to, anchorIndex: anchor.index, anchorStart: anchor.start)
+    }
+    private var runAnchor: Date?
+
+    /// Tells planners (topic `agg` on the control channel) what they need, once a second.
+    private func publishAggregate(_ now: Date) {
+        var rates: [Double] = [], users: [Int] = []
+        if currentPlan != nil {
+            for k in 0..<30 {
+                let peak = plannedPeak(from: now.addingTimeInterval(Double(k)), to: now.addingTimeInterval(Double(k + 1)))
+                rates.append(peak.rps)
+                users.append(peak.users)
+            }
+        }
+        let aggregate = BrokerAggregate(
+            at: now.timeIntervalSince1970, runID: currentRun, observedRPS: currentRun == nil ? nil : lastSecondRate,
+            cpuPerRequest: cpuPerRequest, liveWorkers: liveWorkers, demandAhead: rates, usersAhead: users,
+            scaling: currentPlan?.profile?.scaling, issueLead: configuration.leadSeconds)
+        if let frames = try? WireCodec.encode(topic: "agg", aggregate) { _ = try? pub.send(frames, dontWait: true) }
+    }
+
     /// Records an event of the running run (scaling decisions, launcher news).
     public func record(_ kind: String, _ detail: [String: String]) { event(kind, detail) }
+
+    /// Seconds before a window starts that it is issued.
+    public var issueLead: Double { configuration.leadSeconds }
 
     // MARK: Message pump
 
@@ -403,8 +439,20 @@ public final class Broker {
     }
 
     static let workerTopics: Set<String> = Set(WorkerMessage.Kind.allCases.map(\.rawValue))
+    static let plannerTopic = Array("planner".utf8)
 
     private func receive(_ frames: [[UInt8]]) {
+        if frames.first == Self.plannerTopic {
+            guard let (_, request) = try? WireCodec.decode(frames, topics: ["planner"], as: PlannerMessage.self) else {
+                dropped["planner", default: 0] += 1
+                return
+            }
+            switch request.kind {
+            case .retire: if let worker = request.worker { retire(worker: worker) }
+            case .event: if let kind = request.event { event(kind, request.detail ?? [:]) }
+            }
+            return
+        }
         let message: WorkerMessage
         do {
             (_, message) = try WireCodec.decode(frames, topics: Self.workerTopics, as: WorkerMessage.self)
@@ -507,6 +555,10 @@ public final class Broker {
         for (id, _) in unclaimed { _ = reissue(id, lastSeen: units[id]!.issuedAt) }
         try? store?.flush()
         onTick?(now)
+        if now.timeIntervalSince(lastAggregate) >= 1 {
+            lastAggregate = now
+            publishAggregate(now)
+        }
         onWorkers?(workers.values.sorted { $0.id < $1.id }.map {
             RunSummary.WorkerSummary(id: $0.id, host: $0.host, lost: $0.lost, requestsTotal: $0.requests, cpuSeconds: $0.cpuSeconds, peakRSSBytes: $0.peakRSS)
         })

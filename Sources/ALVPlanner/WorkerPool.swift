@@ -185,6 +185,11 @@ public final class WorkerPool {
             guard let status = worker.process.exitStatus else { continue }
             worker.reported = true
             if worker.stopping { continue }
+            if status == 0 {
+                // A clean exit nobody here asked for: the broker retired it (its run ended, or it scaled in).
+                events.append(PoolEvent(kind: "worker_left", detail: ["worker": worker.id, "host": worker.host]))
+                continue
+            }
             let reason = worker.process.stderrTail().split(separator: "\n").last.map(String.init) ?? "exit status \(status)"
             events.append(PoolEvent(kind: "worker_exited", detail: ["worker": worker.id, "host": worker.host, "status": String(status), "reason": reason]))
             // A worker that never said hello, or an ssh that lost its connection (255), says the host is unusable;

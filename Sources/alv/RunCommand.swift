@@ -179,11 +179,12 @@ struct RunCommand: ParsableCommand {
             localExecutable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
             logDirectory: (store.db as NSString).deletingLastPathComponent + "/logs", remoteBrokerHost: remoteBroker)
         defer {
+            broker.onTick = nil  // the run is over: no more scaling while the workers leave
             broker.retireAll()
             pool.stopAll()
         }
         let initial = scaling.mode == .fixed ? count : max(1, scaling.minWorkers)
-        let scaler = RunScaler(scaling: scaling, plan: plan, pool: pool, initialWorkers: initial)
+        let scaler = PoolScaler(scaling: scaling, pool: pool, initialWorkers: initial)
         pool.retire = { [unowned broker] in broker.retire(worker: $0) }
         broker.onWorkerHello = { pool.hello(worker: $0, at: $1) }
         broker.onTick = { [unowned broker] now in scaler.tick(broker: broker, now: now) }

@@ -230,3 +230,56 @@ func waitFor(_ timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
         #expect(rejected.status == 2 && rejected.stderr.contains("bad.json:1:41: error: hosts[0].max_workers: expected an integer of at least 0, found -1") && rejected.stderr.contains("hosts[1].host: missing required field"), "\(rejected.stderr)")
     }
 }
+
+/// `alv planner` beside `alv broker`: the planner follows the broker's aggregates and sizes its pool ahead
+/// of the plan, and its decisions land in the broker's run.
+@Suite struct StandalonePlannerTests {
+    @Test func thePlannerStartsWorkersForABrokersRunBeforeTheStep() throws {
+        let directory = TemporaryDirectory("alv-planner")
+        let db = directory.file("alv.db")
+        let nginx = try Nginx()
+        let low = directory.write("low.json", #"{"vector_id": "p-low", "name": "2k", "duration_sec": 10, "load": {"target_rps": 2000}, "request_types": [{"name": "get", "url": "/", "frequency": 100}]}"#)
+        let high = directory.write("high.json", #"{"vector_id": "p-high", "name": "6k", "duration_sec": 8, "load": {"target_rps": 6000}, "request_types": [{"name": "get", "url": "/", "frequency": 100}]}"#)
+        let profile = directory.write("p.json", """
+            {"profile_id": "p-step", "name": "step", "duration_sec": 30, "vector_sequence": ["p-low", "p-high"],
+             "scaling": {"mode": "predictive", "min_workers": 1, "max_workers": 3, "capacity_per_worker": 2500, "cooldown_sec": 60}}
+            """)
+        for (kind, file) in [("vector", low), ("vector", high), ("profile", profile)] {
+            let added = try AlvBinary.run([kind, "add", file, "--db", db])
+            #expect(added.status == 0, "\(added.stderr)")
+        }
+        let ports = ["--work-port", String(freePort()), "--metrics-port", String(freePort()), "--control-port", String(freePort())]
+        let planner = Process()
+        planner.executableURL = AlvBinary.url
+        planner.arguments = ["planner", "--broker", "127.0.0.1", "--duration", "60"] + ports
+        planner.currentDirectoryURL = URL(fileURLWithPath: directory.path)
+        planner.standardOutput = FileHandle.nullDevice
+        planner.standardError = FileHandle(forWritingAtPath: directory.write("planner.err", ""))
+        try planner.run()
+        defer {
+            if planner.isRunning { planner.terminate() }
+            planner.waitUntilExit()
+        }
+        let result = try AlvBinary.run(["broker", "--run", "p-step", "--target", nginx.url, "--wait-workers", "1", "--wait-timeout", "30",
+                                        "--db", db, "--json"] + ports, in: directory.path, timeout: 90)
+        #expect(result.status == 0, "\(result.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let events = summary["events"] as? [[String: Any]] ?? []
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        func time(_ e: [String: Any]) -> Date? { (e["at"] as? String).flatMap(formatter.date(from:)) }
+        let step = try #require(events.first { $0["kind"] as? String == "vector_started" && ($0["detail"] as? [String: String])?["vector_id"] == "p-high" })
+        let stepAt = try #require(((step["detail"] as? [String: String])?["at"]).flatMap(formatter.date(from:)))
+        let decision = try #require(events.first { $0["kind"] as? String == "scaling_decision" && ($0["detail"] as? [String: String])?["workers_after"] == "3" },
+                                    "the planner's decision is in the run: \(events.map { $0["kind"] ?? "" })")
+        #expect(try #require(time(decision)) < stepAt)
+        #expect(((decision["detail"] as? [String: String])?["reason"] ?? "").contains("planned 6000 req/s"))
+        let joined = events.filter { $0["kind"] as? String == "worker_joined" }.compactMap(time)
+        #expect(joined.filter { $0 < stepAt }.count >= 2, "the two extra workers joined before the step")
+        #expect((summary["workers"] as? [Any])?.count == 3)
+        planner.terminate()
+        planner.waitUntilExit()
+        #expect(planner.terminationStatus == 0)
+        #expect(waitFor(5) { pids("^\(AlvBinary.url.path) worker .*--work-port \(ports[1]) ").isEmpty }, "the planner's workers leave with it")
+    }
+}

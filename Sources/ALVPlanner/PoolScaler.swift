@@ -1,15 +1,27 @@
 import ALVModel
-import ALVPlanner
-import ALVRun
 import Foundation
 
-/// The planner inside a distributed run: once a second it sizes the worker pool from the plan's demand a
-/// lead time ahead (predictive), from the rate just achieved (reactive), or not at all (fixed), and starts or
-/// retires workers through the pool. Every decision that changes the target, and every trigger, is recorded
-/// as a `scaling_decision` event with its inputs and reason.
-public final class RunScaler {
+/// What the planner reads and where it writes: the broker itself inside `alv run`, or the broker's
+/// aggregates as `alv planner` receives them.
+public protocol ScalingContext: AnyObject {
+    /// The plan's demand over `[from, to]`: requests per second and virtual users at their peak.
+    func plannedPeak(from: Date, to: Date) -> (rps: Double, users: Int)
+    /// Requests in the last complete second.
+    var lastSecondRate: Double? { get }
+    /// CPU seconds per request measured by the workers.
+    var cpuPerRequest: Double? { get }
+    /// Seconds before a window starts that the broker issues it.
+    var issueLead: Double { get }
+    /// Records an event in the running run.
+    func record(_ kind: String, _ detail: [String: String])
+}
+
+/// The planner: once a second it sizes the worker pool from the plan's demand a lead time ahead
+/// (predictive), from the rate just achieved (reactive), or not at all (fixed), and starts or retires
+/// workers through the pool. Every decision that changes the target is recorded as a `scaling_decision`
+/// event with its inputs and reason; dead workers are replaced at once.
+public final class PoolScaler {
     public let scaling: Scaling
-    public let demand: PlannedDemand
     public let pool: WorkerPool?
     /// Requests per second one worker is planned at before any CPU measurement exists.
     public static let defaultCapacity = 5_000.0
@@ -17,12 +29,10 @@ public final class RunScaler {
     private var lastChange = Date.distantPast
     private var lastTick = Date.distantPast
     private var lastReplacement = Date.distantPast
-    private var runStart: Date?
     public private(set) var decisions: [[String: String]] = []
 
-    public init(scaling: Scaling, plan: RunPlan, pool: WorkerPool?, initialWorkers: Int) {
+    public init(scaling: Scaling, pool: WorkerPool?, initialWorkers: Int) {
         self.scaling = scaling
-        demand = PlannedDemand(plan: plan)
         self.pool = pool
         target = initialWorkers
     }
@@ -31,7 +41,7 @@ public final class RunScaler {
     public var targetWorkers: Int { target }
 
     /// Requests per second per worker: configured, or learned from CPU per request at the target utilisation.
-    public func capacity(broker: Broker) -> (value: Double, source: String) {
+    public func capacity(broker: any ScalingContext) -> (value: Double, source: String) {
         if let configured = scaling.capacityPerWorker { return (configured, "configured") }
         if let cpu = broker.cpuPerRequest, cpu > 0 { return (scaling.targetUtilization / cpu, "learned from \(String(format: "%.1f", cpu * 1e6)) CPU µs per request") }
         return (Self.defaultCapacity, "default before any measurement")
@@ -45,9 +55,13 @@ public final class RunScaler {
     }
 
     /// Called on the broker's thread; acts at most once a second.
-    public func tick(broker: Broker, now: Date = Date()) {
+    public func tick(broker: any ScalingContext, now: Date = Date()) {
         if let pool {
-            for event in pool.checkHosts(now: now) { broker.record(event.kind, event.detail) }
+            let events = pool.checkHosts(now: now)
+            for event in events where event.kind != "worker_left" { broker.record(event.kind, event.detail) }
+            // Workers the broker retired are not replaced: the next decision sizes the pool afresh.
+            let left = events.filter { $0.kind == "worker_left" }.count
+            if left > 0 { target = max(0, target - left) }
             // Workers that died are replaced at once, on whichever host has room.
             if !scaling.forecastOnly && pool.active.count < target && now.timeIntervalSince(lastReplacement) >= 0.5 {
                 lastReplacement = now
@@ -61,8 +75,6 @@ public final class RunScaler {
         }
         guard now.timeIntervalSince(lastTick) >= 1, scaling.mode != .fixed else { return }
         lastTick = now
-        let anchor = broker.runningSlot ?? (0, runStart ?? now)
-        if runStart == nil { runStart = anchor.1 }
         let (capacity, source) = capacity(broker: broker)
         let lead = (pool?.leadTime ?? 1) + scaling.marginSec
         let current = max(1, pool?.active.count ?? target)
@@ -90,8 +102,8 @@ public final class RunScaler {
         case .predictive:
             // Workers decided now must be live before the broker issues the window that needs them: look ahead
             // by the lead time and margin, plus one planner tick and the broker's issue lead.
-            let horizon = lead + 1 + broker.configuration.leadSeconds
-            let peak = demand.peak(from: now, to: now.addingTimeInterval(horizon), anchorIndex: anchor.0, anchorStart: anchor.1)
+            let horizon = lead + 1 + broker.issueLead
+            let peak = broker.plannedPeak(from: now, to: now.addingTimeInterval(horizon))
             let planned = workers(rps: peak.rps, users: peak.users, capacity: capacity)
             let predictedUtilisation = peak.rps / (Double(current) * capacity)
             detail["demand_forecast_rps"] = String(Int(peak.rps.rounded()))

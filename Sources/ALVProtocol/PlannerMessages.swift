@@ -1,0 +1,62 @@
+import ALVModel
+
+/// Broker → planner, on the control channel (topic `agg`), once a second: what a planner outside the broker
+/// needs to size the pool.
+public struct BrokerAggregate: Sendable, Codable, Equatable {
+    public var v: Int
+    /// Epoch seconds when it was published.
+    public var at: Double
+    public var runID: String?
+    /// Requests in the last complete second.
+    public var observedRPS: Double?
+    public var cpuPerRequest: Double?
+    public var liveWorkers: [String]
+    /// The running plan's demand for each of the next seconds (peak within each second), from `at`.
+    public var demandAhead: [Double]
+    public var usersAhead: [Int]
+    /// The running profile's scaling policy.
+    public var scaling: Scaling?
+    /// Seconds before a window starts that the broker issues it.
+    public var issueLead: Double
+
+    public init(at: Double, runID: String?, observedRPS: Double?, cpuPerRequest: Double?, liveWorkers: [String],
+                demandAhead: [Double], usersAhead: [Int], scaling: Scaling?, issueLead: Double) {
+        v = wireVersion
+        self.at = at
+        self.runID = runID
+        self.observedRPS = observedRPS
+        self.cpuPerRequest = cpuPerRequest
+        self.liveWorkers = liveWorkers
+        self.demandAhead = demandAhead
+        self.usersAhead = usersAhead
+        self.scaling = scaling
+        self.issueLead = issueLead
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case v, at, runID = "run_id", observedRPS = "observed_rps", cpuPerRequest = "cpu_per_request", liveWorkers = "live_workers"
+        case demandAhead = "demand_ahead", usersAhead = "users_ahead", scaling, issueLead = "issue_lead"
+    }
+}
+
+/// Planner → broker, on the metrics channel (topic `planner`): retire a worker gracefully, or record an
+/// event (a scaling decision, a host going down) in the running run.
+public struct PlannerMessage: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable {
+        case retire, event
+    }
+
+    public var v: Int
+    public var kind: Kind
+    public var worker: String?
+    public var event: String?
+    public var detail: [String: String]?
+
+    public init(kind: Kind, worker: String? = nil, event: String? = nil, detail: [String: String]? = nil) {
+        v = wireVersion
+        self.kind = kind
+        self.worker = worker
+        self.event = event
+        self.detail = detail
+    }
+}

@@ -1,0 +1,98 @@
+import ALVCluster
+import ALVModel
+import ALVPlanner
+import ArgumentParser
+import Foundation
+
+struct PlannerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "planner",
+        abstract: "Size a broker's worker pool ahead of demand, starting and retiring workers on the hosts of a hosts file.",
+        discussion: """
+        Follows the broker's aggregates (demand planned for the next 30 s, observed rate, live workers) and acts \
+        as the planner inside `alv run` does: predictive, reactive or fixed, with lead times measured per host. \
+        The policy is the running profile's `scaling` object unless --mode is given. Decisions are recorded as \
+        events of the broker's run. Stops on SIGINT/SIGTERM (its workers with it) or after --duration.
+        """)
+
+    @Option(help: ArgumentHelp("The broker's host.", valueName: "HOST"))
+    var broker: String
+
+    @OptionGroup var ports: BrokerAddressOptions
+
+    @Option(help: ArgumentHelp("Hosts file (default: this machine only).", valueName: "FILE"))
+    var hosts: String?
+
+    @Option(help: "predictive, reactive or fixed (default: the running profile's scaling mode, else predictive).")
+    var mode: String?
+
+    @Option(help: "Requests per second one worker sustains (default: the profile's, else learned from CPU per request).")
+    var capacity: Double?
+
+    @Option(help: "Workers always running.")
+    var minWorkers: Int?
+
+    @Option(help: "The most workers.")
+    var maxWorkers: Int?
+
+    @Flag(help: "Plan and record decisions without starting or retiring workers.")
+    var forecastOnly = false
+
+    @Option(help: "Exit after this many seconds (default: run until stopped).")
+    var duration: Double?
+
+    func validate() throws {
+        if let mode, Scaling.Mode(rawValue: mode) == nil { throw ValidationError("--mode expects predictive, reactive or fixed, got \"\(mode)\"") }
+        if let capacity, !(capacity > 0) { throw ValidationError("--capacity expects req/s above 0") }
+    }
+
+    func run() throws {
+        var hostList = [HostsFile.Host(host: "local", maxWorkers: maxWorkers ?? 16)]
+        var remoteBroker: String?
+        if let hosts {
+            let result = HostsFileValidator.validateFile(atPath: hosts)
+            guard let file = result.model else { throw CLIError.badInput(result.diagnostics.map(\.description).joined(separator: "\n")) }
+            hostList = file.hosts
+            remoteBroker = file.brokerAddress
+        }
+        let endpoints = ports.endpoints(host: broker)
+        let client = PlannerClient(endpoints: endpoints) { printError("alv planner: \($0)") }
+        let pool = WorkerPool(
+            hosts: hostList,
+            command: WorkerInvocation(brokerHost: broker, workPort: ports.workPort, metricsPort: ports.metricsPort, controlPort: ports.controlPort),
+            localExecutable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
+            logDirectory: ".alv/logs", remoteBrokerHost: remoteBroker ?? broker)
+        pool.retire = { client.retire(worker: $0) }
+        defer { pool.stopAll() }
+        let stop = SignalFlag([SIGINT, SIGTERM])
+        let deadline = duration.map { Date().addingTimeInterval($0) }
+        var scaler: PoolScaler?
+        var policyKey = ""
+        var seen: Set<String> = []
+        printError("alv planner: following broker \(broker):\(ports.controlPort)")
+        try client.run(stop: { stop.raised || deadline.map { Date() >= $0 } ?? false }) { client in
+            let profile = client.latest?.scaling
+            var scaling = profile ?? Scaling(mode: .predictive)
+            if let mode { scaling.mode = Scaling.Mode(rawValue: mode)! }
+            if let capacity { scaling.capacityPerWorker = capacity }
+            if let minWorkers { scaling.minWorkers = minWorkers }
+            if let maxWorkers { scaling.maxWorkers = maxWorkers }
+            if forecastOnly { scaling.forecastOnly = true }
+            let key = "\(scaling)"
+            if scaler == nil || key != policyKey {
+                // A new run (or none) may bring another policy: keep the pool, resize from here.
+                scaler = PoolScaler(scaling: scaling, pool: pool, initialWorkers: max(scaling.minWorkers, pool.active.count))
+                policyKey = key
+                if pool.active.count < scaling.minWorkers && !scaling.forecastOnly {
+                    for event in pool.scale(to: scaling.minWorkers) { client.record(event.kind, event.detail) }
+                }
+            }
+            for id in client.latest?.liveWorkers ?? [] where !seen.contains(id) {
+                seen.insert(id)
+                pool.hello(worker: id, at: Date())
+            }
+            scaler?.tick(broker: client)
+        }
+        printError("alv planner: stopping \(pool.active.count) workers")
+    }
+}
