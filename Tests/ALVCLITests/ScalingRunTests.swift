@@ -140,12 +140,12 @@ import Testing
             outcome = try? AlvBinary.run(arguments, in: directoryPath, timeout: 90)
             finished.signal()
         }
-        let sawRemote = waitFor(20) { !pids(remoteWorkers).isEmpty }
+        let sawRemote = waitFor(20) { !processes(matching: remoteWorkers).isEmpty }
         #expect(sawRemote, "a worker runs over ssh")
         Thread.sleep(forTimeInterval: 5)
         let killedAt = Date()
         sshd.stop()
-        for pid in pids(remoteWorkers) { kill(pid, SIGKILL) }
+        for pid in processes(matching: remoteWorkers) { kill(pid, SIGKILL) }
         finished.wait()
         let result = try #require(outcome)
         #expect(result.status == 0, "\(result.stderr)")
@@ -164,28 +164,8 @@ import Testing
         // The run kept its rate: the target saw most of 14 s × 1,000 requests.
         let total = try #require(t.summary["requests_total"] as? Int)
         #expect(total > 12_000, "\(total) requests")
-        #expect(pids(remoteWorkers).isEmpty, "no remote worker outlives the run")
+        #expect(processes(matching: remoteWorkers).isEmpty, "no remote worker outlives the run")
     }
-}
-
-func pids(_ pattern: String) -> [Int32] {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
-    process.arguments = ["-f", pattern]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try? process.run()
-    process.waitUntilExit()
-    return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").compactMap { Int32($0) }
-}
-
-func waitFor(_ timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if condition() { return true }
-        usleep(100_000)
-    }
-    return false
 }
 
 /// `alv cluster up|down`: a pool started by script on local and SSH hosts, and stopped by script.
@@ -209,7 +189,7 @@ func waitFor(_ timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
         up.standardError = FileHandle(forWritingAtPath: directory.write("up.err", ""))
         try up.run()
         let workers = "^\(AlvBinary.url.path) worker .*--work-port \(ports[1]) "
-        #expect(waitFor(20) { pids(workers).count == 3 }, "two local workers and one over ssh: \(pids(workers))")
+        #expect(waitFor(20) { processes(matching: workers).count == 3 }, "two local workers and one over ssh: \(processes(matching: workers))")
         #expect(FileManager.default.fileExists(atPath: state))
         let log = (try? String(contentsOfFile: directory.file("up.out"), encoding: .utf8)) ?? ""
         #expect(log.components(separatedBy: "worker_started").count - 1 == 3, "\(log)")
@@ -221,7 +201,7 @@ func waitFor(_ timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
         #expect(down.status == 0, "\(down.stderr)")
         up.waitUntilExit()
         #expect(up.terminationStatus == 0)
-        #expect(waitFor(5) { pids(workers).isEmpty }, "every worker is gone, the remote one too")
+        #expect(waitFor(5) { processes(matching: workers).isEmpty }, "every worker is gone, the remote one too")
         #expect(!FileManager.default.fileExists(atPath: state))
         let none = try AlvBinary.run(["cluster", "down", "--state", state])
         #expect(none.status == 2 && none.stderr.contains("no pool is up"))
@@ -280,6 +260,6 @@ func waitFor(_ timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
         planner.terminate()
         planner.waitUntilExit()
         #expect(planner.terminationStatus == 0)
-        #expect(waitFor(5) { pids("^\(AlvBinary.url.path) worker .*--work-port \(ports[1]) ").isEmpty }, "the planner's workers leave with it")
+        #expect(waitFor(5) { processes(matching: "^\(AlvBinary.url.path) worker .*--work-port \(ports[1]) ").isEmpty }, "the planner's workers leave with it")
     }
 }

@@ -4,28 +4,6 @@ import Foundation
 import Testing
 @testable import ALVPlanner
 
-/// Processes whose command line matches `pattern` (pgrep -f).
-func matching(_ pattern: String) -> [Int32] {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
-    process.arguments = ["-f", pattern]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try? process.run()
-    process.waitUntilExit()
-    let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    return text.split(separator: "\n").compactMap { Int32($0) }
-}
-
-func waitUntil(_ timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if condition() { return true }
-        usleep(50_000)
-    }
-    return condition()
-}
-
 /// The launchers against a real sshd on 127.0.0.1 and real `alv worker` processes.
 @Suite(.serialized) struct SSHLauncherTests {
     @Test func closingTheSSHSessionEndsTheRemoteWorker() throws {
@@ -40,13 +18,13 @@ func waitUntil(_ timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
         let worker = try #require(pool.active.first)
         #expect(worker.id.hasPrefix("\(sshd.user)_127.0.0.1-"))
         let remote = "^\(AlvBinary.url.path) worker .*--id \(worker.id)$"
-        #expect(waitUntil(15) { !matching(remote).isEmpty }, "the worker runs on the far side of ssh: \(worker.process.stderrTail()) \(sshd.log)")
+        #expect(waitFor(15) { !processes(matching: remote).isEmpty }, "the worker runs on the far side of ssh: \(worker.process.stderrTail()) \(sshd.log)")
         #expect(worker.process.isRunning)
 
         // The ssh client dies (as when a planner host crashes): the session closes and the remote worker exits.
         kill(worker.process.pid, SIGKILL)
-        #expect(waitUntil(10) { matching(remote).isEmpty }, "remote worker still running after its ssh session closed")
-        #expect(waitUntil(5) { !worker.process.isRunning })
+        #expect(waitFor(10) { processes(matching: remote).isEmpty }, "remote worker still running after its ssh session closed")
+        #expect(waitFor(5) { !worker.process.isRunning })
         let after = pool.checkHosts()
         #expect(after.contains { $0.kind == "worker_exited" })
         pool.stopAll()
@@ -62,7 +40,7 @@ func waitUntil(_ timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
                               localExecutable: AlvBinary.url.path, logDirectory: logs.path)
         defer { pool.stopAll() }
         _ = pool.scale(to: 2)
-        #expect(waitUntil(10) {
+        #expect(waitFor(10) {
             let events = pool.checkHosts()
             return events.contains { $0.kind == "host_down" } || pool.hostSummary[dead.host]?.up == false
         })

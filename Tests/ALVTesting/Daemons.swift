@@ -125,3 +125,25 @@ public final class LocalSSHD: TestDaemon {
 
     public var host: String { "\(user)@127.0.0.1" }
 }
+
+/// Process ids whose command line matches `pattern` (an extended regular expression, as `pgrep -f` takes).
+public func processes(matching pattern: String) -> [Int32] {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
+    process.arguments = ["-f", pattern]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try? process.run()
+    process.waitUntilExit()
+    return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").compactMap { Int32($0) }
+}
+
+/// Polls `condition` every 50 ms until it holds or `timeout` seconds pass; returns its last value.
+public func waitFor(_ timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(50_000)
+    }
+    return condition()
+}
