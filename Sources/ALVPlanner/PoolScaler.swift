@@ -105,16 +105,27 @@ public final class PoolScaler {
             let horizon = lead + 1 + broker.issueLead
             let peak = broker.plannedPeak(from: now, to: now.addingTimeInterval(horizon))
             let planned = workers(rps: peak.rps, users: peak.users, capacity: capacity)
-            let predictedUtilisation = peak.rps / (Double(current) * capacity)
+            // Per-worker CPU utilisation the planned demand would cause on the pool as it is (capacity is the
+            // rate at target_utilization): the triggers compare it with the thresholds, with hysteresis between.
+            let load = max(peak.rps / capacity, Double(peak.users) / Double(scaling.usersPerWorker))
+            let predictedUtilisation = scaling.targetUtilization * load / Double(current)
             detail["demand_forecast_rps"] = String(Int(peak.rps.rounded()))
             if peak.users > 0 { detail["demand_forecast_users"] = String(peak.users) }
             detail["observed_rps"] = String(Int(observed.rounded()))
             detail["predicted_utilization"] = String(format: "%.2f", predictedUtilisation)
-            wanted = max(planned, reactive)
-            if planned == target && reactive <= target { return }
-            reason = planned >= reactive
-                ? "planned \(Int(peak.rps.rounded())) req/s within the next \(String(format: "%.1f", horizon)) s (lead time + margin + tick + issue lead) needs \(planned) worker(s)"
-                : "observed \(Int(observed.rounded())) req/s needs \(reactive) worker(s), more than planned"
+            let window = "within the next \(String(format: "%.1f", horizon)) s (lead time + margin + tick + issue lead)"
+            if predictedUtilisation > scaling.scaleOutThreshold {
+                wanted = max(planned, reactive)
+                reason = "planned \(Int(peak.rps.rounded())) req/s \(window) puts \(current) worker(s) at \(String(format: "%.2f", predictedUtilisation)) utilisation, above scale_out_threshold \(scaling.scaleOutThreshold): needs \(wanted)"
+            } else if predictedUtilisation < scaling.scaleInThreshold && max(planned, reactive) < target {
+                wanted = max(planned, reactive)
+                reason = "planned \(Int(peak.rps.rounded())) req/s \(window) leaves \(current) worker(s) at \(String(format: "%.2f", predictedUtilisation)) utilisation, below scale_in_threshold \(scaling.scaleInThreshold): \(wanted) suffice"
+            } else if reactive > target {
+                wanted = reactive
+                reason = "observed \(Int(observed.rounded())) req/s needs \(reactive) worker(s), more than planned"
+            } else {
+                return
+            }
         }
         wanted = min(scaling.maxWorkers, max(scaling.minWorkers, wanted))
         if let pool { wanted = min(wanted, max(scaling.minWorkers, pool.capacity)) }

@@ -81,7 +81,7 @@ import Testing
         let decision = try #require(p.all("scaling_decision").first { $0.detail["workers_after"] == "4" })
         let started = p.all("worker_started").filter { $0.at >= decision.at }.compactMap { $0.detail["worker"] }
         #expect(started.count == 3, "the decision starts three workers: \(started)")
-        #expect(decision.detail["reason"]?.contains("planned 8000 req/s") == true, "\(decision.detail)")
+        #expect(decision.detail["reason"]?.contains("planned 8000 req/s") == true && decision.detail["reason"]?.contains("above scale_out_threshold") == true, "\(decision.detail)")
         #expect(decision.detail["capacity_per_worker"] == "2500" && decision.detail["lead_time_s"] != nil && decision.detail["workers_before"] == "1")
         let joinedBeforeStep = Set(p.all("worker_joined").filter { $0.at < stepAt }.compactMap { $0.detail["worker"] })
         #expect(Set(started).isSubset(of: joinedBeforeStep), "the extra workers said hello before second 20: \(joinedBeforeStep)")
@@ -102,6 +102,7 @@ import Testing
         #expect(p.all("worker_left").count >= 3)
         let scaleIn = try #require(p.all("scaling_decision").first { $0.detail["workers_after"] == "1" })
         #expect(scaleIn.at > stepAt.addingTimeInterval(10), "scale-in only after the step ends")
+        #expect(scaleIn.detail["reason"]?.contains("below scale_in_threshold") == true, "\(scaleIn.detail)")
         let low = try rates(run: run, vector: "step-low")
         let retiredAt = Int64((retired.map(\.at).max()!.timeIntervalSince1970 + 1).rounded(.up))
         let after = low.keys.filter { $0 >= retiredAt && $0 < retiredAt + 3 }.sorted()
