@@ -408,6 +408,9 @@ public final class Broker: ScalingContext {
     /// Records an event of the running run (scaling decisions, launcher news).
     public func record(_ kind: String, _ detail: [String: String]) { event(kind, detail) }
 
+    /// The running run's totals (thread-safe), for the dashboard's `/metrics`.
+    public var runAggregator: RunAggregator { aggregator }
+
     /// Seconds before a window starts that it is issued.
     public var issueLead: Double { configuration.leadSeconds }
 

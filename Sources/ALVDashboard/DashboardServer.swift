@@ -110,6 +110,24 @@ final class DashboardHandler: ChannelInboundHandler {
         if path == "/api/vectors" || path == "/api/profiles" || path.hasPrefix("/api/vectors/") || path.hasPrefix("/api/profiles/") {
             return readDocuments(ctx, head, path: path)
         }
+        if path.hasPrefix("/api/runs/") && path.hasSuffix("/series") {
+            let id = String(path.dropFirst("/api/runs/".count).dropLast("/series".count))
+            var parameters: [String: String] = [:]
+            for pair in query.split(separator: "&") {
+                let kv = pair.split(separator: "=", maxSplits: 1)
+                if kv.count == 2 { parameters[String(kv[0])] = String(kv[1]) }
+            }
+            let step = parameters["step"].flatMap(Int64.init) ?? 1
+            let from = parameters["from"].flatMap(Int64.init), to = parameters["to"].flatMap(Int64.init)
+            guard step >= 1 && step <= 86_400 else {
+                return send(ctx, head, 400, "application/json", Self.json(["error": "step expects whole seconds from 1 to 86400"]))
+            }
+            return withStore(ctx, head) { store in
+                guard try store.run(id == "latest" ? (try store.runIDs(limit: 1).first ?? id) : id) != nil else { throw ReportError.notFound(id, known: try store.runIDs(limit: 5)) }
+                let runID = id == "latest" ? try store.runIDs(limit: 1).first ?? id : id
+                return ("application/json", Self.json(try Self.series(store, run: runID, step: step, from: from, to: to)))
+            }
+        }
         if path.hasPrefix("/api/runs/") && path.hasSuffix("/events") {
             let id = String(path.dropFirst("/api/runs/".count).dropLast("/events".count))
             return withStore(ctx, head) { store in
@@ -140,6 +158,26 @@ final class DashboardHandler: ChannelInboundHandler {
                 send(ctx, head, 404, "text/plain", "not found\n")
             }
         }
+    }
+
+    /// A run's series in buckets of `step` seconds within [from, to): counts summed, latency histograms merged
+    /// exactly (so a bucket's percentiles are true percentiles), all request types together.
+    static func series(_ store: MetricsStore, run: String, step: Int64, from: Int64?, to: Int64?) throws -> [String: Any] {
+        var buckets: [Int64: RequestMetrics] = [:]
+        try store.series(run: run) { point in
+            if let from, point.second < from { return }
+            if let to, point.second >= to { return }
+            let bucket = point.second - ((point.second % step) + step) % step
+            buckets[bucket, default: RequestMetrics()].merge(point.metrics)
+        }
+        let points: [[String: Any]] = buckets.keys.sorted().map { second in
+            let m = buckets[second]!
+            let failed = m.outcomes[.status4xx] + m.outcomes[.status5xx] + m.outcomes.errors
+            let p = m.latency.values(atPercentiles: [50, 90, 95, 99]).map { Double($0) / 1000 }
+            return ["second": second, "requests": m.requestsTotal, "rate": Double(m.requestsTotal) / Double(step), "failed": failed,
+                    "p50_ms": p[0], "p90_ms": p[1], "p95_ms": p[2], "p99_ms": p[3], "max_ms": Double(m.latency.value(atPercentile: 100)) / 1000]
+        }
+        return ["run_id": run, "step_sec": step, "points": points]
     }
 
     /// Opens the store for one request (SQLite connections stay on one thread).
@@ -263,29 +301,54 @@ final class DashboardHandler: ChannelInboundHandler {
     }
 }
 
-/// Prometheus text exposition of the live run.
+/// Prometheus text exposition of the live run: counters and latency histograms by vector and request type
+/// (one series with `vector="all"` before the breakdown is known).
 enum Prometheus {
+    static func label(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    }
+
     static func render(_ feed: LiveFeed) -> String {
         let s = feed.snapshot
-        let run = (s.runID ?? "none").replacingOccurrences(of: "\"", with: "")
+        let run = label(s.runID ?? "none")
+        var groups: [(labels: String, outcomes: OutcomeCounts, latency: LatencyHistogram)] = []
+        if let rows = s.breakdown?(), !rows.isEmpty {
+            for row in rows.sorted(by: { ($0.vector, $0.requestType) < ($1.vector, $1.requestType) }) {
+                groups.append(("run=\"\(run)\",vector=\"\(label(row.vector))\",request_type=\"\(label(row.requestType))\"", row.metrics.outcomes, row.metrics.latency))
+            }
+        } else {
+            groups.append(("run=\"\(run)\",vector=\"all\",request_type=\"all\"", s.totals, s.latency))
+        }
         var lines = [
             "# HELP alv_requests_total Requests that ended, by outcome (dropped: never sent).",
             "# TYPE alv_requests_total counter",
         ]
-        for outcome in Outcome.allCases {
-            lines.append("alv_requests_total{run=\"\(run)\",outcome=\"\(outcome.key)\"} \(s.totals[outcome])")
+        for group in groups {
+            for outcome in Outcome.allCases {
+                lines.append("alv_requests_total{\(group.labels),outcome=\"\(outcome.key)\"} \(group.outcomes[outcome])")
+            }
         }
         lines += [
             "# HELP alv_request_duration_seconds Latency from the intended send time.",
             "# TYPE alv_request_duration_seconds histogram",
         ]
-        for le in [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] {
-            lines.append("alv_request_duration_seconds_bucket{run=\"\(run)\",le=\"\(le)\"} \(s.latency.count(atOrBelow: UInt64(le * 1_000_000)))")
+        for group in groups {
+            let latency = group.latency
+            for le in [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] {
+                lines.append("alv_request_duration_seconds_bucket{\(group.labels),le=\"\(le)\"} \(latency.count(atOrBelow: UInt64(le * 1_000_000)))")
+            }
+            lines.append("alv_request_duration_seconds_bucket{\(group.labels),le=\"+Inf\"} \(latency.totalCount)")
+            lines.append("alv_request_duration_seconds_sum{\(group.labels)} \(latency.mean * Double(latency.totalCount) / 1e6)")
+            lines.append("alv_request_duration_seconds_count{\(group.labels)} \(latency.totalCount)")
         }
-        lines.append("alv_request_duration_seconds_bucket{run=\"\(run)\",le=\"+Inf\"} \(s.latency.totalCount)")
-        lines.append("alv_request_duration_seconds_sum{run=\"\(run)\"} \(s.latency.mean * Double(s.latency.totalCount) / 1e6)")
-        lines.append("alv_request_duration_seconds_count{run=\"\(run)\"} \(s.latency.totalCount)")
-        lines += ["# HELP alv_run_running 1 while a run is in progress.", "# TYPE alv_run_running gauge", "alv_run_running{run=\"\(run)\"} \(s.running ? 1 : 0)"]
+        let live = s.workers.filter { !$0.lost }.count
+        lines += [
+            "# HELP alv_run_running 1 while a run is in progress.", "# TYPE alv_run_running gauge", "alv_run_running{run=\"\(run)\"} \(s.running ? 1 : 0)",
+            "# HELP alv_workers Workers live in the run.", "# TYPE alv_workers gauge", "alv_workers{run=\"\(run)\"} \(live)",
+        ]
+        if let planned = s.planned {
+            lines += ["# HELP alv_workers_planned The planner's target.", "# TYPE alv_workers_planned gauge", "alv_workers_planned{run=\"\(run)\"} \(planned)"]
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -12,7 +12,13 @@ public final class LiveFeed: Sendable {
         var requests: UInt64
         var failed: UInt64
         var p50: Double, p95: Double, p99: Double
+        /// Workers live, and the planner's target (nil without a planner).
+        var workers: Int = 0
+        var planned: Int?
     }
+
+    /// Running totals by vector and request type, for `/metrics`.
+    public typealias Breakdown = @Sendable () -> [(vector: String, requestType: String, metrics: RequestMetrics)]
 
     struct State: Sendable {
         var runID: String?
@@ -25,6 +31,8 @@ public final class LiveFeed: Sendable {
         var version = 0
         var events: [RunSummary.Event] = []
         var workers: [RunSummary.WorkerSummary] = []
+        var planned: Int?
+        var breakdown: Breakdown?
     }
 
     private let state = Mutex(State())
@@ -41,7 +49,9 @@ public final class LiveFeed: Sendable {
 
     public func begin(runID: String?) {
         state.withLock {
+            let breakdown = $0.breakdown
             $0 = State()
+            $0.breakdown = breakdown
             $0.runID = runID
             $0.running = true
             $0.status = "starting"
@@ -52,10 +62,12 @@ public final class LiveFeed: Sendable {
     /// One second of the run, all request types merged.
     public func second(_ second: Int64, _ metrics: RequestMetrics, status: String?) {
         let failed = metrics.outcomes[.status4xx] + metrics.outcomes[.status5xx] + metrics.outcomes.errors
-        let point = Point(
+        var point = Point(
             second: second, requests: metrics.requestsTotal, failed: failed, p50: Double(metrics.latency.value(atPercentile: 50)) / 1000,
             p95: Double(metrics.latency.value(atPercentile: 95)) / 1000, p99: Double(metrics.latency.value(atPercentile: 99)) / 1000)
         state.withLock {
+            point.workers = $0.workers.filter { !$0.lost }.count
+            point.planned = $0.planned
             $0.points.append(point)
             if $0.points.count > 600 { $0.points.removeFirst($0.points.count - 600) }
             $0.totals.add(metrics.outcomes)
@@ -68,6 +80,7 @@ public final class LiveFeed: Sendable {
     /// A timeline or cluster event, as it happens.
     public func event(_ event: RunSummary.Event) {
         state.withLock {
+            if event.kind == "scaling_decision", let after = event.detail["workers_after"].flatMap(Int.init) { $0.planned = after }
             $0.events.append(event)
             if $0.events.count > 200 { $0.events.removeFirst($0.events.count - 200) }
             $0.version += 1
@@ -76,6 +89,11 @@ public final class LiveFeed: Sendable {
 
     /// Requests ended so far in this run.
     public var requestsTotal: UInt64 { state.withLock { $0.totals.total } }
+
+    /// Where `/metrics` reads totals by vector and request type (the runner's or broker's aggregator).
+    public func breakdown(_ provider: @escaping Breakdown) {
+        state.withLock { $0.breakdown = provider }
+    }
 
     /// The worker table (id, host, requests, CPU, memory, lost).
     public func workers(_ workers: [RunSummary.WorkerSummary]) {
@@ -109,6 +127,10 @@ public final class LiveFeed: Sendable {
                 .init(name: "p50", points: s.points.map { (x($0), $0.p50) }, color: "#2f855a"),
                 .init(name: "p95", points: s.points.map { (x($0), $0.p95) }, color: "#b7791f"),
                 .init(name: "p99", points: s.points.map { (x($0), $0.p99) }, color: "#c53030"),
+            ]).render(),
+            SVGChart(title: "Workers: live and planned", unit: "workers", series: [
+                .init(name: "live", points: s.points.map { (x($0), Double($0.workers)) }, color: "#2b6cb0"),
+                .init(name: "planned", points: s.points.compactMap { p in p.planned.map { (x(p), Double($0)) } }, color: "#b7791f"),
             ]).render(),
         ]
     }

@@ -4,6 +4,34 @@ import Foundation
 /// A single self-contained HTML file: summary, thresholds, vectors, request types, charts over
 /// time (inline SVG), workers and events. No script, no stylesheet or font from the network.
 enum HTMLReport {
+    /// Workers live each second (from join, leave and loss events) and the planner's target (from its
+    /// decisions); nil for a run without workers' events (in-process).
+    static func workerSeries(_ s: RunSummary, start: Int64, seconds: [Int64]) -> SVGChart? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var changes: [(Int64, Int)] = [], planned: [(Int64, Int)] = []
+        for event in s.events {
+            guard let at = formatter.date(from: event.at).map({ Int64($0.timeIntervalSince1970) }) else { continue }
+            switch event.kind {
+            case "worker_joined", "worker_rejoined": changes.append((at, 1))
+            case "worker_left", "worker_lost": changes.append((at, -1))
+            case "scaling_decision": if let n = event.detail["workers_after"].flatMap(Int.init) { planned.append((at, n)) }
+            default: break
+            }
+        }
+        let initial = max(0, s.workers.count - changes.filter { $0.1 > 0 }.count)
+        guard !s.workers.isEmpty, let first = seconds.first, let last = seconds.last else { return nil }
+        var live: [(x: Double, y: Double)] = [], plan: [(x: Double, y: Double)] = []
+        for second in first...last {
+            let count = initial + changes.filter { $0.0 <= second }.reduce(0) { $0 + $1.1 }
+            live.append((Double(second - start), Double(max(0, count))))
+            if let target = planned.last(where: { $0.0 <= second }) { plan.append((Double(second - start), Double(target.1))) }
+        }
+        var series: [SVGChart.Series] = [.init(name: "live", points: live, color: "#2b6cb0")]
+        if !plan.isEmpty { series.append(.init(name: "planned", points: plan, color: "#b7791f")) }
+        return SVGChart(title: "Workers: live and planned", unit: "workers", series: series)
+    }
+
     static func render(_ report: RunReport) -> String {
         let s = report.summary
         let start = report.series.map(\.second).min() ?? 0
@@ -41,6 +69,7 @@ enum HTMLReport {
             ]),
             SVGChart(title: "Failed requests per second (4xx, 5xx, transport errors)", unit: "req/s", series: [.init(name: "failed", points: failed, color: "#c53030")]),
         ]
+        if let workers = workerSeries(s, start: start, seconds: seconds) { charts.append(workers) }
         for i in charts.indices { charts[i].bands = bands }
 
         var html = """

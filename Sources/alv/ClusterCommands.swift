@@ -1,4 +1,5 @@
 import ALVCluster
+import ALVDashboard
 import ALVEngine
 import ALVRun
 import ALVStore
@@ -139,6 +140,12 @@ struct BrokerCommand: ParsableCommand {
     @Flag(help: "With --run: print the summary as one JSON object on stdout.")
     var json = false
 
+    @Option(help: ArgumentHelp("With --run: serve the live dashboard here.", valueName: "HOST:PORT"))
+    var dashboard: String = "127.0.0.1:8089"
+
+    @Flag(help: "With --run: no dashboard.")
+    var noDashboard = false
+
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
@@ -177,10 +184,24 @@ struct BrokerCommand: ParsableCommand {
             return
         }
         let plan = try RunInputResolver(store: store).plan(for: input, target: target)
+        let feed = LiveFeed()
+        let server = noDashboard ? nil : serveDashboard(feed: feed, address: dashboard, db: store.db)
+        defer { server?.stop() }
+        feed.begin(runID: nil)
         let joined = broker.waitForWorkers(waitWorkers, timeout: waitTimeout, cancellation: stop)
         guard joined >= waitWorkers else { throw CLIError.runtime("only \(joined) of \(waitWorkers) workers joined within \(Int(waitTimeout)) s") }
         broker.planTarget = plan.target
-        let summary = try broker.execute(plan, options: nil, seed: UInt64.random(in: 1...UInt64.max), cancellation: stop)
+        broker.onEvent = { feed.event($0) }
+        // Each run starts a fresh aggregator: hand it to /metrics once it exists.
+        broker.onStart = { [unowned broker] id in
+            feed.named(id)
+            feed.breakdown(RunCommand.breakdown(broker.runAggregator, plan: plan))
+        }
+        broker.onWorkers = { feed.workers($0) }
+        let summary = try broker.execute(plan, options: nil, seed: UInt64.random(in: 1...UInt64.max), cancellation: stop) { status, metrics in
+            feed.second(Int64(Date().timeIntervalSince1970) - 2, metrics, status: status?.description)
+        }
+        feed.end(summary)
         broker.retireAll()
         try printSummary(summary, json: json)
     }

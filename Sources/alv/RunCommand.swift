@@ -117,6 +117,7 @@ struct RunCommand: ParsableCommand {
                 throw CLIError.runtime("--db \(store.db): \(error)")
             }
             let runner = InProcessRunner(plan: plan, options: options, cancellation: cancellation, store: metricsStore)
+            feed.breakdown(Self.breakdown(runner.aggregator, plan: plan))
             runner.onEvent = { feed.event($0) }
             runner.onStart = { feed.named($0) }
             let host = ProcessInfo.processInfo.hostName
@@ -201,7 +202,11 @@ struct RunCommand: ParsableCommand {
         printError("alv: running \(plan.profile.map { "profile \($0.profileID)" } ?? "vector \(plan.steps[0].vector.vectorID)") against \(plan.target) on \(joined) worker processes (pids \(pool.active.map { String($0.process.pid) }.joined(separator: " "))) on \(where_), scaling \(scaling.mode.rawValue); broker work port \(broker.endpoints.workPort)")
         broker.planTarget = plan.target
         broker.onEvent = { feed.event($0) }
-        broker.onStart = { feed.named($0) }
+        // Each run starts a fresh aggregator: hand it to /metrics once it exists.
+        broker.onStart = { [unowned broker] id in
+            feed.named(id)
+            feed.breakdown(RunCommand.breakdown(broker.runAggregator, plan: plan))
+        }
         broker.onWorkers = { feed.workers($0) }
         return try broker.execute(plan, options: options, seed: seed, cancellation: cancellation) { status, metrics in
             progress.second(label: status?.description ?? "between vectors", metrics: metrics, cpuSeconds: nil)
@@ -209,18 +214,45 @@ struct RunCommand: ParsableCommand {
         }
     }
 
+    /// Totals by vector and request type for `/metrics`, read from the run's aggregator.
+    static func breakdown(_ aggregator: RunAggregator, plan: RunPlan) -> LiveFeed.Breakdown {
+        let ids = plan.steps.map(\.vector.vectorID)
+        return {
+            var merged: [String: (String, String, RequestMetrics)] = [:]
+            for (key, metrics) in aggregator.totals {
+                let vector = key.vectorIndex < ids.count ? ids[key.vectorIndex] : "vector-\(key.vectorIndex)"
+                let id = vector + "\u{0}" + key.requestType
+                if var existing = merged[id] {
+                    existing.2.merge(metrics)
+                    merged[id] = existing
+                } else {
+                    merged[id] = (vector, key.requestType, metrics)
+                }
+            }
+            return merged.values.map { (vector: $0.0, requestType: $0.1, metrics: $0.2) }
+        }
+    }
+
     /// Serves the dashboard (default 127.0.0.1:8089); a busy port is reported, not fatal.
     private func startDashboard(feed: LiveFeed) -> DashboardServer? {
-        let address = DashboardAddress(dashboard ?? "127.0.0.1:8089")!
-        let token = BrokerEndpoints.isLoopback(address.host) ? nil : String(UInt64.random(in: 1...UInt64.max), radix: 36)
-        do {
-            let server = try DashboardServer(host: address.host, port: address.port, database: store.db, token: token, feed: feed)
-            printError("alv: dashboard at \(server.url)\(token.map { "?token=\($0)" } ?? "")")
-            return server
-        } catch {
-            printError("alv: no dashboard: cannot listen on \(address.host):\(address.port) (\(error)); the run goes on")
-            return nil
-        }
+        serveDashboard(feed: feed, address: dashboard ?? "127.0.0.1:8089", db: store.db)
+    }
+}
+
+/// Serves the dashboard for `alv run` and `alv broker`; off loopback a token is generated and printed.
+func serveDashboard(feed: LiveFeed, address text: String, db: String) -> DashboardServer? {
+    guard let address = DashboardAddress(text) else {
+        printError("alv: no dashboard: --dashboard expects HOST:PORT, got \"\(text)\"")
+        return nil
+    }
+    let token = BrokerEndpoints.isLoopback(address.host) ? nil : String(UInt64.random(in: 1...UInt64.max), radix: 36)
+    do {
+        let server = try DashboardServer(host: address.host, port: address.port, database: db, token: token, feed: feed)
+        printError("alv: dashboard at \(server.url)\(token.map { "?token=\($0)" } ?? "")")
+        return server
+    } catch {
+        printError("alv: no dashboard: cannot listen on \(address.host):\(address.port) (\(error)); the run goes on")
+        return nil
     }
 }
 

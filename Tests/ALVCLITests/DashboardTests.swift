@@ -49,6 +49,8 @@ import FoundationNetworking
         // Prometheus text: counters and a cumulative histogram.
         let metrics = try #require(Self.get(base + "/metrics"))
         #expect(metrics.contains("# TYPE alv_requests_total counter") && metrics.contains("# TYPE alv_request_duration_seconds histogram"))
+        #expect(metrics.contains(#"alv_requests_total{run=""#) && metrics.contains(#"vector="dash",request_type="a",outcome="2xx"}"#), "by vector and request type: \(metrics)")
+        #expect(metrics.contains("# TYPE alv_workers gauge"))
         let buckets = metrics.split(separator: "\n").filter { $0.hasPrefix("alv_request_duration_seconds_bucket") }.compactMap { Int($0.split(separator: " ").last ?? "") }
         #expect(buckets.count == 14 && buckets == buckets.sorted() && (buckets.last ?? 0) > 0)
         // Prometheus's own linter accepts the exposition (scripts/test installs Debian's prometheus).
@@ -65,6 +67,19 @@ import FoundationNetworking
         let lintOutput = String(decoding: lint.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         promtool.waitUntilExit()
         #expect(promtool.terminationStatus == 0, "promtool: \(lintOutput)")
+
+        // The series API: buckets of `step` seconds with merged histograms, within a window.
+        let runID = try #require(status?["run_id"] as? String)
+        try await Task.sleep(for: .seconds(2))
+        let series = try #require(Self.get(base + "/api/runs/\(runID)/series?step=2"))
+        let seriesObject = try #require(try JSONSerialization.jsonObject(with: Data(series.utf8)) as? [String: Any])
+        let buckets2 = try #require(seriesObject["points"] as? [[String: Any]])
+        #expect(seriesObject["step_sec"] as? Int == 2 && !buckets2.isEmpty)
+        #expect(buckets2.allSatisfy { (($0["second"] as? Int) ?? 1) % 2 == 0 }, "buckets start on multiples of the step")
+        let firstSecond = try #require(buckets2.first?["second"] as? Int)
+        let windowed = try #require(Self.get(base + "/api/runs/\(runID)/series?step=1&from=\(firstSecond)&to=\(firstSecond + 1)"))
+        #expect(windowed.components(separatedBy: "\"second\"").count - 1 <= 1, "\(windowed)")
+        #expect(Self.get(base + "/api/runs/\(runID)/series?step=0") == nil, "a step of 0 is rejected (400)")
 
         // Stored runs are listed while the run goes on.
         let runs = try #require(Self.get(base + "/api/runs"))
