@@ -5,7 +5,7 @@ import Foundation
 /// time (inline SVG), workers and events. No script, no stylesheet or font from the network.
 enum HTMLReport {
     /// Workers live each second (from join, leave and loss events) and the planner's target (from its
-    /// decisions); nil for a run without workers' events (in-process).
+    /// decisions); nil for an in-process run.
     static func workerSeries(_ s: RunSummary, start: Int64, seconds: [Int64]) -> SVGChart? {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
@@ -20,7 +20,8 @@ enum HTMLReport {
             }
         }
         let initial = max(0, s.workers.count - changes.filter { $0.1 > 0 }.count)
-        guard !s.workers.isEmpty, let first = seconds.first, let last = seconds.last else { return nil }
+        // In-process runs have one pseudo-worker, "local": nothing to chart.
+        guard s.workers.contains(where: { $0.id != "local" }), let first = seconds.first, let last = seconds.last else { return nil }
         var live: [(x: Double, y: Double)] = [], plan: [(x: Double, y: Double)] = []
         for second in first...last {
             let count = initial + changes.filter { $0.0 <= second }.reduce(0) { $0 + $1.1 }
