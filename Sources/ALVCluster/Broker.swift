@@ -388,6 +388,14 @@ public final class Broker: ScalingContext {
     }
     private var runAnchor: Date?
 
+    public func plannedRate(at time: Date) -> (mean: Double, upper: Double) {
+        guard let plan = currentPlan else { return (0, 0) }
+        let anchor = runningSlot ?? (0, runAnchor ?? time)
+        let demand = PlannedDemand(plan: plan)
+        return (demand.demand(at: time, anchorIndex: anchor.index, anchorStart: anchor.start, upper: false).rps,
+                demand.demand(at: time, anchorIndex: anchor.index, anchorStart: anchor.start, upper: true).rps)
+    }
+
     /// Tells planners (topic `agg` on the control channel) what they need, once a second.
     private func publishAggregate(_ now: Date) {
         var rates: [Double] = [], users: [Int] = []

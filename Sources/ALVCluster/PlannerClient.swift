@@ -31,6 +31,11 @@ public final class PlannerClient: ScalingContext {
         return (latest.demandAhead[first...last].max() ?? 0, latest.usersAhead[first...last].max() ?? 0)
     }
 
+    public func plannedRate(at time: Date) -> (mean: Double, upper: Double) {
+        let rate = plannedPeak(from: time, to: time).rps
+        return (rate, rate)
+    }
+
     public var lastSecondRate: Double? { latest?.observedRPS }
     public var cpuPerRequest: Double? { latest?.cpuPerRequest }
     public var issueLead: Double { latest?.issueLead ?? 0.5 }

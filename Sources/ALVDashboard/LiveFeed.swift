@@ -15,6 +15,9 @@ public final class LiveFeed: Sendable {
         /// Workers live, and the planner's target (nil without a planner).
         var workers: Int = 0
         var planned: Int?
+        /// Demand a lead time ahead, in workers: the forecast's mean and upper bound.
+        var forecast: Double?
+        var forecastUpper: Double?
     }
 
     /// Running totals by vector and request type, for `/metrics`.
@@ -32,6 +35,7 @@ public final class LiveFeed: Sendable {
         var events: [RunSummary.Event] = []
         var workers: [RunSummary.WorkerSummary] = []
         var planned: Int?
+        var forecast: (mean: Double, upper: Double)?
         var breakdown: Breakdown?
     }
 
@@ -68,6 +72,8 @@ public final class LiveFeed: Sendable {
         state.withLock {
             point.workers = $0.workers.filter { !$0.lost }.count
             point.planned = $0.planned
+            point.forecast = $0.forecast?.mean
+            point.forecastUpper = $0.forecast?.upper
             $0.points.append(point)
             if $0.points.count > 600 { $0.points.removeFirst($0.points.count - 600) }
             $0.totals.add(metrics.outcomes)
@@ -89,6 +95,11 @@ public final class LiveFeed: Sendable {
 
     /// Requests ended so far in this run.
     public var requestsTotal: UInt64 { state.withLock { $0.totals.total } }
+
+    /// The planner's demand forecast a lead time ahead, in workers (mean and upper bound of its interval).
+    public func forecast(mean: Double, upper: Double) {
+        state.withLock { $0.forecast = (mean, upper) }
+    }
 
     /// Where `/metrics` reads totals by vector and request type (the runner's or broker's aggregator).
     public func breakdown(_ provider: @escaping Breakdown) {
@@ -128,10 +139,12 @@ public final class LiveFeed: Sendable {
                 .init(name: "p95", points: s.points.map { (x($0), $0.p95) }, color: "#b7791f"),
                 .init(name: "p99", points: s.points.map { (x($0), $0.p99) }, color: "#c53030"),
             ]).render(),
-            SVGChart(title: "Workers: live and planned", unit: "workers", series: [
+            SVGChart(title: "Workers: live, planned, and the demand forecast a lead time ahead (mean, upper bound)", unit: "workers", series: [
                 .init(name: "live", points: s.points.map { (x($0), Double($0.workers)) }, color: "#2b6cb0"),
                 .init(name: "planned", points: s.points.compactMap { p in p.planned.map { (x(p), Double($0)) } }, color: "#b7791f"),
-            ]).render(),
+                .init(name: "forecast", points: s.points.compactMap { p in p.forecast.map { (x(p), $0) } }, color: "#2f855a"),
+                .init(name: "forecast upper", points: s.points.compactMap { p in p.forecastUpper.map { (x(p), $0) } }, color: "#9ae6b4"),
+            ].filter { !$0.points.isEmpty || $0.name == "live" }).render(),
         ]
     }
 }

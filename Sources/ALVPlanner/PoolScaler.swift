@@ -6,6 +6,9 @@ import Foundation
 public protocol ScalingContext: AnyObject {
     /// The plan's demand over `[from, to]`: requests per second and virtual users at their peak.
     func plannedPeak(from: Date, to: Date) -> (rps: Double, users: Int)
+    /// The plan's demand (req/s) at one instant: its mean and, for forecast-shaped vectors, the upper bound
+    /// of the forecast interval (equal to the mean for demand the plan fixes).
+    func plannedRate(at time: Date) -> (mean: Double, upper: Double)
     /// Requests in the last complete second.
     var lastSecondRate: Double? { get }
     /// CPU seconds per request measured by the workers.
@@ -30,6 +33,9 @@ public final class PoolScaler {
     private var lastTick = Date.distantPast
     private var lastReplacement = Date.distantPast
     public private(set) var decisions: [[String: String]] = []
+    /// Called each predictive tick with the demand a lead time ahead in workers: the forecast's mean and
+    /// its upper bound (the dashboard draws them beside live and planned workers).
+    public var onForecast: ((_ mean: Double, _ upper: Double) -> Void)?
 
     public init(scaling: Scaling, pool: WorkerPool?, initialWorkers: Int) {
         self.scaling = scaling
@@ -104,6 +110,8 @@ public final class PoolScaler {
             // by the lead time and margin, plus one planner tick and the broker's issue lead.
             let horizon = lead + 1 + broker.issueLead
             let peak = broker.plannedPeak(from: now, to: now.addingTimeInterval(horizon))
+            let ahead = broker.plannedRate(at: now.addingTimeInterval(horizon))
+            onForecast?(ahead.mean / capacity, ahead.upper / capacity)
             let planned = workers(rps: peak.rps, users: peak.users, capacity: capacity)
             // Per-worker CPU utilisation the planned demand would cause on the pool as it is (capacity is the
             // rate at target_utilization): the triggers compare it with the thresholds, with hysteresis between.

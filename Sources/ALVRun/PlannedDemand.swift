@@ -10,7 +10,8 @@ public struct PlannedDemand: Sendable {
 
     /// Requests per second (open-model vectors) and virtual users (closed-model vectors) planned at `time`,
     /// given that vector `index` started at `start` (later vectors follow on schedule).
-    public func demand(at time: Date, anchorIndex index: Int, anchorStart start: Date) -> (rps: Double, users: Int) {
+    /// Forecast-shaped vectors count at their interval's upper bound unless `upper` is false (the mean).
+    public func demand(at time: Date, anchorIndex index: Int, anchorStart start: Date, upper: Bool = true) -> (rps: Double, users: Int) {
         let delay = plan.profile?.transitionDelaySec ?? 0
         var begin = start
         for i in index..<plan.steps.count {
@@ -21,7 +22,7 @@ public struct PlannedDemand: Sendable {
                 let elapsed = time.timeIntervalSince(begin)
                 let share = vector.rampUpTimeSec > 0 ? min(1, elapsed / vector.rampUpTimeSec) : 1
                 switch vector.load {
-                case .open(let rate, _, _): return (rate * share * vector.shapeFactor(atSecond: elapsed, upper: true), 0)
+                case .open(let rate, _, _): return (rate * share * vector.shapeFactor(atSecond: elapsed, upper: upper), 0)
                 case .closed(let users): return (0, Int((Double(users) * share).rounded(.up)))
                 }
             }

@@ -186,6 +186,7 @@ struct RunCommand: ParsableCommand {
         }
         let initial = scaling.mode == .fixed ? count : max(1, scaling.minWorkers)
         let scaler = PoolScaler(scaling: scaling, pool: pool, initialWorkers: initial)
+        scaler.onForecast = { feed.forecast(mean: $0, upper: $1) }
         pool.retire = { [unowned broker] in broker.retire(worker: $0) }
         broker.onWorkerHello = { pool.hello(worker: $0, at: $1) }
         broker.onTick = { [unowned broker] now in scaler.tick(broker: broker, now: now) }

@@ -1,5 +1,6 @@
 import ALVTesting
 import Foundation
+import Synchronization
 import Testing
 
 /// Distributed runs that scale: the planner inside `alv run` starting workers ahead of a step in demand
@@ -72,8 +73,23 @@ import Testing
         let predictive = try addStepProfile(mode: "predictive")
         let reactive = try addStepProfile(mode: "reactive")
 
-        var result = try alv(["run", predictive, "--target", nginx.url, "--db", db, "--no-dashboard", "--json"])
+        // The live page, polled while the run goes on, draws planned workers and the forecast with its bound.
+        let port = freePort()
+        let sawForecast = Mutex(false)
+        let running = Mutex(true)
+        DispatchQueue.global().async {
+            while running.withLock({ $0 }) {
+                if let url = URL(string: "http://127.0.0.1:\(port)/events?once=1"), let data = try? Data(contentsOf: url) {
+                    let text = String(decoding: data, as: UTF8.self)
+                    if text.contains("forecast upper") && text.contains("planned") { sawForecast.withLock { $0 = true } }
+                }
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
+        var result = try alv(["run", predictive, "--target", nginx.url, "--db", db, "--dashboard", "127.0.0.1:\(port)", "--json"])
+        running.withLock { $0 = false }
         #expect(result.status == 0, "\(result.stderr)")
+        #expect(sawForecast.withLock { $0 }, "the workers chart shows planned workers and the forecast band")
         let p = try Timeline(result.stdout)
         let stepAt = try #require(p.vectorStart("step-high"))
         let lowAt = try #require(p.vectorStart("step-low"))
