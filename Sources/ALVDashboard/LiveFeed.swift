@@ -18,6 +18,8 @@ public final class LiveFeed: Sendable {
         /// Demand a lead time ahead, in workers: the forecast's mean and upper bound.
         var forecast: Double?
         var forecastUpper: Double?
+        /// Requests ended this second by "vector/request type" (from the breakdown's running totals).
+        var byType: [String: UInt64] = [:]
     }
 
     /// Running totals by vector and request type, for `/metrics`.
@@ -37,6 +39,7 @@ public final class LiveFeed: Sendable {
         var planned: Int?
         var forecast: (mean: Double, upper: Double)?
         var breakdown: Breakdown?
+        var lastTotals: [String: UInt64] = [:]
     }
 
     private let state = Mutex(State())
@@ -69,7 +72,15 @@ public final class LiveFeed: Sendable {
         var point = Point(
             second: second, requests: metrics.requestsTotal, failed: failed, p50: Double(metrics.latency.value(atPercentile: 50)) / 1000,
             p95: Double(metrics.latency.value(atPercentile: 95)) / 1000, p99: Double(metrics.latency.value(atPercentile: 99)) / 1000)
+        let provider = state.withLock { $0.breakdown }
+        let rows = provider?() ?? []
         state.withLock {
+            for row in rows {
+                let key = "\(row.vector)/\(row.requestType)"
+                let total = row.metrics.requestsTotal
+                point.byType[key] = total &- min(total, $0.lastTotals[key] ?? 0)
+                $0.lastTotals[key] = total
+            }
             point.workers = $0.workers.filter { !$0.lost }.count
             point.planned = $0.planned
             point.forecast = $0.forecast?.mean
@@ -129,11 +140,19 @@ public final class LiveFeed: Sendable {
         let s = snapshot
         guard let first = s.points.first?.second else { return [] }
         func x(_ p: Point) -> Double { Double(p.second - first) }
+        let types = Set(s.points.flatMap { $0.byType.keys }).sorted()
+        var rates: [SVGChart.Series] = [
+            .init(name: "all", points: s.points.map { (x($0), Double($0.requests)) }, color: "#2b6cb0"),
+            .init(name: "failed", points: s.points.map { (x($0), Double($0.failed)) }, color: "#c53030"),
+        ]
+        if types.count > 1 || (types.count == 1 && s.points.contains { !$0.byType.isEmpty }) {
+            for (i, type) in types.enumerated() {
+                rates.append(.init(name: type, points: s.points.compactMap { p in p.byType[type].map { (x(p), Double($0)) } },
+                                   color: SVGChart.palette[(i + 2) % SVGChart.palette.count]))
+            }
+        }
         return [
-            SVGChart(title: "Requests per second", unit: "req/s", series: [
-                .init(name: "requests", points: s.points.map { (x($0), Double($0.requests)) }, color: "#2b6cb0"),
-                .init(name: "failed", points: s.points.map { (x($0), Double($0.failed)) }, color: "#c53030"),
-            ]).render(),
+            SVGChart(title: "Requests per second, all and by request type", unit: "req/s", series: rates).render(),
             SVGChart(title: "Latency from intended send time", unit: "ms", series: [
                 .init(name: "p50", points: s.points.map { (x($0), $0.p50) }, color: "#2f855a"),
                 .init(name: "p95", points: s.points.map { (x($0), $0.p95) }, color: "#b7791f"),

@@ -16,14 +16,15 @@ public final class ChildProcess {
     public let stderrPath: String
     public private(set) var exitStatus: Int32?
 
-    /// Once per process: orphaned grandchildren are reparented to this process (not to init), so that
-    /// reaping a group collects them too.
-    static let subreaper: Bool = alv_become_child_subreaper() == 0
+    /// Makes this process the reaper of orphaned descendants (not init), so that reaping a group collects
+    /// workers' children too. Called once by the commands that launch workers; a library user (a test
+    /// process) is not changed behind its back.
+    @discardableResult
+    public static func adoptOrphans() -> Bool { alv_become_child_subreaper() == 0 }
 
     /// Starts `arguments[0]` (looked up in PATH) with the rest as arguments.
     /// - Throws: `LaunchError.spawn` with errno when posix_spawn fails.
     public init(_ arguments: [String], stderrPath: String) throws(LaunchError) {
-        _ = ChildProcess.subreaper
         self.arguments = arguments
         self.stderrPath = stderrPath
         var pipeFDs: [Int32] = [0, 0]

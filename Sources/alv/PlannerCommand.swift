@@ -57,6 +57,7 @@ struct PlannerCommand: ParsableCommand {
         }
         let endpoints = ports.endpoints(host: broker)
         let client = PlannerClient(endpoints: endpoints) { printError("alv planner: \($0)") }
+        ChildProcess.adoptOrphans()
         let pool = WorkerPool(
             hosts: hostList,
             command: WorkerInvocation(brokerHost: broker, workPort: ports.workPort, metricsPort: ports.metricsPort, controlPort: ports.controlPort),

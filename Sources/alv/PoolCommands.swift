@@ -66,6 +66,7 @@ struct ClusterUpCommand: ParsableCommand {
         if insecure { extra.append("--insecure") }
         let target = workers ?? file.hosts.reduce(0) { $0 + $1.maxWorkers }
         let directory = (state.state as NSString).deletingLastPathComponent
+        ChildProcess.adoptOrphans()
         let pool = WorkerPool(
             hosts: file.hosts,
             command: WorkerInvocation(brokerHost: address, workPort: ports.workPort, metricsPort: ports.metricsPort, controlPort: ports.controlPort, extraArguments: extra),

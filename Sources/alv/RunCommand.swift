@@ -174,6 +174,7 @@ struct RunCommand: ParsableCommand {
         }
         let scaling = plan.profile?.scaling.flatMap { $0.mode == .fixed ? nil : $0 }
             ?? Scaling(mode: .fixed, minWorkers: count, maxWorkers: count, cooldownSec: 0)
+        ChildProcess.adoptOrphans()
         let pool = WorkerPool(
             hosts: hostList,
             command: WorkerInvocation(brokerHost: broker.endpoints.host, workPort: broker.endpoints.workPort, metricsPort: broker.endpoints.metricsPort, controlPort: broker.endpoints.controlPort),

@@ -68,6 +68,11 @@ import FoundationNetworking
         promtool.waitUntilExit()
         #expect(promtool.terminationStatus == 0, "promtool: \(lintOutput)")
 
+        // Requests per second by vector and request type on the live page.
+        let once = try #require(Self.get(base + "/events?once=1"))
+        // (the SVG travels inside JSON, where "/" may be written "\/")
+        #expect(once.replacingOccurrences(of: "\\/", with: "/").contains(">dash/a<"), "the rate chart has a line per request type")
+
         // The series API: buckets of `step` seconds with merged histograms, within a window.
         let runID = try #require(status?["run_id"] as? String)
         try await Task.sleep(for: .seconds(2))
