@@ -370,6 +370,14 @@ public final class Broker: ScalingContext {
         return aggregator.second(second).map { Double($0.requestsTotal) }
     }
 
+    /// The last complete second's dropped share and mean scheduling lag.
+    public var saturation: (droppedShare: Double, lagMs: Double)? {
+        let second = Int64(Date().timeIntervalSince1970) - 2
+        guard let m = aggregator.second(second), m.intended > 0 else { return nil }
+        let lag = m.sent > 0 ? Double(m.lagSumMicros) / Double(m.sent) / 1000 : 0
+        return (Double(m.outcomes[.dropped]) / Double(m.intended), lag)
+    }
+
     /// CPU seconds per request over the run so far, from the workers' own reports; nil before any.
     public var cpuPerRequest: Double? {
         let requests = workers.values.reduce(UInt64(0)) { $0 + $1.requests }
@@ -408,7 +416,7 @@ public final class Broker: ScalingContext {
         }
         let aggregate = BrokerAggregate(
             at: now.timeIntervalSince1970, runID: currentRun, observedRPS: currentRun == nil ? nil : lastSecondRate,
-            cpuPerRequest: cpuPerRequest, liveWorkers: liveWorkers, demandAhead: rates, usersAhead: users,
+            cpuPerRequest: cpuPerRequest, droppedShare: saturation?.droppedShare, lagMs: saturation?.lagMs, liveWorkers: liveWorkers, demandAhead: rates, usersAhead: users,
             scaling: currentPlan?.profile?.scaling, issueLead: configuration.leadSeconds)
         if let frames = try? WireCodec.encode(topic: "agg", aggregate) { _ = try? pub.send(frames, dontWait: true) }
     }

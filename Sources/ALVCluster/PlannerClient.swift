@@ -38,6 +38,10 @@ public final class PlannerClient: ScalingContext {
 
     public var lastSecondRate: Double? { latest?.observedRPS }
     public var cpuPerRequest: Double? { latest?.cpuPerRequest }
+    public var saturation: (droppedShare: Double, lagMs: Double)? {
+        guard let latest, let dropped = latest.droppedShare, let lag = latest.lagMs else { return nil }
+        return (dropped, lag)
+    }
     public var issueLead: Double { latest?.issueLead ?? 0.5 }
 
     public func record(_ kind: String, _ detail: [String: String]) {

@@ -13,6 +13,9 @@ public protocol ScalingContext: AnyObject {
     var lastSecondRate: Double? { get }
     /// CPU seconds per request measured by the workers.
     var cpuPerRequest: Double? { get }
+    /// The last complete second's saturation signals: share of arrivals dropped (in-flight cap) and mean
+    /// scheduling lag in ms. Nil before the first second.
+    var saturation: (droppedShare: Double, lagMs: Double)? { get }
     /// Seconds before a window starts that the broker issues it.
     var issueLead: Double { get }
     /// Records an event in the running run.
@@ -46,11 +49,34 @@ public final class PoolScaler {
     /// The workers wanted now.
     public var targetWorkers: Int { target }
 
-    /// Requests per second per worker: configured, or learned from CPU per request at the target utilisation.
+    /// Lateness above which a second counts as saturated (the generator could not send on time).
+    public static let saturatedLagMs = 10.0
+    /// The lowest per-worker rate achieved in a saturated second: a ceiling on capacity learned in this run.
+    private var saturatedCeiling: Double?
+
+    /// Requests per second per worker: configured, or learned from CPU per request at the target utilisation;
+    /// either is capped by what workers achieved while saturated (dropped arrivals or late sends).
     public func capacity(broker: any ScalingContext) -> (value: Double, source: String) {
-        if let configured = scaling.capacityPerWorker { return (configured, "configured") }
-        if let cpu = broker.cpuPerRequest, cpu > 0 { return (scaling.targetUtilization / cpu, "learned from \(String(format: "%.1f", cpu * 1e6)) CPU µs per request") }
-        return (Self.defaultCapacity, "default before any measurement")
+        var (value, source): (Double, String)
+        if let configured = scaling.capacityPerWorker {
+            (value, source) = (configured, "configured")
+        } else if let cpu = broker.cpuPerRequest, cpu > 0 {
+            (value, source) = (scaling.targetUtilization / cpu, "learned from \(String(format: "%.1f", cpu * 1e6)) CPU µs per request")
+        } else {
+            (value, source) = (Self.defaultCapacity, "default before any measurement")
+        }
+        if let ceiling = saturatedCeiling, ceiling < value {
+            (value, source) = (ceiling, "capped at \(Int(ceiling.rounded())) req/s per worker, achieved while saturated")
+        }
+        return (value, source)
+    }
+
+    /// Notes a saturated second: the rate each worker achieved then bounds what one can sustain.
+    func observeSaturation(broker: any ScalingContext, workers: Int) {
+        guard let s = broker.saturation, let rate = broker.lastSecondRate, rate > 0, workers > 0,
+              s.droppedShare > 0.001 || s.lagMs > Self.saturatedLagMs else { return }
+        let perWorker = rate / Double(workers) * (1 - s.droppedShare)
+        saturatedCeiling = min(saturatedCeiling ?? .infinity, perWorker)
     }
 
     /// Workers for a demand, clamped to the policy's bounds and the hosts' slots.
@@ -81,6 +107,7 @@ public final class PoolScaler {
         }
         guard now.timeIntervalSince(lastTick) >= 1, scaling.mode != .fixed else { return }
         lastTick = now
+        observeSaturation(broker: broker, workers: max(1, pool?.active.count ?? target))
         let (capacity, source) = capacity(broker: broker)
         let lead = (pool?.leadTime ?? 1) + scaling.marginSec
         let current = max(1, pool?.active.count ?? target)

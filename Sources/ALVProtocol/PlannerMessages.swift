@@ -10,6 +10,9 @@ public struct BrokerAggregate: Sendable, Codable, Equatable {
     /// Requests in the last complete second.
     public var observedRPS: Double?
     public var cpuPerRequest: Double?
+    /// The last complete second's share of arrivals dropped and mean scheduling lag (ms).
+    public var droppedShare: Double?
+    public var lagMs: Double?
     public var liveWorkers: [String]
     /// The running plan's demand for each of the next seconds (peak within each second), from `at`.
     public var demandAhead: [Double]
@@ -19,13 +22,15 @@ public struct BrokerAggregate: Sendable, Codable, Equatable {
     /// Seconds before a window starts that the broker issues it.
     public var issueLead: Double
 
-    public init(at: Double, runID: String?, observedRPS: Double?, cpuPerRequest: Double?, liveWorkers: [String],
+    public init(at: Double, runID: String?, observedRPS: Double?, cpuPerRequest: Double?, droppedShare: Double? = nil, lagMs: Double? = nil, liveWorkers: [String],
                 demandAhead: [Double], usersAhead: [Int], scaling: Scaling?, issueLead: Double) {
         v = wireVersion
         self.at = at
         self.runID = runID
         self.observedRPS = observedRPS
         self.cpuPerRequest = cpuPerRequest
+        self.droppedShare = droppedShare
+        self.lagMs = lagMs
         self.liveWorkers = liveWorkers
         self.demandAhead = demandAhead
         self.usersAhead = usersAhead
@@ -34,7 +39,7 @@ public struct BrokerAggregate: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case v, at, runID = "run_id", observedRPS = "observed_rps", cpuPerRequest = "cpu_per_request", liveWorkers = "live_workers"
+        case v, at, runID = "run_id", observedRPS = "observed_rps", cpuPerRequest = "cpu_per_request", droppedShare = "dropped_share", lagMs = "lag_ms", liveWorkers = "live_workers"
         case demandAhead = "demand_ahead", usersAhead = "users_ahead", scaling, issueLead = "issue_lead"
     }
 }

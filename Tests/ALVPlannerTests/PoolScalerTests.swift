@@ -1,0 +1,91 @@
+import ALVModel
+import Foundation
+import Testing
+@testable import ALVPlanner
+
+/// A broker as the scaler sees it, scripted: planned demand by time, the last second's rate and signals,
+/// and the events it records.
+final class ScriptedContext: ScalingContext {
+    var demand: (Date) -> Double = { _ in 0 }
+    var lastSecondRate: Double?
+    var cpuPerRequest: Double?
+    var saturation: (droppedShare: Double, lagMs: Double)?
+    var issueLead = 0.5
+    var events: [(String, [String: String])] = []
+
+    func plannedPeak(from: Date, to: Date) -> (rps: Double, users: Int) {
+        var peak = 0.0
+        var t = from
+        while t <= to { peak = max(peak, demand(t)); t = t.addingTimeInterval(0.25) }
+        return (peak, 0)
+    }
+
+    func plannedRate(at time: Date) -> (mean: Double, upper: Double) { (demand(time), demand(time)) }
+    func record(_ kind: String, _ detail: [String: String]) { events.append((kind, detail)) }
+    var decisions: [[String: String]] { events.filter { $0.0 == "scaling_decision" }.map(\.1) }
+}
+
+@Suite struct PoolScalerTests {
+    let start = Date(timeIntervalSince1970: 1_000_000)
+
+    @Test func predictiveActsALeadTimeAheadWithHysteresisAndCoolDown() {
+        let context = ScriptedContext()
+        // 2,000 req/s, 8,000 from t = 20 s, 2,000 again from t = 30 s.
+        context.demand = { t in
+            let s = t.timeIntervalSince(self.start)
+            return s >= 20 && s < 30 ? 8000 : 2000
+        }
+        let scaling = Scaling(mode: .predictive, minWorkers: 1, maxWorkers: 8, cooldownSec: 5, capacityPerWorker: 2500, marginSec: 1)
+        let scaler = PoolScaler(scaling: scaling, pool: nil, initialWorkers: 1)
+        var forecasts: [Double] = []
+        scaler.onForecast = { mean, _ in forecasts.append(mean) }
+        var outAt: Double?, inAt: Double?
+        for second in 0..<45 {
+            context.lastSecondRate = context.demand(start.addingTimeInterval(Double(second) - 1))
+            scaler.tick(broker: context, now: start.addingTimeInterval(Double(second)))
+            if outAt == nil && scaler.targetWorkers == 4 { outAt = Double(second) }
+            if outAt != nil && inAt == nil && scaler.targetWorkers == 1 { inAt = Double(second) }
+        }
+        // Lead 1 s (no pool) + margin 1 + tick 1 + issue lead 0.5: the step is seen 3.5 s ahead.
+        #expect(outAt == 17, "scaled out at \(String(describing: outAt))")
+        #expect(inAt != nil && inAt! >= 30, "scaled in after the step ended: \(String(describing: inAt))")
+        #expect(context.decisions.first?["reason"]?.contains("above scale_out_threshold") == true)
+        #expect(context.decisions.first?["workers_before"] == "1" && context.decisions.first?["acted"] == "false")
+        #expect(context.decisions.last?["reason"]?.contains("below scale_in_threshold") == true)
+        #expect(forecasts.contains(8000 / 2500.0))
+        // 2,000 req/s on one worker is 0.56 predicted utilisation: between the thresholds, so no change.
+        #expect(context.decisions.count == 2, "\(context.decisions)")
+    }
+
+    @Test func reactiveFollowsObservedUtilisation() {
+        let context = ScriptedContext()
+        let scaling = Scaling(mode: .reactive, minWorkers: 1, maxWorkers: 8, cooldownSec: 0, capacityPerWorker: 1000)
+        let scaler = PoolScaler(scaling: scaling, pool: nil, initialWorkers: 1)
+        context.lastSecondRate = 500
+        scaler.tick(broker: context, now: start)
+        #expect(scaler.targetWorkers == 1)
+        context.lastSecondRate = 3500
+        scaler.tick(broker: context, now: start.addingTimeInterval(1))
+        #expect(scaler.targetWorkers == 4)
+        #expect(context.decisions.last?["reason"]?.contains("observed utilisation 3.50 above scale_out_threshold") == true)
+    }
+
+    @Test func capacityIsLearnedAndCappedBySaturation() {
+        let context = ScriptedContext()
+        let scaler = PoolScaler(scaling: Scaling(mode: .predictive, targetUtilization: 0.7), pool: nil, initialWorkers: 2)
+        #expect(scaler.capacity(broker: context).value == PoolScaler.defaultCapacity)
+        context.cpuPerRequest = 50e-6  // 50 µs per request: 14,000 req/s at 70%
+        #expect(abs(scaler.capacity(broker: context).value - 14_000) < 1e-6)
+        // Two workers achieving 6,000 req/s while arrivals were dropped: one sustains at most ~2,850.
+        context.lastSecondRate = 6000
+        context.saturation = (droppedShare: 0.05, lagMs: 40)
+        scaler.observeSaturation(broker: context, workers: 2)
+        let capped = scaler.capacity(broker: context)
+        #expect(abs(capped.value - 2850) < 1e-6 && capped.source.contains("saturated"), "\(capped)")
+        // A calm second does not lift the ceiling.
+        context.saturation = (droppedShare: 0, lagMs: 1)
+        context.lastSecondRate = 9000
+        scaler.observeSaturation(broker: context, workers: 2)
+        #expect(abs(scaler.capacity(broker: context).value - 2850) < 1e-6)
+    }
+}
