@@ -86,6 +86,24 @@ public final class WorkerPool {
         hosts.filter { $0.downUntil == nil && $0.host.maxWorkers > 0 }.map(\.leadTime).max() ?? 1
     }
 
+    /// Lead times measured in earlier runs (host → seconds, samples): the starting estimate instead of the
+    /// defaults (1 s local, 3 s over SSH). New measurements are blended in as they arrive.
+    public func seedLeadTimes(_ known: [String: (seconds: Double, samples: Int)]) {
+        for i in hosts.indices {
+            if let k = known[hosts[i].host.host], k.seconds > 0, k.samples > 0 {
+                hosts[i].leadTime = k.seconds
+                hosts[i].leadSamples = k.samples
+            }
+        }
+    }
+
+    /// Lead times as measured (hosts with at least one sample), to keep for the next run.
+    public var measuredLeadTimes: [String: (seconds: Double, samples: Int)] {
+        var result: [String: (Double, Int)] = [:]
+        for h in hosts where h.leadSamples > 0 { result[h.host.host] = (h.leadTime, h.leadSamples) }
+        return result
+    }
+
     /// Per-host state for decision records: host → (lead time s, samples, up).
     public var hostSummary: [String: (leadTime: Double, samples: Int, up: Bool, running: Int)] {
         var result: [String: (Double, Int, Bool, Int)] = [:]

@@ -42,9 +42,28 @@ public final class MetricsStore {
                 run_id TEXT NOT NULL, second INTEGER NOT NULL, worker TEXT NOT NULL, cpu_s REAL NOT NULL,
                 rss_bytes INTEGER NOT NULL, running_units INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS events (run_id TEXT NOT NULL, at TEXT NOT NULL, kind TEXT NOT NULL, detail_json TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS host_lead_times (
+                host TEXT PRIMARY KEY, seconds REAL NOT NULL, samples INTEGER NOT NULL, updated_at TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS history (
                 endpoint TEXT NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL, PRIMARY KEY (endpoint, ts)) WITHOUT ROWID;
             """)
+    }
+
+    /// Launcher lead times (spawn to first hello) per host, as the planner last measured them.
+    public func leadTimes() throws -> [String: (seconds: Double, samples: Int)] {
+        let statement = try database.prepare("SELECT host, seconds, samples FROM host_lead_times")
+        var result: [String: (Double, Int)] = [:]
+        while try statement.step() { result[statement.string(0) ?? ""] = (statement.double(1), statement.int(2)) }
+        return result
+    }
+
+    /// Keeps measured lead times for the next run (replacing what was stored for those hosts).
+    public func saveLeadTimes(_ times: [String: (seconds: Double, samples: Int)]) throws {
+        let now = ISO8601DateFormatter().string(from: Date())
+        try database.transaction {
+            let upsert = try database.prepare("INSERT OR REPLACE INTO host_lead_times (host, seconds, samples, updated_at) VALUES (?, ?, ?, ?)")
+            for (host, value) in times { try upsert.bind(host, value.seconds, value.samples, now).run() }
+        }
     }
 
     /// Stores demand history for an endpoint (`timestamp → requests per second`), replacing values at

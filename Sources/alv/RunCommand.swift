@@ -180,10 +180,13 @@ struct RunCommand: ParsableCommand {
             command: WorkerInvocation(brokerHost: broker.endpoints.host, workPort: broker.endpoints.workPort, metricsPort: broker.endpoints.metricsPort, controlPort: broker.endpoints.controlPort),
             localExecutable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
             logDirectory: (store.db as NSString).deletingLastPathComponent + "/logs", remoteBrokerHost: remoteBroker)
+        // Lead times measured in earlier runs are the starting estimate; this run's are kept for the next.
+        if let known = try? metricsStore.leadTimes() { pool.seedLeadTimes(known) }
         defer {
             broker.onTick = nil  // the run is over: no more scaling while the workers leave
             broker.retireAll()
             pool.stopAll()
+            try? metricsStore.saveLeadTimes(pool.measuredLeadTimes)
         }
         let initial = scaling.mode == .fixed ? count : max(1, scaling.minWorkers)
         let scaler = PoolScaler(scaling: scaling, pool: pool, initialWorkers: initial)

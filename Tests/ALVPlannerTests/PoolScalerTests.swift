@@ -89,3 +89,16 @@ final class ScriptedContext: ScalingContext {
         #expect(abs(scaler.capacity(broker: context).value - 2850) < 1e-6)
     }
 }
+
+@Suite struct LeadTimeTests {
+    @Test func measuredLeadTimesSeedTheNextPool() {
+        let hosts = [ALVModel.HostsFile.Host(host: "local", maxWorkers: 2), .init(host: "lg@10.0.0.7", maxWorkers: 4)]
+        let command = WorkerInvocation(brokerHost: "127.0.0.1", workPort: 1, metricsPort: 2, controlPort: 3)
+        let pool = WorkerPool(hosts: hosts, command: command, localExecutable: "/bin/true", logDirectory: NSTemporaryDirectory() + "alv-lead")
+        #expect(pool.leadTime == 3, "defaults: 1 s local, 3 s over SSH; the planner looks ahead by the largest")
+        #expect(pool.measuredLeadTimes.isEmpty)
+        pool.seedLeadTimes(["lg@10.0.0.7": (seconds: 0.8, samples: 5), "local": (seconds: 0.05, samples: 9)])
+        #expect(abs(pool.leadTime - 0.8) < 1e-9)
+        #expect(pool.measuredLeadTimes["local"]?.samples == 9)
+    }
+}
