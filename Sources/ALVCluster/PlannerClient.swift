@@ -9,7 +9,6 @@ import Foundation
 public final class PlannerClient: ScalingContext {
     public let endpoints: BrokerEndpoints
     public private(set) var latest: BrokerAggregate?
-    private var receivedAt = Date.distantPast
     private let context = ZMQContext()
     private var publisher: ZMQSocket?
     private var outbox: [PlannerMessage] = []
@@ -52,9 +51,6 @@ public final class PlannerClient: ScalingContext {
     /// Asks the broker to retire a worker (it finishes its units and leaves).
     public func retire(worker: String) { outbox.append(PlannerMessage(kind: .retire, worker: worker)) }
 
-    /// Seconds since the last aggregate arrived.
-    public var silence: TimeInterval { Date().timeIntervalSince(receivedAt) }
-
     /// Connects, then calls `tick` after each aggregate (and at least every `interval` seconds) until `stop`.
     public func run(interval: Double = 0.25, stop: () -> Bool, tick: (PlannerClient) -> Void) throws {
         let control = try ZMQSocket(context, .sub)
@@ -72,7 +68,6 @@ public final class PlannerClient: ScalingContext {
                 while let frames = try control.receive(dontWait: true) {
                     if let (_, aggregate) = try? WireCodec.decode(frames, topics: ["agg"], as: BrokerAggregate.self) {
                         latest = aggregate
-                        receivedAt = Date()
                     }
                 }
             }

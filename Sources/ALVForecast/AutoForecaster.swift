@@ -79,8 +79,7 @@ public struct AutoForecaster: Forecaster {
                 forecasts.append(f)
             }
             if failed || count == 0 { continue }
-            let label = candidate is ETS ? "ets" : candidate is ARIMA ? "arima" : candidate.name
-            trials.append(Trial(name: label, model: candidate, forecasts: forecasts, meanAbsoluteError: absolute / Double(count)))
+            trials.append(Trial(name: candidate.name, model: candidate, forecasts: forecasts, meanAbsoluteError: absolute / Double(count)))
         }
         guard !trials.isEmpty else { throw .badInput("no model could be fitted to \(n) values") }
         trials.sort { $0.meanAbsoluteError < $1.meanAbsoluteError }

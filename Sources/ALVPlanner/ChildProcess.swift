@@ -129,12 +129,10 @@ public final class ChildProcess {
 /// Why a worker could not be started.
 public enum LaunchError: Error, CustomStringConvertible, Equatable {
     case spawn(String, Int32)
-    case hostsFile(String)
 
     public var description: String {
         switch self {
         case .spawn(let program, let code): return "cannot start \(program): \(String(cString: strerror(code)))"
-        case .hostsFile(let message): return message
         }
     }
 }

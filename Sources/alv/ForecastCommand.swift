@@ -58,14 +58,7 @@ struct ForecastCommand: ParsableCommand {
         return values.compactMap { $0 }
     }
 
-    func seasons() throws -> [Int]? {
-        guard let season else { return nil }
-        let values = season.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !values.isEmpty, values.allSatisfy({ $0.map { $0 >= 1 } ?? false }) else {
-            throw ValidationError("--season expects positive whole numbers of steps such as 24,168, got \"\(season)\"")
-        }
-        return values.compactMap { $0 }.filter { $0 > 1 }.sorted()
-    }
+    func seasons() throws -> [Int]? { try season.map(parseSeasons) }
 
     func run() throws {
         let series: TimeSeries
@@ -137,4 +130,13 @@ struct ForecastCommand: ParsableCommand {
         let rounded = (value * 1000).rounded() / 1000
         return rounded == rounded.rounded() && abs(rounded) < 1e15 ? String(Int64(rounded)) : String(rounded)
     }
+}
+
+/// `--season 24,168`: seasonal periods in steps, shortest first (a period of 1 means none).
+func parseSeasons(_ text: String) throws -> [Int] {
+    let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !values.isEmpty, values.allSatisfy({ $0.map { $0 >= 1 } ?? false }) else {
+        throw ValidationError("--season expects positive whole numbers of steps such as 24,168, got \"\(text)\"")
+    }
+    return values.compactMap { $0 }.filter { $0 > 1 }.sorted()
 }

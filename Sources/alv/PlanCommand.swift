@@ -65,6 +65,7 @@ struct PlanSimulateCommand: ParsableCommand {
         if let peakWorkers, peakWorkers < 1 { throw ValidationError("--peak-workers expects at least 1, got \(peakWorkers)") }
         guard leadTime >= 1 && leadTime <= 10_000 else { throw ValidationError("--lead-time expects 1…10000 steps, got \(leadTime)") }
         guard level > 0 && level < 100 else { throw ValidationError("--level expects a percentage between 0 and 100, got \(level)") }
+        if let season { _ = try parseSeasons(season) }
         guard minWorkers >= 0, maxWorkers >= max(1, minWorkers) else { throw ValidationError("--min-workers/--max-workers: expected 0 ≤ min ≤ max, max ≥ 1") }
     }
 
@@ -75,16 +76,7 @@ struct PlanSimulateCommand: ParsableCommand {
         if let bad = y.firstIndex(where: { $0 < 0 }) {
             throw CLIError.badInput("\(demand): demand must not be negative; step \(bad) (\(series.timestampFormat.format(series.timestamp(at: bad)))) is \(y[bad])")
         }
-        let periods: [Int]
-        if let season {
-            let parsed = season.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard parsed.count == season.split(separator: ",").count, parsed.allSatisfy({ $0 >= 1 }) else {
-                throw CLIError.badInput("--season expects positive whole numbers of steps such as 24,168, got \"\(season)\"")
-            }
-            periods = parsed.filter { $0 > 1 }.sorted()
-        } else {
-            periods = Seasonality.detect(series)
-        }
+        let periods = try season.map(parseSeasons) ?? Seasonality.detect(series)
         let peak = y.max() ?? 0
         let perWorker = capacity ?? (peak > 0 ? peak / Double(peakWorkers!) : 1)
         let longest = periods.last ?? 24

@@ -1,4 +1,5 @@
 import ALVCluster
+import ALVEngine
 import ALVModel
 import ALVPlanner
 import ArgumentParser
@@ -65,13 +66,15 @@ struct PlannerCommand: ParsableCommand {
             logDirectory: ".alv/logs", remoteBrokerHost: remoteBroker ?? broker)
         pool.retire = { client.retire(worker: $0) }
         defer { pool.stopAll() }
-        let stop = SignalFlag([SIGINT, SIGTERM])
+        let stop = CancellationFlag()
+        let signals = installStopSignals(stop)
+        defer { signals.forEach { $0.cancel() } }
         let deadline = duration.map { Date().addingTimeInterval($0) }
         var scaler: PoolScaler?
         var policyKey = ""
         var seen: Set<String> = []
         printError("alv planner: following broker \(broker):\(ports.controlPort)")
-        try client.run(stop: { stop.raised || deadline.map { Date() >= $0 } ?? false }) { client in
+        try client.run(stop: { stop.isCancelled || deadline.map { Date() >= $0 } ?? false }) { client in
             let profile = client.latest?.scaling
             var scaling = profile ?? Scaling(mode: .predictive)
             if let mode { scaling.mode = Scaling.Mode(rawValue: mode)! }

@@ -1,3 +1,4 @@
+import ALVEngine
 import ALVModel
 import ALVPlanner
 import ArgumentParser
@@ -74,7 +75,9 @@ struct ClusterUpCommand: ParsableCommand {
             logDirectory: (directory.isEmpty ? "." : directory) + "/logs", remoteBrokerHost: address)
         if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         try write(String(ProcessInfo.processInfo.processIdentifier) + "\n", to: state.state)
-        let stop = SignalFlag([SIGINT, SIGTERM])
+        let stop = CancellationFlag()
+        let signals = installStopSignals(stop)
+        defer { signals.forEach { $0.cancel() } }
         func report(_ events: [PoolEvent]) {
             for e in events {
                 let line = "\(ISO8601DateFormatter().string(from: Date())) \(e.kind) " + e.detail.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
@@ -83,7 +86,7 @@ struct ClusterUpCommand: ParsableCommand {
         }
         report(pool.scale(to: target))
         printError("alv: pool up: \(pool.active.count) of \(target) workers started for broker \(address):\(ports.workPort); `alv cluster down` stops them")
-        while !stop.raised {
+        while !stop.isCancelled {
             usleep(250_000)
             report(pool.checkHosts())
             if pool.active.count < target { report(pool.scale(to: target)) }
@@ -114,33 +117,5 @@ struct ClusterDownCommand: ParsableCommand {
         while kill(pid, 0) == 0 && Date() < deadline { usleep(50_000) }
         guard kill(pid, 0) != 0 else { throw CLIError.runtime("the pool (pid \(pid)) did not stop within 15 s") }
         printError("alv: pool stopped")
-    }
-}
-
-/// Set when one of the signals arrives (handled on a dispatch queue, not in signal context).
-final class SignalFlag: @unchecked Sendable {
-    // `raised` is only written on the signal queue and read with a lock.
-    private let lock = NSLock()
-    private var value = false
-    private var sources: [any DispatchSourceSignal] = []
-
-    init(_ numbers: [Int32]) {
-        for number in numbers {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { [weak self] in
-                self?.lock.lock()
-                self?.value = true
-                self?.lock.unlock()
-            }
-            source.resume()
-            sources.append(source)
-        }
-    }
-
-    var raised: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return value
     }
 }

@@ -8,18 +8,6 @@ import FoundationNetworking
 
 /// The live dashboard of `alv run`, checked in a real browser (headless Chromium) and over HTTP.
 @Suite(.serialized) struct DashboardTests {
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     static func get(_ url: String) -> String? {
         guard let data = try? Data(contentsOf: URL(string: url)!) else { return nil }
         return String(decoding: data, as: UTF8.self)
@@ -29,7 +17,7 @@ import FoundationNetworking
         let directory = TemporaryDirectory("alv-dash")
         let (target, url) = try SpawnedAlv.target()
         defer { _ = target }
-        let port = Self.freePort()
+        let port = freePort()
         let file = directory.write("v.json", #"{"vector_id": "dash", "name": "Dash", "duration_sec": 12, "load": {"target_rps": 100}, "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}"#)
         let run = try SpawnedAlv(["run", file, "--target", url, "--workers", "0", "--dashboard", "127.0.0.1:\(port)", "--db", directory.file("d.db")])
         let base = "http://127.0.0.1:\(port)"

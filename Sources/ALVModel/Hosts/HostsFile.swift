@@ -48,13 +48,7 @@ public enum HostsFileValidator {
 
     public static func validate(_ bytes: [UInt8], file: String?) -> Validated<HostsFile> {
         var sink = DiagnosticSink(file: file)
-        let root: JSONNode
-        do {
-            root = try JSONReader.parse(bytes)
-        } catch {
-            sink.diagnostics.append(Diagnostic(file: file, path: "$", position: error.position, message: "malformed JSON: \(error.message)"))
-            return Validated(model: nil, diagnostics: sink.diagnostics, document: nil)
-        }
+        guard let root = sink.parse(bytes) else { return Validated(model: nil, diagnostics: sink.diagnostics, document: nil) }
         let path = JSONPath.root
         guard let f = sink.object(root, at: path, allowed: fields, required: ["hosts"], what: "a hosts file") else {
             return Validated(model: nil, diagnostics: sink.diagnostics, document: root)

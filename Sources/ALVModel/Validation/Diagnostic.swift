@@ -56,6 +56,16 @@ struct DiagnosticSink {
     let file: String?
     var diagnostics: [Diagnostic] = []
 
+    /// Parses a document; malformed JSON becomes one located diagnostic and nil.
+    mutating func parse(_ bytes: [UInt8]) -> JSONNode? {
+        do {
+            return try JSONReader.parse(bytes)
+        } catch {
+            diagnostics.append(Diagnostic(file: file, path: "$", position: error.position, message: "malformed JSON: \(error.message)"))
+            return nil
+        }
+    }
+
     mutating func error(_ path: JSONPath, _ node: JSONNode?, _ message: String) {
         diagnostics.append(Diagnostic(.error, file: file, path: path.description, position: node?.position, message: message))
     }

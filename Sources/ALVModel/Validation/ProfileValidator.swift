@@ -20,13 +20,7 @@ public enum ProfileValidator {
     ///   - knownVectors: vector ids in the repository; nil skips that check.
     public static func validate(_ bytes: [UInt8], file: String?, knownVectors: Set<String>?) -> Validated<ALVProfile> {
         var sink = DiagnosticSink(file: file)
-        let root: JSONNode
-        do {
-            root = try JSONReader.parse(bytes)
-        } catch {
-            sink.diagnostics.append(Diagnostic(file: file, path: "$", position: error.position, message: "malformed JSON: \(error.message)"))
-            return Validated(model: nil, diagnostics: sink.diagnostics, document: nil)
-        }
+        guard let root = sink.parse(bytes) else { return Validated(model: nil, diagnostics: sink.diagnostics, document: nil) }
         let model = read(root, sink: &sink, knownVectors: knownVectors)
         return Validated(model: sink.diagnostics.hasErrors ? nil : model, diagnostics: sink.diagnostics, document: root)
     }

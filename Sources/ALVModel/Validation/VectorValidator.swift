@@ -22,13 +22,7 @@ public enum VectorValidator {
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) -> Validated<LoadVector> {
         var sink = DiagnosticSink(file: file)
-        let root: JSONNode
-        do {
-            root = try JSONReader.parse(bytes)
-        } catch {
-            sink.diagnostics.append(Diagnostic(file: file, path: "$", position: error.position, message: "malformed JSON: \(error.message)"))
-            return Validated(model: nil, diagnostics: sink.diagnostics, document: nil)
-        }
+        guard let root = sink.parse(bytes) else { return Validated(model: nil, diagnostics: sink.diagnostics, document: nil) }
         let model = read(root, sink: &sink, baseDirectory: baseDirectory ?? FileManager.default.currentDirectoryPath, environment: environment)
         return Validated(model: sink.diagnostics.hasErrors ? nil : model, diagnostics: sink.diagnostics, document: root)
     }
