@@ -427,6 +427,24 @@ public final class Broker: ScalingContext {
     /// The running run's totals (thread-safe), for the dashboard's `/metrics`.
     public var runAggregator: RunAggregator { aggregator }
 
+    /// Takes a worker out of the run and hands its units' remainder to the others: after silence, or at once
+    /// when its launcher saw the process exit.
+    private func markLost(_ id: String, now: Date) {
+        guard let record = workers[id], record.live else { return }
+        workers[id]!.live = false
+        workers[id]!.lost = true
+        epoch += 1
+        // Stop it for good if it is only slow: it rejoins as a new incarnation.
+        sendControl(ControlMessage(kind: .evict, worker: id, epoch: epoch))
+        let lost = rebalance(from: id, lastSeen: record.lastSeen)
+        workers[id]!.estimatedLost += lost.requests
+        event("worker_lost", ["worker": id, "silent_for_s": String(format: "%.1f", now.timeIntervalSince(record.lastSeen)), "units_reassigned": String(lost.units), "estimated_requests_lost": String(Int(lost.requests))])
+        log("worker \(id) lost: \(lost.units) unit(s) handed to \(liveWorkers.count) others")
+    }
+
+    /// The launcher saw this worker's process exit: no need to wait for its silence.
+    public func workerExited(_ id: String) { markLost(id, now: Date()) }
+
     /// Seconds before a window starts that it is issued.
     public var issueLead: Double { configuration.leadSeconds }
 
@@ -559,15 +577,7 @@ public final class Broker: ScalingContext {
     private func housekeeping() {
         let now = Date()
         for (id, record) in workers where record.live && now.timeIntervalSince(record.lastSeen) > configuration.suspectAfterSeconds {
-            workers[id]!.live = false
-            workers[id]!.lost = true
-            epoch += 1
-            // Stop it for good if it is only slow: it rejoins as a new incarnation.
-            sendControl(ControlMessage(kind: .evict, worker: id, epoch: epoch))
-            let lost = rebalance(from: id, lastSeen: record.lastSeen)
-            workers[id]!.estimatedLost += lost.requests
-            event("worker_lost", ["worker": id, "silent_for_s": String(format: "%.1f", now.timeIntervalSince(record.lastSeen)), "units_reassigned": String(lost.units), "estimated_requests_lost": String(Int(lost.requests))])
-            log("worker \(id) lost: \(lost.units) unit(s) handed to \(liveWorkers.count) others")
+            markLost(id, now: now)
         }
         // A unit that nobody took (pushed to a peer that was already gone) is reissued too.
         let unclaimed = units.filter { !$0.value.done && !$0.value.reissued && $0.value.holder == nil && now.timeIntervalSince($0.value.issuedAt) > configuration.leadSeconds + 2 }

@@ -48,6 +48,9 @@ public final class PlannerClient: ScalingContext {
         log("\(kind) " + detail.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
     }
 
+    /// The broker notices an exited worker by its silence; nothing to add from here.
+    public func workerExited(_ id: String) {}
+
     /// Asks the broker to retire a worker (it finishes its units and leaves).
     public func retire(worker: String) { outbox.append(PlannerMessage(kind: .retire, worker: worker)) }
 

@@ -20,6 +20,8 @@ public protocol ScalingContext: AnyObject {
     var issueLead: Double { get }
     /// Records an event in the running run.
     func record(_ kind: String, _ detail: [String: String])
+    /// A launched worker's process exited unasked: its load goes to the others now.
+    func workerExited(_ id: String)
 }
 
 /// The planner: once a second it sizes the worker pool from the plan's demand a lead time ahead
@@ -90,7 +92,10 @@ public final class PoolScaler {
     public func tick(broker: any ScalingContext, now: Date = Date()) {
         if let pool {
             let events = pool.checkHosts(now: now)
-            for event in events where event.kind != "worker_left" { broker.record(event.kind, event.detail) }
+            for event in events where event.kind != "worker_left" {
+                broker.record(event.kind, event.detail)
+                if event.kind == "worker_exited", let id = event.detail["worker"] { broker.workerExited(id) }
+            }
             // Workers the broker retired are not replaced: the next decision sizes the pool afresh.
             let left = events.filter { $0.kind == "worker_left" }.count
             if left > 0 { target = max(0, target - left) }

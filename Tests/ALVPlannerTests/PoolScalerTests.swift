@@ -22,6 +22,7 @@ final class ScriptedContext: ScalingContext {
 
     func plannedRate(at time: Date) -> (mean: Double, upper: Double) { (demand(time), demand(time)) }
     func record(_ kind: String, _ detail: [String: String]) { events.append((kind, detail)) }
+    func workerExited(_ id: String) { events.append(("exited", ["worker": id])) }
     var decisions: [[String: String]] { events.filter { $0.0 == "scaling_decision" }.map(\.1) }
 }
 
