@@ -34,16 +34,25 @@ let package = Package(
         .target(name: "ALVStore", dependencies: ["ALVModel", "ALVMetrics", "CSQLite"]),
         // Mergeable metrics: latency histograms, outcome counts, per-second deltas and their codec.
         .target(name: "ALVMetrics"),
+        // Services with explicit states, the supervisor that runs them and owns SIGINT/SIGTERM, stop flags.
+        .target(name: "ALVLifecycle"),
         // The load engine: libcurl multi execution of work units (open and closed models).
-        .target(name: "ALVEngine", dependencies: ["ALVModel", "ALVTemplates", "ALVMetrics", "CCurl"]),
+        .target(name: "ALVEngine", dependencies: ["ALVLifecycle", "ALVModel", "ALVProtocol", "ALVTemplates", "ALVMetrics", "CCurl"]),
         // A thin ZeroMQ layer: context, sockets, multipart send/receive, polling, CURVE keys.
         .target(name: "ALVTransport", dependencies: ["CZmq"]),
-        // Wire messages between broker and workers and their codec.
-        .target(name: "ALVProtocol", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel"]),
+        // The wire: work units, engine options, worker/control/planner messages as plain values, and their
+        // codec. Depends on neither the engine nor libcurl nor ZeroMQ.
+        .target(name: "ALVProtocol", dependencies: ["ALVMetrics", "ALVModel"]),
         // Runs: plans, the in-process runner, aggregation of deltas, thresholds and the run summary.
-        .target(name: "ALVRun", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel", "ALVStore"]),
-        // The broker and the stateless worker: units out over PUSH/PULL, metrics back over XPUB/SUB.
-        .target(name: "ALVCluster", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel", "ALVPlanner", "ALVProtocol", "ALVRun", "ALVStore", "ALVTransport"]),
+        .target(name: "ALVRun", dependencies: ["ALVEngine", "ALVLifecycle", "ALVMetrics", "ALVModel", "ALVProtocol", "ALVStore"]),
+        // The broker (in parts: sockets, worker registry, unit scheduler, run session, store writer) and the
+        // stateless worker: units out over PUSH/PULL, metrics back over XPUB/SUB.
+        .target(name: "ALVCluster", dependencies: ["ALVEngine", "ALVLifecycle", "ALVMetrics", "ALVModel", "ALVProtocol", "ALVRun", "ALVStore", "ALVTransport"]),
+        // Distributed runs composed: broker, worker pool and planner, live feed, under one supervisor; the
+        // planner beside a remote broker. What `alv run`, `alv broker --run` and `alv planner` share.
+        .target(
+            name: "ALVDistributed",
+            dependencies: ["ALVCluster", "ALVDashboard", "ALVLifecycle", "ALVModel", "ALVPlanner", "ALVProtocol", "ALVRun", "ALVStore", "ALVTransport"]),
         // Reports of stored runs: HTML (inline SVG charts), JSON, JUnit, CSV.
         .target(name: "ALVReport", dependencies: ["ALVMetrics", "ALVRun", "ALVStore"]),
         // The live dashboard, HTTP API and Prometheus endpoint.
@@ -64,7 +73,7 @@ let package = Package(
         // Demand forecasting: series toolkit, seasonal naive, ETS, ARIMA, MSTL, Prophet-style, automatic selection.
         .target(name: "ALVForecast"),
         // The planner: capacity rule, scaling policies, decisions, the scaling simulator and worker launchers.
-        .target(name: "ALVPlanner", dependencies: ["ALVForecast", "ALVModel", "CProcessControl"]),
+        .target(name: "ALVPlanner", dependencies: ["ALVForecast", "ALVModel", "ALVProtocol", "CProcessControl"]),
         // prctl(PR_SET_CHILD_SUBREAPER) for the launchers (prctl is variadic).
         .target(name: "CProcessControl"),
         // Versions of the linked C libraries, for `alv --version`.
@@ -74,25 +83,28 @@ let package = Package(
             name: "alv",
             dependencies: [
                 "ALVModel", "ALVStore", "ALVTemplates", "ALVSystem", "ALVEngine", "ALVRun", "ALVTarget", "ALVCluster", "ALVTransport", "ALVReport", "ALVDashboard", "ALVForecast", "ALVPlanner",
+                "ALVDistributed", "ALVLifecycle", "ALVProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Micro-benchmarks that print figures (scripts/bench-*); never part of the tests.
-        .executableTarget(name: "alv-bench", dependencies: ["ALVForecast", "ALVTemplates", "ALVModel", "ALVMetrics", "ALVProtocol", "ALVRun", "ALVStore", "ALVTransport"]),
+        .executableTarget(name: "alv-bench", dependencies: ["ALVLifecycle", "ALVForecast", "ALVTemplates", "ALVModel", "ALVMetrics", "ALVProtocol", "ALVRun", "ALVStore", "ALVTransport"]),
 
         // Helpers shared by the test targets: fixtures, temp dirs, running the built `alv`.
         .target(name: "ALVTesting", dependencies: ["ALVPlanner", "ALVTarget"], path: "Tests/ALVTesting"),
         .testTarget(name: "ALVTemplatesTests", dependencies: ["ALVTemplates", "ALVTesting"]),
         .testTarget(name: "ALVModelTests", dependencies: ["ALVModel", "ALVTesting"]),
         .testTarget(name: "ALVMetricsTests", dependencies: ["ALVMetrics", "ALVTemplates"]),
-        .testTarget(name: "ALVEngineTests", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel", "ALVTarget", "ALVTesting"]),
+        .testTarget(name: "ALVEngineTests", dependencies: ["ALVEngine", "ALVLifecycle", "ALVMetrics", "ALVModel", "ALVProtocol", "ALVTarget", "ALVTesting"]),
+        .testTarget(name: "ALVProtocolTests", dependencies: ["ALVMetrics", "ALVModel", "ALVProtocol"]),
+        .testTarget(name: "ALVLifecycleTests", dependencies: ["ALVLifecycle"]),
         .testTarget(
             name: "ALVClusterTests",
-            dependencies: ["ALVCluster", "ALVEngine", "ALVMetrics", "ALVModel", "ALVProtocol", "ALVRun", "ALVStore", "ALVTarget", "ALVTesting", "ALVTransport"]),
-        .testTarget(name: "ALVRunTests", dependencies: ["ALVEngine", "ALVMetrics", "ALVModel", "ALVRun", "ALVStore", "ALVTarget", "ALVTesting"]),
-        .testTarget(name: "ALVReportTests", dependencies: ["ALVEngine", "ALVModel", "ALVReport", "ALVRun", "ALVStore", "ALVTarget", "ALVTesting"]),
+            dependencies: ["ALVCluster", "ALVDistributed", "ALVEngine", "ALVLifecycle", "ALVMetrics", "ALVModel", "ALVProtocol", "ALVRun", "ALVStore", "ALVTarget", "ALVTesting", "ALVTransport"]),
+        .testTarget(name: "ALVRunTests", dependencies: ["ALVLifecycle", "ALVProtocol", "ALVEngine", "ALVMetrics", "ALVModel", "ALVRun", "ALVStore", "ALVTarget", "ALVTesting"]),
+        .testTarget(name: "ALVReportTests", dependencies: ["ALVLifecycle", "ALVProtocol", "ALVEngine", "ALVModel", "ALVReport", "ALVRun", "ALVStore", "ALVTarget", "ALVTesting"]),
         .testTarget(name: "ALVStoreTests", dependencies: ["ALVStore", "ALVTesting"]),
         .testTarget(name: "ALVForecastTests", dependencies: ["ALVForecast", "ALVTesting"]),
-        .testTarget(name: "ALVPlannerTests", dependencies: ["ALVForecast", "ALVPlanner", "ALVTesting"]),
+        .testTarget(name: "ALVPlannerTests", dependencies: ["ALVForecast", "ALVPlanner", "ALVProtocol", "ALVTesting"]),
         .testTarget(name: "ALVCLITests", dependencies: ["ALVModel", "ALVStore", "ALVSystem", "ALVTemplates", "ALVTesting"]),
     ]
 )

@@ -1,4 +1,4 @@
-import ALVPlanner
+import ALVLifecycle
 import ALVProtocol
 import ALVTransport
 import Foundation

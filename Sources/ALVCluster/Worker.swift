@@ -1,4 +1,5 @@
 import ALVEngine
+import ALVLifecycle
 import ALVMetrics
 import ALVProtocol
 import ALVTransport
@@ -29,7 +30,16 @@ public struct WorkerConfiguration: Sendable {
 /// It holds nothing a replacement would need. It waits until the broker's subscription has reached
 /// its publisher (XPUB) before saying anything, numbers every message, and leaves on a retire
 /// message, on `stop`, or when evicted (it then drops its units and rejoins as a new incarnation).
-public final class Worker {
+/// Each message carries the incarnation it was created under; what an evicted incarnation still had
+/// queued is dropped here, and would be dropped by the broker.
+// @unchecked Sendable: every stored property but `shared` (itself Sendable) is used only by the thread that
+// calls `run`.
+public final class Worker: Service, @unchecked Sendable {
+    public var name: String { "worker" }
+    /// How long a closing worker keeps its last metrics and goodbye for delivery.
+    public static let lingerMs: Int32 = 2_000
+    /// Messages of an older incarnation dropped before publishing.
+    public private(set) var staleDropped = 0
     public let configuration: WorkerConfiguration
     private let context = ZMQContext()
     private var incarnation = 0
@@ -53,6 +63,7 @@ public final class Worker {
             if let curve = configuration.curve { try curve.apply(to: socket) }
         }
         try publisher.set(ZMQ_SNDHWM_OPTION, 100_000)
+        try publisher.setLinger(ms: Self.lingerMs)
         try pull.set(ZMQ_RCVHWM_OPTION, 1000)
         try pull.set(ZMQ_MAXMSGSIZE_OPTION, int64: Int64(WireCodec.maximumPayload))
         try control.set(ZMQ_MAXMSGSIZE_OPTION, int64: 1 << 20)
@@ -75,6 +86,7 @@ public final class Worker {
 
         var nextHeartbeat = Date().addingTimeInterval(configuration.heartbeatSeconds)
         var retired = false
+        var byeReason = "stopped"
         var draining = false
         while !stop.isCancelled && !retired {
             let ready = ZMQPoller.readable([pull, control, publisher], timeoutMs: 20)
@@ -88,6 +100,7 @@ public final class Worker {
                         // Retired: take no new work (the broker's PUSH stops routing here once we disconnect),
                         // finish the units in hand, then leave.
                         draining = true
+                        byeReason = "retired"
                         try? pull.disconnect(configuration.broker.work)
                         log("retired: finishing \(shared.running.withLock { $0.count }) unit(s) before leaving")
                     }
@@ -95,9 +108,7 @@ public final class Worker {
             }
             if draining && shared.running.withLock({ $0.isEmpty }) { retired = true }
             if ready[2] { while (try publisher.receive(dontWait: true)) != nil {} }
-            for message in shared.outbox.withLock({ pending in defer { pending.removeAll() }; return pending }) {
-                try publish(message, on: publisher)
-            }
+            try publishOutbox(on: publisher)
             if Date() >= nextHeartbeat {
                 try publish(heartbeat(), on: publisher)
                 nextHeartbeat = Date().addingTimeInterval(configuration.heartbeatSeconds)
@@ -107,54 +118,51 @@ public final class Worker {
         // Let unit threads report their end, then say goodbye.
         let deadline = Date().addingTimeInterval(2)
         while shared.running.withLock({ !$0.isEmpty }) && Date() < deadline { usleep(10_000) }
-        for message in shared.outbox.withLock({ pending in defer { pending.removeAll() }; return pending }) { try? publish(message, on: publisher) }
-        try? publish(WorkerMessage(kind: .bye, worker: configuration.id, incarnation: incarnation, seq: 0), on: publisher)
-        usleep(100_000)  // linger is 0: give the last frames a moment on the wire
+        try? publishOutbox(on: publisher)
+        try? publish(message(.bye(.init(reason: byeReason))), on: publisher)
+        // Closing the publisher keeps what is queued for up to `lingerMs`; the context's end waits for it.
+    }
+
+    private func publishOutbox(on publisher: ZMQSocket) throws {
+        for message in shared.outbox.withLock({ pending in defer { pending.removeAll() }; return pending }) {
+            guard message.incarnation == incarnation else {
+                staleDropped += 1
+                continue
+            }
+            try publish(message, on: publisher)
+        }
+    }
+
+    private func message(_ body: WorkerMessage.Body) -> WorkerMessage {
+        WorkerMessage(worker: configuration.id, incarnation: incarnation, body)
     }
 
     private func accept(_ frames: [[UInt8]]) {
         guard let (_, message) = try? WireCodec.decode(frames, topics: ["unit"], as: UnitMessage.self) else { return }
         let unit = message.unit
         guard unit.epoch >= epoch else { return }
-        var template = WorkerMessage(kind: .unitDone, worker: configuration.id, incarnation: incarnation, seq: 0)
-        template.unitID = unit.unitID
-        template.runID = unit.runID
-        let accepted = template
         let flag = CancellationFlag()
         let executor: UnitExecutor
         let id = configuration.id, incarnation = self.incarnation, vectorIndex = message.vectorIndex
         let shared = self.shared
         do {
-            executor = try UnitExecutor(unit: unit, options: message.options ?? configuration.engine, cancellation: flag) { delta in
-                var m = WorkerMessage(kind: .metrics, worker: id, incarnation: incarnation, seq: 0)
-                m.unitID = unit.unitID
-                m.runID = unit.runID
-                m.epoch = unit.epoch
-                m.vectorIndex = vectorIndex
-                m.delta = delta
-                shared.outbox.withLock { $0.append(m) }
+            executor = try UnitExecutor(unit: unit, options: message.options, cancellation: flag) { delta in
+                let metrics = WorkerMessage.Metrics(unitID: unit.unitID, runID: unit.runID, epoch: unit.epoch, vectorIndex: vectorIndex, delta: delta)
+                shared.outbox.withLock { $0.append(WorkerMessage(worker: id, incarnation: incarnation, .metrics(metrics))) }
             }
         } catch {
             log("unit \(unit.unitID) cannot run: \(error)")
-            var failed = accepted
-            failed.cancelled = true
-            failed.requestsTotal = 0
-            shared.outbox.withLock { $0.append(failed) }
+            let rejected = WorkerMessage.UnitRejected(unitID: unit.unitID, runID: unit.runID, reason: "\(error)".prefix(500).description)
+            shared.outbox.withLock { $0.append(WorkerMessage(worker: id, incarnation: incarnation, .unitRejected(rejected))) }
             return
         }
         shared.running.withLock { $0[unit.unitID] = RunningUnit(flag: flag, runID: unit.runID, vectorIndex: vectorIndex) }
-        var acceptedNow = accepted
-        acceptedNow.kind = .accepted
-        shared.outbox.withLock { $0.append(acceptedNow) }
+        shared.outbox.withLock { $0.append(WorkerMessage(worker: id, incarnation: incarnation, .accepted(.init(unitID: unit.unitID, runID: unit.runID)))) }
         let box = ExecutorBox(executor)
         let thread = Thread {
             let report = box.executor.run()
-            var done = accepted
-            done.requestsTotal = report.requestsTotal
-            done.late = report.late
-            done.cancelled = report.cancelled
-            done.cpuSeconds = report.cpuSeconds
-            shared.outbox.withLock { $0.append(done) }
+            let done = WorkerMessage.UnitDone(unitID: unit.unitID, runID: unit.runID, requestsTotal: report.requestsTotal, late: report.late, cancelled: report.cancelled)
+            shared.outbox.withLock { $0.append(WorkerMessage(worker: id, incarnation: incarnation, .unitDone(done))) }
             shared.running.withLock { $0[unit.unitID] = nil }
         }
         thread.name = "alv-unit"
@@ -189,27 +197,20 @@ public final class Worker {
         shared.running.withLock { units in units.values.forEach { $0.flag.cancel() } }
     }
 
+    /// Numbers and sends a message; its incarnation is the one it was created under.
     private func publish(_ message: WorkerMessage, on socket: ZMQSocket) throws {
         var numbered = message
-        numbered.incarnation = incarnation
         seq += 1
         numbered.seq = seq
-        try socket.send(try WireCodec.encode(topic: message.kind.rawValue, numbered))
+        try socket.send(try WireCodec.encode(numbered))
     }
 
     private func hello() -> WorkerMessage {
-        var m = WorkerMessage(kind: .hello, worker: configuration.id, incarnation: incarnation, seq: 0)
-        m.host = ProcessInfo.processInfo.hostName
-        m.pid = getpid()
-        return m
+        message(.hello(.init(host: ProcessInfo.processInfo.hostName, pid: getpid())))
     }
 
     private func heartbeat() -> WorkerMessage {
-        var m = WorkerMessage(kind: .heartbeat, worker: configuration.id, incarnation: incarnation, seq: 0)
-        m.cpuSeconds = ProcessStats.cpuSeconds()
-        m.rssBytes = ProcessStats.residentBytes()
-        m.runningUnits = shared.running.withLock { $0.count }
-        return m
+        message(.heartbeat(.init(cpuSeconds: ProcessStats.cpuSeconds(), rssBytes: ProcessStats.residentBytes(), runningUnits: shared.running.withLock { $0.count })))
     }
 }
 

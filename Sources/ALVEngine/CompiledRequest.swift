@@ -1,3 +1,4 @@
+import ALVProtocol
 import ALVModel
 import ALVTemplates
 import CCurl

@@ -1,3 +1,5 @@
+import ALVLifecycle
+import ALVProtocol
 import ALVMetrics
 import ALVModel
 import ALVTemplates

@@ -90,6 +90,12 @@ public final class ChildProcess {
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 
+    /// Sends `signal` to the child's whole process group without waiting; `reap` collects the exit later.
+    public func signalGroup(_ signal: Int32) {
+        guard exitStatus == nil else { return }
+        kill(-pid, signal)
+    }
+
     /// Closes stdin (the worker's cue to leave), then SIGTERM to the group after `grace` seconds, SIGKILL
     /// two seconds later; returns once the child and its group are reaped.
     public func stop(grace: Double = 2) {

@@ -40,6 +40,8 @@ public final class WorkerPool {
         public var stopping = false
         var stopRequested: Date?
         var reported = false
+        /// 0: asked to leave; 1: SIGTERM sent; 2: SIGKILL sent.
+        var escalation = 0
         init(id: String, host: String, process: ChildProcess) {
             self.id = id
             self.host = host
@@ -65,6 +67,9 @@ public final class WorkerPool {
     public private(set) var workers: [Launched] = []
     /// Asks the broker to retire a worker before its process is stopped (graceful scale-in).
     public var retire: ((String) -> Void)?
+    private var lastLimited: (wanted: Int, running: Int, at: Date)?
+    /// Seconds a retired worker has to finish its units (at most one unit's length) before it is signalled.
+    public var retireGrace: Double = 8
 
     /// - Parameters:
     ///   - hosts: where workers may run (`local` for this machine).
@@ -127,7 +132,12 @@ public final class WorkerPool {
                 hosts[i].downUntil == nil && active.filter { $0.host == hosts[i].host.host }.count < hosts[i].host.maxWorkers
             }
             guard let i = candidates.min(by: { load($0) < load($1) }) else {
-                events.append(PoolEvent(kind: "scale_limited", detail: ["wanted": String(target), "running": String(running), "reason": "no host has a free slot"]))
+                // Said once per shortfall (and again every 30 s while it lasts), not on every tick.
+                let shortfall = (target, running)
+                if lastLimited.map({ $0.wanted != shortfall.0 || $0.running != shortfall.1 || now.timeIntervalSince($0.at) >= 30 }) ?? true {
+                    lastLimited = (target, running, now)
+                    events.append(PoolEvent(kind: "scale_limited", detail: ["wanted": String(target), "running": String(running), "reason": "no host has a free slot"]))
+                }
                 break
             }
             if let event = launch(on: i) { events.append(event) }
@@ -217,9 +227,20 @@ public final class WorkerPool {
                 events.append(PoolEvent(kind: "host_down", detail: ["host": worker.host, "reason": reason, "retry_in_s": String(format: "%.0f", hosts[i].downUntil!.timeIntervalSince(now))]))
             }
         }
-        // Retired workers get five seconds to leave on their own (the broker told them), then are stopped.
+        // Retired workers get `retireGrace` seconds to finish their units and leave on their own (the broker told
+        // them); then their stdin is closed and SIGTERM sent, and SIGKILL two seconds later. Nothing here waits:
+        // this runs on the broker's thread, and the exit is collected by a later `reap`.
         for worker in workers where worker.stopping && worker.process.exitStatus == nil {
-            if let asked = worker.stopRequested, now.timeIntervalSince(asked) > 5 { worker.process.stop(grace: 0) }
+            guard let asked = worker.stopRequested else { continue }
+            let waited = now.timeIntervalSince(asked)
+            if waited > retireGrace + 2 && worker.escalation < 2 {
+                worker.process.signalGroup(SIGKILL)
+                worker.escalation = 2
+            } else if waited > retireGrace && worker.escalation < 1 {
+                worker.process.closeInput()
+                worker.process.signalGroup(SIGTERM)
+                worker.escalation = 1
+            }
         }
         workers.removeAll { $0.reported }
         return events

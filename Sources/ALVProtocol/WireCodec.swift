@@ -1,5 +1,8 @@
 import Foundation
 
+/// Version of every payload on the wire; receivers drop (and count) other versions.
+public let wireVersion = 1
+
 /// Why a received message was dropped. The receiver counts these; it never crashes on input.
 public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
     case wrongFrameCount(Int)
@@ -7,6 +10,7 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
     case tooLarge(Int)
     case malformed(String)
     case unknownVersion(Int)
+    case topicMismatch(topic: String, kind: String)
 
     public var description: String {
         switch self {
@@ -15,6 +19,7 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
         case .tooLarge(let n): return "payload of \(n) bytes exceeds the limit"
         case .malformed(let why): return "malformed payload: \(why)"
         case .unknownVersion(let v): return "unknown payload version \(v)"
+        case .topicMismatch(let topic, let kind): return "topic \"\(topic.prefix(40))\" carries a \(kind) message"
         }
     }
 
@@ -26,6 +31,7 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
         case .tooLarge: return "too_large"
         case .malformed: return "malformed"
         case .unknownVersion: return "version"
+        case .topicMismatch: return "topic"
         }
     }
 }
@@ -64,6 +70,23 @@ public enum WireCodec {
     }
 }
 
+extension WireCodec {
+    /// Topics of the metrics channel that carry worker messages.
+    public static let workerTopics: Set<String> = Set(WorkerMessage.Kind.allCases.map(\.rawValue))
+
+    /// Encodes a worker message on its kind's topic.
+    public static func encode(_ message: WorkerMessage) throws -> [[UInt8]] {
+        try encode(topic: message.kind.rawValue, message)
+    }
+
+    /// Decodes a worker message and checks that its topic names its kind (subscribers filter by topic).
+    public static func decodeWorkerMessage(_ frames: [[UInt8]]) throws(WireError) -> WorkerMessage {
+        let (topic, message) = try decode(frames, topics: workerTopics, as: WorkerMessage.self)
+        guard topic == message.kind.rawValue else { throw .topicMismatch(topic: topic, kind: message.kind.rawValue) }
+        return message
+    }
+}
+
 /// A payload that carries the wire version in its `v` field.
 public protocol VersionedMessage {
     var v: Int { get }
@@ -72,5 +95,7 @@ public protocol VersionedMessage {
 extension UnitMessage: VersionedMessage {}
 extension WorkerMessage: VersionedMessage {}
 extension ControlMessage: VersionedMessage {}
+extension BrokerAggregate: VersionedMessage {}
+extension PlannerMessage: VersionedMessage {}
 
 private struct Versioned: Decodable { var v: Int }

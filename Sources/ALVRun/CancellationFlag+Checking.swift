@@ -1,3 +1,4 @@
 import ALVEngine
+import ALVLifecycle
 
 extension CancellationFlag: CancellationChecking {}

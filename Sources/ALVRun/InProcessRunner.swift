@@ -1,3 +1,5 @@
+import ALVLifecycle
+import ALVProtocol
 import ALVEngine
 import ALVMetrics
 import ALVModel
@@ -34,10 +36,23 @@ public final class InProcessRunner {
     /// - Throws: when a vector's templates or data cannot be prepared, or curl cannot start.
     public func run(seed: UInt64 = UInt64.random(in: 1...UInt64.max)) throws -> RunSummary {
         let runID = Self.makeRunID()
+        // Everything that can fail before the run exists comes first: no row is left `running` by it.
+        let skipped = try knownBad(in: store, plan: plan)
         try store?.beginRun(runID, target: plan.target, profileID: plan.profile?.profileID, planJSON: nil)
+        do {
+            return try run(runID: runID, skipped: skipped, seed: seed)
+        } catch {
+            try? store?.endRun(runID, status: "failed", summaryJSON: nil)
+            throw error
+        }
+    }
+
+    private func run(runID: String, skipped: Set<String>, seed: UInt64) throws -> RunSummary {
         onStart?(runID)
-        var timeline = ProfileTimeline(plan: plan, knownBad: try knownBad(in: store, plan: plan))
+        var timeline = ProfileTimeline(plan: plan, knownBad: skipped)
         timeline.observer = onEvent
+        timeline.event("run_started", ["run_id": runID, "workers": "0"])
+        let storeFailures = StoreFailures()
         timeline.waitForStart(cancellation: cancellation) { usleep(UInt32(min(50_000, max(500, $0 * 1e6)))) }
         var cpu = 0.0
         var peakRSS: UInt64 = 0
@@ -70,7 +85,7 @@ public final class InProcessRunner {
                         store.append(run: runID, second: delta.second, vectorIndex: index, requestType: name, worker: "local", delta: requestDelta)
                     }
                     store.appendWorker(run: runID, second: delta.second, worker: "local", cpuSeconds: delta.cpuSeconds, rssBytes: delta.rssBytes, runningUnits: 1)
-                    try? store.flush()
+                    do { try store.flush() } catch { storeFailures.note(error) }
                 }
                 onSecond?(RunStatus(plan: plan, slot: slot), delta)
                 if watch.observe(delta) { vectorStop.cancel() }
@@ -89,6 +104,8 @@ public final class InProcessRunner {
             }
         }
 
+        if let failure = storeFailures.summary { timeline.event("store_write_failed", ["detail": failure]) }
+        timeline.event("run_ended", ["run_id": runID])
         let worker = RunSummary.WorkerSummary(
             id: "local", host: ProcessInfo.processInfo.hostName, lost: false, requestsTotal: aggregator.overall.requestsTotal,
             cpuSeconds: (cpu * 1000).rounded() / 1000, peakRSSBytes: peakRSS)
@@ -115,6 +132,15 @@ public final class InProcessRunner {
 public func knownBad(in store: MetricsStore?, plan: RunPlan) throws -> Set<String> {
     guard let store, let profile = plan.profile, let runs = profile.adjustment?.skipKnownBad, runs > 0 else { return [] }
     return try store.shortenedVectors(profileID: profile.profileID, lastRuns: runs)
+}
+
+/// Store writes that failed on the engine thread: counted, the last kept, reported in the run's events.
+final class StoreFailures: Sendable {
+    private let state = Mutex<(count: Int, last: String?)>((0, nil))
+    func note(_ error: any Error) { state.withLock { $0 = ($0.count + 1, "\(error)") } }
+    var summary: String? {
+        state.withLock { value in value.last.map { "\(value.count) flushes failed; the last: \($0)" } }
+    }
 }
 
 /// Feeds a vector's seconds to the adaptive controller from the engine thread.

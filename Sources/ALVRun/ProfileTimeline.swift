@@ -46,10 +46,13 @@ public struct ProfileTimeline: Sendable {
     public var elapsed: Double { profileStart.map { Date().timeIntervalSince($0) } ?? 0 }
 
     /// Waits for the profile's `start_time`, calling `sleep` with the seconds left.
-    public mutating func waitForStart(cancellation: some CancellationChecking, sleep: (Double) -> Void) {
+    /// - Parameter lead: return this many seconds early (the caller sends load ahead; `next(now:lead:)` then
+    ///   places the first vector exactly at `start_time`).
+    public mutating func waitForStart(cancellation: some CancellationChecking, lead: Double = 0, sleep: (Double) -> Void) {
         if case .at(let date)? = plan.profile?.startTime, date > Date() {
             event("waiting_for_start", ["start_time": Self.iso(date)])
-            while Date() < date && !cancellation.isCancelled { sleep(date.timeIntervalSinceNow) }
+            let wake = date.addingTimeInterval(-max(0, lead))
+            while Date() < wake && !cancellation.isCancelled { sleep(wake.timeIntervalSinceNow) }
             profileStart = date
         } else {
             profileStart = Date()

@@ -155,7 +155,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
 }
 
 /// ISO 8601 with milliseconds, UTC.
-func isoTimestamp(_ date: Date = Date()) -> String {
+public func isoTimestamp(_ date: Date = Date()) -> String {
     let formatter = ISO8601DateFormatter()
     formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     return formatter.string(from: date)

@@ -24,7 +24,8 @@ public final class ZMQContext: Sendable {
     }
 }
 
-/// One ZeroMQ socket, created and used on one thread, closed (linger 0) in `deinit`.
+/// One ZeroMQ socket, created and used on one thread, closed in `deinit`. Linger is 0 unless `setLinger`
+/// bounds it: a socket whose last messages matter (a worker's metrics and goodbye) keeps them that long.
 public final class ZMQSocket {
     public enum Kind: Int32 {
         case push = 8, pull = 7, pub = 1, sub = 2, xpub = 9, xsub = 10, rep = 4, req = 3, router = 6, dealer = 5
@@ -45,6 +46,9 @@ public final class ZMQSocket {
     deinit {
         zmq_close(handle)
     }
+
+    /// How long messages still queued when the socket closes are kept for delivery (the context's end waits).
+    public func setLinger(ms: Int32) throws(ZMQError) { try set(ZMQ_LINGER, ms) }
 
     public func set(_ option: Int32, _ value: Int32) throws(ZMQError) {
         var v = value

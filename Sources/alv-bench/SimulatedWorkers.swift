@@ -44,13 +44,10 @@ func simulateWorkers(count: Int, host: String, workPort: Int, metricsPort: Int, 
         var m = message
         w.seq += 1
         m.seq = w.seq
-        try w.pub.send(try WireCodec.encode(topic: m.kind.rawValue, m))
+        try w.pub.send(try WireCodec.encode(m))
     }
     for i in workers.indices {
-        var hello = WorkerMessage(kind: .hello, worker: workers[i].id, incarnation: 0, seq: 0)
-        hello.host = "simulated"
-        hello.pid = getpid()
-        try send(&workers[i], hello)
+        try send(&workers[i], WorkerMessage(worker: workers[i].id, incarnation: 0, .hello(.init(host: "simulated", pid: getpid()))))
     }
     var random = SeededGenerator(seed: 1)
     func delta(second: Int64) -> MetricsDelta {
@@ -77,27 +74,19 @@ func simulateWorkers(count: Int, host: String, workPort: Int, metricsPort: Int, 
             while let frames = try workers[i].pull.receive(dontWait: true) {
                 guard let (_, unit) = try? WireCodec.decode(frames, topics: ["unit"], as: UnitMessage.self) else { continue }
                 workers[i].units.append((unit, unit.unit.startMs + Int64(unit.unit.durationSec * 1000)))
-                var accepted = WorkerMessage(kind: .accepted, worker: workers[i].id, incarnation: 0, seq: 0)
-                accepted.unitID = unit.unit.unitID
-                try send(&workers[i], accepted)
+                try send(&workers[i], WorkerMessage(worker: workers[i].id, incarnation: 0, .accepted(.init(unitID: unit.unit.unitID, runID: unit.unit.runID))))
             }
             guard now >= workers[i].nextSecond else { continue }
             workers[i].nextSecond = workers[i].nextSecond.addingTimeInterval(1)
-            var heartbeat = WorkerMessage(kind: .heartbeat, worker: workers[i].id, incarnation: 0, seq: 0)
-            heartbeat.cpuSeconds = 1; heartbeat.rssBytes = 40 << 20; heartbeat.runningUnits = workers[i].units.count
-            try send(&workers[i], heartbeat)
+            try send(&workers[i], WorkerMessage(worker: workers[i].id, incarnation: 0, .heartbeat(.init(cpuSeconds: 1, rssBytes: 40 << 20, runningUnits: workers[i].units.count))))
             published += 1
             for (unit, endMs) in workers[i].units where unit.unit.startMs <= nowMs {
-                var m = WorkerMessage(kind: .metrics, worker: workers[i].id, incarnation: 0, seq: 0)
-                m.unitID = unit.unit.unitID; m.runID = unit.unit.runID; m.epoch = unit.unit.epoch; m.vectorIndex = unit.vectorIndex
-                m.delta = delta(second: nowMs / 1000 - 1)
-                try send(&workers[i], m)
+                let metrics = WorkerMessage.Metrics(unitID: unit.unit.unitID, runID: unit.unit.runID, epoch: unit.unit.epoch, vectorIndex: unit.vectorIndex, delta: delta(second: nowMs / 1000 - 1))
+                try send(&workers[i], WorkerMessage(worker: workers[i].id, incarnation: 0, .metrics(metrics)))
                 published += 1
                 if nowMs >= endMs {
-                    var done = WorkerMessage(kind: .unitDone, worker: workers[i].id, incarnation: 0, seq: 0)
-                    done.unitID = unit.unit.unitID
-                    done.requestsTotal = 0
-                    try send(&workers[i], done)
+                    let done = WorkerMessage.UnitDone(unitID: unit.unit.unitID, runID: unit.unit.runID, requestsTotal: 0, late: false, cancelled: false)
+                    try send(&workers[i], WorkerMessage(worker: workers[i].id, incarnation: 0, .unitDone(done)))
                 }
             }
             workers[i].units.removeAll { $0.1 <= nowMs }
@@ -107,9 +96,7 @@ func simulateWorkers(count: Int, host: String, workPort: Int, metricsPort: Int, 
     let elapsed = Date().timeIntervalSince(started)
     print(String(format: "simulated %d workers for %.0f s: %d heartbeat and metrics messages (%.0f/s)", count, elapsed, published, Double(published) / elapsed))
     for i in workers.indices {
-        var bye = WorkerMessage(kind: .bye, worker: workers[i].id, incarnation: 0, seq: 0)
-        bye.host = nil
-        try? send(&workers[i], bye)
+        try? send(&workers[i], WorkerMessage(worker: workers[i].id, incarnation: 0, .bye(.init(reason: "stopped"))))
     }
     Thread.sleep(forTimeInterval: 0.5)
 }

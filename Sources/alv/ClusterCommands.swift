@@ -1,5 +1,8 @@
 import ALVCluster
 import ALVDashboard
+import ALVDistributed
+import ALVLifecycle
+import ALVProtocol
 import ALVEngine
 import ALVRun
 import ALVStore
@@ -70,15 +73,13 @@ struct WorkerCommand: ParsableCommand {
         if let curveServerKey, let curveKey {
             curve = CurveClientKeys(serverPublicKey: try KeyFiles.publicKey(curveServerKey), keys: try KeyFiles.keyPair(curveKey))
         }
-        let stop = CancellationFlag()
-        let signals = installStopSignals(stop)
-        defer { signals.forEach { $0.cancel() } }
-        watchStdin(stop)
         let configuration = WorkerConfiguration(broker: ports.endpoints(host: broker), id: id, curve: curve)
         let verbose = self.verbose
         let worker = Worker(configuration: configuration) { line in if verbose { printError("alv worker: \(line)") } }
+        let supervisor = Supervisor { line in if verbose { printError("alv worker: \(line)") } }
+        watchStdin(supervisor.stop)
         do {
-            try worker.run(stop: stop)
+            try supervisor.run { stop in try worker.run(stop: stop) }
         } catch {
             throw CLIError.runtime("worker: \(error)")
         }
@@ -137,6 +138,9 @@ struct BrokerCommand: ParsableCommand {
     @Option(name: .customLong("unit-sec"), help: "Length of one work unit in seconds.")
     var unitSeconds: Double = 5
 
+    @OptionGroup(title: "With --run: the engine's HTTP settings (every unit carries them)")
+    var engine: EngineFlags
+
     @Flag(help: "With --run: print the summary as one JSON object on stdout.")
     var json = false
 
@@ -176,11 +180,9 @@ struct BrokerCommand: ParsableCommand {
         let banner = Data("alv broker listening on \(e.host) work \(e.workPort) metrics \(e.metricsPort) control \(e.controlPort)\(curve == nil ? "" : " (CURVE)")\n".utf8)
         // With --json, stdout carries the summary object alone.
         (json ? FileHandle.standardError : FileHandle.standardOutput).write(banner)
-        let stop = CancellationFlag()
-        let signals = installStopSignals(stop)
-        defer { signals.forEach { $0.cancel() } }
+        let supervisor = Supervisor { printError("alv broker: \($0)") }
         guard let input = runInput, let target else {
-            broker.serve(until: stop)
+            supervisor.run { stop in broker.serve(until: stop) }
             return
         }
         let plan = try RunInputResolver(store: store).plan(for: input, target: target)
@@ -188,21 +190,18 @@ struct BrokerCommand: ParsableCommand {
         let server = noDashboard ? nil : serveDashboard(feed: feed, address: dashboard, db: store.db)
         defer { server?.stop() }
         feed.begin(runID: nil)
-        let joined = broker.waitForWorkers(waitWorkers, timeout: waitTimeout, cancellation: stop)
-        guard joined >= waitWorkers else { throw CLIError.runtime("only \(joined) of \(waitWorkers) workers joined within \(Int(waitTimeout)) s") }
-        broker.planTarget = plan.target
-        broker.onEvent = { feed.event($0) }
-        // Each run starts a fresh aggregator: hand it to /metrics once it exists.
-        broker.onStart = { [unowned broker] id in
-            feed.named(id)
-            feed.breakdown(RunCommand.breakdown(broker.runAggregator, plan: plan))
-        }
-        broker.onWorkers = { feed.workers($0) }
-        let summary = try broker.execute(plan, options: nil, seed: UInt64.random(in: 1...UInt64.max), cancellation: stop) { status, metrics in
-            feed.second(Int64(Date().timeIntervalSince1970) - 2, metrics, status: status?.description)
+        let run = DistributedRun(broker: broker, feed: feed) { printError("alv broker: \($0)") }
+        let summary: RunSummary
+        do {
+            summary = try supervisor.run { stop in
+                try run.runOnJoinedWorkers(plan, waitFor: waitWorkers, timeout: waitTimeout, options: engine.options, seed: UInt64.random(in: 1...UInt64.max), cancellation: stop)
+            }
+        } catch let error as DistributedRunError {
+            throw CLIError.runtime(error.description)
+        } catch let error as BrokerError {
+            throw CLIError.runtime(error.description)
         }
         feed.end(summary)
-        broker.retireAll()
         try printSummary(summary, json: json)
     }
 }
@@ -274,20 +273,6 @@ enum KeyFiles {
         let keys = try files.filter { $0.hasSuffix(".pub") }.map { try publicKey("\(path)/\($0)") }
         guard !keys.isEmpty else { throw CLIError.badInput("--allow-keys \(path): no .pub files") }
         return Set(keys)
-    }
-}
-
-/// SIGINT and SIGTERM set `flag` instead of killing the process.
-func installStopSignals(_ flag: CancellationFlag, message: String? = nil) -> [any DispatchSourceSignal] {
-    [SIGINT, SIGTERM].map { number in
-        signal(number, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-        source.setEventHandler {
-            if let message { printError(message) }
-            flag.cancel()
-        }
-        source.resume()
-        return source
     }
 }
 

@@ -1,4 +1,6 @@
 import ALVCluster
+import ALVDistributed
+import ALVLifecycle
 import ALVEngine
 import ALVModel
 import ALVPlanner
@@ -56,47 +58,22 @@ struct PlannerCommand: ParsableCommand {
             hostList = file.hosts
             remoteBroker = file.brokerAddress
         }
-        let endpoints = ports.endpoints(host: broker)
-        let client = PlannerClient(endpoints: endpoints) { printError("alv planner: \($0)") }
+        let client = PlannerClient(endpoints: ports.endpoints(host: broker)) { printError("alv planner: \($0)") }
         ChildProcess.adoptOrphans()
         let pool = WorkerPool(
             hosts: hostList,
             command: WorkerInvocation(brokerHost: broker, workPort: ports.workPort, metricsPort: ports.metricsPort, controlPort: ports.controlPort),
             localExecutable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
             logDirectory: ".alv/logs", remoteBrokerHost: remoteBroker ?? broker)
-        pool.retire = { client.retire(worker: $0) }
-        defer { pool.stopAll() }
-        let stop = CancellationFlag()
-        let signals = installStopSignals(stop)
-        defer { signals.forEach { $0.cancel() } }
-        let deadline = duration.map { Date().addingTimeInterval($0) }
-        var scaler: PoolScaler?
-        var policyKey = ""
-        var seen: Set<String> = []
+        let overrides = PlannerBesideBroker.Overrides(
+            mode: mode.flatMap(Scaling.Mode.init(rawValue:)), capacity: capacity, minWorkers: minWorkers, maxWorkers: maxWorkers, forecastOnly: forecastOnly)
+        let planner = PlannerBesideBroker(client: client, pool: pool, overrides: overrides, duration: duration) { printError("alv planner: \($0)") }
         printError("alv planner: following broker \(broker):\(ports.controlPort)")
-        try client.run(stop: { stop.isCancelled || deadline.map { Date() >= $0 } ?? false }) { client in
-            let profile = client.latest?.scaling
-            var scaling = profile ?? Scaling(mode: .predictive)
-            if let mode { scaling.mode = Scaling.Mode(rawValue: mode)! }
-            if let capacity { scaling.capacityPerWorker = capacity }
-            if let minWorkers { scaling.minWorkers = minWorkers }
-            if let maxWorkers { scaling.maxWorkers = maxWorkers }
-            if forecastOnly { scaling.forecastOnly = true }
-            let key = "\(scaling)"
-            if scaler == nil || key != policyKey {
-                // A new run (or none) may bring another policy: keep the pool, resize from here.
-                scaler = PoolScaler(scaling: scaling, pool: pool, initialWorkers: max(scaling.minWorkers, pool.active.count))
-                policyKey = key
-                if pool.active.count < scaling.minWorkers && !scaling.forecastOnly {
-                    for event in pool.scale(to: scaling.minWorkers) { client.record(event.kind, event.detail) }
-                }
-            }
-            for id in client.latest?.liveWorkers ?? [] where !seen.contains(id) {
-                seen.insert(id)
-                pool.hello(worker: id, at: Date())
-            }
-            scaler?.tick(broker: client)
+        let supervisor = Supervisor { printError("alv planner: \($0)") }
+        do {
+            try supervisor.run { stop in try planner.run(stop: stop) }
+        } catch {
+            throw CLIError.runtime("planner: \(error)")
         }
-        printError("alv planner: stopping \(pool.active.count) workers")
     }
 }

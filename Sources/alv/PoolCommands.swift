@@ -1,3 +1,4 @@
+import ALVLifecycle
 import ALVEngine
 import ALVModel
 import ALVPlanner
@@ -75,9 +76,8 @@ struct ClusterUpCommand: ParsableCommand {
             logDirectory: (directory.isEmpty ? "." : directory) + "/logs", remoteBrokerHost: address)
         if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         try write(String(ProcessInfo.processInfo.processIdentifier) + "\n", to: state.state)
-        let stop = CancellationFlag()
-        let signals = installStopSignals(stop)
-        defer { signals.forEach { $0.cancel() } }
+        let supervisor = Supervisor { printError("alv: \($0)") }
+        let stop = supervisor.stop
         func report(_ events: [PoolEvent]) {
             for e in events {
                 let line = "\(ISO8601DateFormatter().string(from: Date())) \(e.kind) " + e.detail.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")

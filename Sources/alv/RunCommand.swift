@@ -1,6 +1,9 @@
 import ALVCluster
 import ALVPlanner
 import ALVDashboard
+import ALVDistributed
+import ALVLifecycle
+import ALVProtocol
 import ALVEngine
 import ALVForecast
 import ALVMetrics
@@ -31,17 +34,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Local worker processes, or auto (one per core); 0 runs the engine in-process.", valueName: "N|auto"))
     var workers: String = "auto"
 
-    @Option(help: ArgumentHelp("HTTP version: 1.1, 2 (TLS with ALPN) or h2c (clear text, prior knowledge).", valueName: "VERSION"))
-    var http: String = "1.1"
-
-    @Flag(help: "Do not verify TLS certificates (self-signed lab targets).")
-    var insecure = false
-
-    @Option(help: "Open model: connections at most (more arrivals wait for one).")
-    var connections: Int = 256
-
-    @Option(name: .customLong("timeout-ms"), help: "Default total time per request when a request type sets none.")
-    var timeoutMs: Int = 30_000
+    @OptionGroup var engine: EngineFlags
 
     @Option(help: "Seed for every random choice (default: random); equal seeds replay the same choices.")
     var seed: UInt64?
@@ -75,9 +68,6 @@ struct RunCommand: ParsableCommand {
         guard let url = URL(string: target), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
             throw ValidationError("--target expects an http:// or https:// URL such as http://127.0.0.1:8080, got \"\(target)\"")
         }
-        guard EngineOptions.HTTPVersion(rawValue: http) != nil else { throw ValidationError("--http expects 1.1, 2 or h2c, got \"\(http)\"") }
-        guard connections >= 1 else { throw ValidationError("--connections must be at least 1") }
-        guard timeoutMs >= 1 else { throw ValidationError("--timeout-ms must be at least 1") }
         guard workerCount != nil else { throw ValidationError("--workers expects a number or auto, got \"\(workers)\"") }
         guard unitSeconds >= 0.5 else { throw ValidationError("--unit-sec must be at least 0.5") }
         if let dashboard, DashboardAddress(dashboard) == nil { throw ValidationError("--dashboard expects HOST:PORT, got \"\(dashboard)\"") }
@@ -85,21 +75,9 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let plan = try RunInputResolver(store: store).plan(for: input, target: target)
-        let options = EngineOptions(
-            httpVersion: EngineOptions.HTTPVersion(rawValue: http)!, verifyTLS: !insecure, requestTimeoutMs: timeoutMs,
-            connections: connections)
-        let cancellation = CancellationFlag()
-        let signals = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                printError("\nalv: stopping (signal \(number)); requests in flight get a second to finish")
-                cancellation.cancel()
-            }
-            source.resume()
-            return source
-        }
-        defer { signals.forEach { $0.cancel() } }
+        let options = engine.options
+        let supervisor = Supervisor { printError("\nalv: \($0)") }
+        let cancellation = supervisor.stop
 
         let progress = ProgressPrinter(interactive: isatty(STDERR_FILENO) == 1)
         let seed = self.seed ?? UInt64.random(in: 1...UInt64.max)
@@ -117,7 +95,7 @@ struct RunCommand: ParsableCommand {
                 throw CLIError.runtime("--db \(store.db): \(error)")
             }
             let runner = InProcessRunner(plan: plan, options: options, cancellation: cancellation, store: metricsStore)
-            feed.breakdown(Self.breakdown(runner.aggregator, plan: plan))
+            feed.breakdown(DistributedRun.breakdown(runner.aggregator, plan: plan))
             runner.onEvent = { feed.event($0) }
             runner.onStart = { feed.named($0) }
             let host = ProcessInfo.processInfo.hostName
@@ -136,7 +114,9 @@ struct RunCommand: ParsableCommand {
                 throw CLIError.runtime("the run could not start: \(error)")
             }
         } else {
-            summary = try runDistributed(plan, workers: count, options: options, seed: seed, cancellation: cancellation, progress: progress, feed: feed)
+            summary = try supervisor.run { stop in
+                try runDistributed(plan, workers: count, options: options, seed: seed, cancellation: stop, progress: progress, feed: feed)
+            }
         }
         progress.finish()
         feed.end(summary)
@@ -159,88 +139,61 @@ struct RunCommand: ParsableCommand {
         do {
             broker = try Broker(
                 configuration: BrokerConfiguration(endpoints: BrokerEndpoints(host: "127.0.0.1", workPort: 0, metricsPort: 0, controlPort: 0), unitSeconds: unitSeconds),
-                store: metricsStore)
+                store: metricsStore, log: { printError("alv broker: \($0)") })
         } catch {
             throw CLIError.runtime("broker: \(error)")
         }
         // Where workers run: the hosts file, or this machine.
-        var hostList = [HostsFile.Host(host: "local", maxWorkers: max(count, plan.profile?.scaling?.maxWorkers ?? 0))]
-        var remoteBroker: String?
+        var placement = WorkerPlacement(
+            hosts: [HostsFile.Host(host: "local", maxWorkers: max(count, plan.profile?.scaling?.maxWorkers ?? 0))], remoteBrokerHost: nil,
+            logDirectory: (store.db as NSString).deletingLastPathComponent + "/logs")
         if let hosts {
             let result = HostsFileValidator.validateFile(atPath: hosts)
             guard let file = result.model else { throw CLIError.badInput(result.diagnostics.map(\.description).joined(separator: "\n")) }
-            hostList = file.hosts
-            remoteBroker = file.brokerAddress
+            placement.hosts = file.hosts
+            placement.remoteBrokerHost = file.brokerAddress
         }
-        let scaling = plan.profile?.scaling.flatMap { $0.mode == .fixed ? nil : $0 }
-            ?? Scaling(mode: .fixed, minWorkers: count, maxWorkers: count, cooldownSec: 0)
         ChildProcess.adoptOrphans()
-        let pool = WorkerPool(
-            hosts: hostList,
-            command: WorkerInvocation(brokerHost: broker.endpoints.host, workPort: broker.endpoints.workPort, metricsPort: broker.endpoints.metricsPort, controlPort: broker.endpoints.controlPort),
-            localExecutable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
-            logDirectory: (store.db as NSString).deletingLastPathComponent + "/logs", remoteBrokerHost: remoteBroker)
-        // Lead times measured in earlier runs are the starting estimate; this run's are kept for the next.
-        if let known = try? metricsStore.leadTimes() { pool.seedLeadTimes(known) }
-        defer {
-            broker.onTick = nil  // the run is over: no more scaling while the workers leave
-            broker.retireAll()
-            pool.stopAll()
-            try? metricsStore.saveLeadTimes(pool.measuredLeadTimes)
-        }
-        let initial = scaling.mode == .fixed ? count : max(1, scaling.minWorkers)
-        let scaler = PoolScaler(scaling: scaling, pool: pool, initialWorkers: initial)
-        scaler.onForecast = { feed.forecast(mean: $0, upper: $1) }
-        pool.retire = { [unowned broker] in broker.retire(worker: $0) }
-        broker.onWorkerHello = { pool.hello(worker: $0, at: $1) }
-        broker.onTick = { [unowned broker] now in scaler.tick(broker: broker, now: now) }
-        for event in pool.scale(to: initial) where event.kind != "worker_started" {
-            printError("alv: \(event.kind): \(event.detail.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
-        }
-        let joined = broker.waitForWorkers(initial, timeout: 20, cancellation: cancellation)
-        guard joined >= 1 else {
-            let reasons = pool.checkHosts().filter { $0.kind == "worker_exited" }.map { "\($0.detail["host"] ?? "?"): \($0.detail["reason"] ?? "")" }
-            throw CLIError.runtime("no worker joined within 20 s\(reasons.isEmpty ? "" : " (" + reasons.joined(separator: "; ") + ")")")
-        }
-        if joined < initial { printError("alv: \(joined) of \(initial) workers joined within 20 s; the run goes on with them") }
-        let where_ = Set(pool.active.map(\.host)).sorted().joined(separator: ", ")
-        printError("alv: running \(plan.profile.map { "profile \($0.profileID)" } ?? "vector \(plan.steps[0].vector.vectorID)") against \(plan.target) on \(joined) worker processes (pids \(pool.active.map { String($0.process.pid) }.joined(separator: " "))) on \(where_), scaling \(scaling.mode.rawValue); broker work port \(broker.endpoints.workPort)")
-        broker.planTarget = plan.target
-        broker.onEvent = { feed.event($0) }
-        // Each run starts a fresh aggregator: hand it to /metrics once it exists.
-        broker.onStart = { [unowned broker] id in
-            feed.named(id)
-            feed.breakdown(RunCommand.breakdown(broker.runAggregator, plan: plan))
-        }
-        broker.onWorkers = { feed.workers($0) }
-        return try broker.execute(plan, options: options, seed: seed, cancellation: cancellation) { status, metrics in
-            progress.second(label: status?.description ?? "between vectors", metrics: metrics, cpuSeconds: nil)
-            feed.second(Int64(Date().timeIntervalSince1970) - 2, metrics, status: status?.description)
-        }
-    }
-
-    /// Totals by vector and request type for `/metrics`, read from the run's aggregator.
-    static func breakdown(_ aggregator: RunAggregator, plan: RunPlan) -> LiveFeed.Breakdown {
-        let ids = plan.steps.map(\.vector.vectorID)
-        return {
-            var merged: [String: (String, String, RequestMetrics)] = [:]
-            for (key, metrics) in aggregator.totals {
-                let vector = key.vectorIndex < ids.count ? ids[key.vectorIndex] : "vector-\(key.vectorIndex)"
-                let id = vector + "\u{0}" + key.requestType
-                if var existing = merged[id] {
-                    existing.2.merge(metrics)
-                    merged[id] = existing
-                } else {
-                    merged[id] = (vector, key.requestType, metrics)
-                }
+        let run = DistributedRun(broker: broker, feed: feed) { printError("alv: \($0)") }
+        do {
+            return try run.run(plan, workers: count, placement: placement, store: metricsStore, options: options, seed: seed, cancellation: cancellation) { _, status, metrics in
+                progress.second(label: status?.description ?? "between vectors", metrics: metrics, cpuSeconds: nil)
             }
-            return merged.values.map { (vector: $0.0, requestType: $0.1, metrics: $0.2) }
+        } catch let error as DistributedRunError {
+            throw CLIError.runtime(error.description)
+        } catch let error as BrokerError {
+            throw CLIError.runtime(error.description)
         }
     }
 
     /// Serves the dashboard (default 127.0.0.1:8089); a busy port is reported, not fatal.
     private func startDashboard(feed: LiveFeed) -> DashboardServer? {
         serveDashboard(feed: feed, address: dashboard ?? "127.0.0.1:8089", db: store.db)
+    }
+}
+
+/// HTTP settings of the engine, for `alv run` and `alv broker --run`.
+struct EngineFlags: ParsableArguments {
+    @Option(help: ArgumentHelp("HTTP version: 1.1, 2 (TLS with ALPN) or h2c (clear text, prior knowledge).", valueName: "VERSION"))
+    var http: String = "1.1"
+
+    @Flag(help: "Do not verify TLS certificates (self-signed lab targets).")
+    var insecure = false
+
+    @Option(help: "Open model: connections at most (more arrivals wait for one).")
+    var connections: Int = 256
+
+    @Option(name: .customLong("timeout-ms"), help: "Default total time per request when a request type sets none.")
+    var timeoutMs: Int = 30_000
+
+    func validate() throws {
+        guard EngineOptions.HTTPVersion(rawValue: http) != nil else { throw ValidationError("--http expects 1.1, 2 or h2c, got \"\(http)\"") }
+        guard connections >= 1 else { throw ValidationError("--connections must be at least 1") }
+        guard timeoutMs >= 1 else { throw ValidationError("--timeout-ms must be at least 1") }
+    }
+
+    var options: EngineOptions {
+        EngineOptions(httpVersion: EngineOptions.HTTPVersion(rawValue: http) ?? .http1, verifyTLS: !insecure, requestTimeoutMs: timeoutMs, connections: connections)
     }
 }
 

@@ -1,3 +1,4 @@
+import ALVProtocol
 import CCurl
 import Foundation
 

@@ -1,0 +1,103 @@
+import ALVProtocol
+import ALVTransport
+
+/// What arrived on the broker's metrics endpoint, decoded.
+enum BrokerInput {
+    case worker(WorkerMessage)
+    case planner(PlannerMessage)
+    /// A message that was dropped, with the counter it goes to.
+    case dropped(String)
+}
+
+/// The broker's ZeroMQ endpoints and nothing else: work (PUSH), metrics (SUB), control (PUB) and, with
+/// CURVE, the ZAP handler. Turns frames into typed inputs and typed outputs into frames. Created and used on
+/// the broker's thread.
+final class BrokerSockets {
+    private let context: ZMQContext
+    private let push: ZMQSocket
+    private let sub: ZMQSocket
+    private let pub: ZMQSocket
+    private let zap: ZAPAuthenticator?
+    /// What was bound (ports 0 resolved).
+    let endpoints: BrokerEndpoints
+
+    static let plannerTopic = Array("planner".utf8)
+
+    init(endpoints requested: BrokerEndpoints, curve: CurveServerKeys?) throws(ZMQError) {
+        let context = ZMQContext()
+        self.context = context
+        zap = try curve.map { keys throws(ZMQError) in try ZAPAuthenticator(context: context, allowedClients: keys.allowedClients) }
+        push = try ZMQSocket(context, .push)
+        sub = try ZMQSocket(context, .sub)
+        pub = try ZMQSocket(context, .pub)
+        for socket in [push, sub, pub] {
+            if let curve { try curve.apply(to: socket) }
+            try socket.set(ZMQ_MAXMSGSIZE_OPTION, int64: Int64(WireCodec.maximumPayload))
+        }
+        // Sized on purpose: a second of metrics from thousands of workers fits many times over; the
+        // sequence numbers show any loss that still happens.
+        try sub.set(ZMQ_RCVHWM_OPTION, 1_000_000)
+        try push.set(ZMQ_SNDHWM_OPTION, 10_000)
+        // Units go only to workers whose connection is complete.
+        try push.set(ZMQ_IMMEDIATE_OPTION, 1)
+        // A retire or stop sent just before the broker exits still reaches the workers.
+        try pub.setLinger(ms: 500)
+        try sub.subscribe("")
+        let host = requested.host
+        func bind(_ socket: ZMQSocket, _ port: Int) throws(ZMQError) -> Int {
+            let endpoint = try socket.bind("tcp://\(host):\(port == 0 ? "*" : String(port))")
+            return Int(endpoint.split(separator: ":").last ?? "") ?? port
+        }
+        endpoints = BrokerEndpoints(
+            host: host, workPort: try bind(push, requested.workPort), metricsPort: try bind(sub, requested.metricsPort),
+            controlPort: try bind(pub, requested.controlPort))
+    }
+
+    /// Waits up to `timeoutMs` for input, then hands every message waiting (at most `limit`) to `handle`.
+    func poll(timeoutMs: Int, limit: Int = 10_000, handle: (BrokerInput) -> Void) {
+        var sockets = [sub]
+        if let zap { sockets.append(zap.socket) }
+        let ready = ZMQPoller.readable(sockets, timeoutMs: timeoutMs)
+        if ready[0] {
+            var handled = 0
+            while handled < limit, let frames = try? sub.receive(dontWait: true) {
+                handle(Self.decode(frames))
+                handled += 1
+            }
+        }
+        if sockets.count > 1 && ready[1], let zap {
+            for reason in zap.answer() { handle(.dropped(reason)) }
+        }
+    }
+
+    /// Frames off the metrics endpoint as a typed input.
+    static func decode(_ frames: [[UInt8]]) -> BrokerInput {
+        do {
+            if frames.first == plannerTopic {
+                return .planner(try WireCodec.decode(frames, topics: ["planner"], as: PlannerMessage.self).1)
+            }
+            return .worker(try WireCodec.decodeWorkerMessage(frames))
+        } catch {
+            return .dropped(frames.first == plannerTopic ? "planner" : error.counterKey)
+        }
+    }
+
+    /// Pushes a unit to the next worker with a complete connection.
+    /// - Returns: false when no worker can take it now (send queue full).
+    /// - Throws: `WireError`/`ZMQError` as a description.
+    func send(_ unit: UnitMessage) throws -> Bool {
+        try push.send(try WireCodec.encode(topic: "unit", unit), dontWait: true)
+    }
+
+    /// Publishes a control message to every worker.
+    func send(_ control: ControlMessage) {
+        guard let frames = try? WireCodec.encode(topic: "ctl", control) else { return }
+        _ = try? pub.send(frames, dontWait: true)
+    }
+
+    /// Publishes the once-a-second aggregate for planners (topic `agg`).
+    func publish(_ aggregate: BrokerAggregate) {
+        guard let frames = try? WireCodec.encode(topic: "agg", aggregate) else { return }
+        _ = try? pub.send(frames, dontWait: true)
+    }
+}

@@ -1,0 +1,161 @@
+import ALVCluster
+import ALVDashboard
+import ALVLifecycle
+import ALVMetrics
+import ALVModel
+import ALVPlanner
+import ALVProtocol
+import ALVRun
+import ALVStore
+import Foundation
+
+/// Where a run's workers may be started.
+public struct WorkerPlacement: Sendable {
+    /// `local` for this machine, SSH hosts otherwise.
+    public var hosts: [HostsFile.Host]
+    /// The broker address remote hosts use (the hosts file's `broker_address`).
+    public var remoteBrokerHost: String?
+    /// Each launched worker's stderr goes to a file here.
+    public var logDirectory: String
+    /// The `alv` binary local workers run.
+    public var localExecutable: String
+
+    public init(hosts: [HostsFile.Host], remoteBrokerHost: String?, logDirectory: String,
+                localExecutable: String = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path) {
+        self.hosts = hosts
+        self.remoteBrokerHost = remoteBrokerHost
+        self.logDirectory = logDirectory
+        self.localExecutable = localExecutable
+    }
+}
+
+/// Why a distributed run could not go on.
+public enum DistributedRunError: Error, CustomStringConvertible {
+    case noWorkers(String)
+
+    public var description: String {
+        switch self {
+        case .noWorkers(let why): return why
+        }
+    }
+}
+
+/// A run on a broker's workers, wired once for every command that runs one (`alv run --workers N`,
+/// `alv broker --run`): the live feed follows the broker (events, workers, seconds, totals for `/metrics`);
+/// with a placement, a worker pool and the planner start, size and stop the workers.
+public final class DistributedRun {
+    public let broker: Broker
+    private let feed: LiveFeed?
+    private let log: (String) -> Void
+
+    public init(broker: Broker, feed: LiveFeed?, log: @escaping (String) -> Void) {
+        self.broker = broker
+        self.feed = feed
+        self.log = log
+    }
+
+    /// Starts workers as `placement` and the plan's scaling say, runs `plan` on them, and stops them.
+    /// - Parameters:
+    ///   - workers: the fixed pool size when the plan does not scale.
+    ///   - store: where host lead times are read from and kept for the next run.
+    /// - Throws: `DistributedRunError.noWorkers` when none joined in 20 s; what `Broker.execute` throws.
+    public func run(
+        _ plan: RunPlan, workers count: Int, placement: WorkerPlacement, store: MetricsStore, options: EngineOptions, seed: UInt64,
+        cancellation: CancellationFlag, progress: ((Int64, RunStatus?, RequestMetrics) -> Void)? = nil
+    ) throws -> RunSummary {
+        let scaling = plan.profile?.scaling.flatMap { $0.mode == .fixed ? nil : $0 }
+            ?? Scaling(mode: .fixed, minWorkers: count, maxWorkers: count, cooldownSec: 0)
+        let e = broker.endpoints
+        let pool = WorkerPool(
+            hosts: placement.hosts,
+            command: WorkerInvocation(brokerHost: e.host, workPort: e.workPort, metricsPort: e.metricsPort, controlPort: e.controlPort),
+            localExecutable: placement.localExecutable, logDirectory: placement.logDirectory, remoteBrokerHost: placement.remoteBrokerHost)
+        pool.retireGrace = broker.configuration.unitSeconds + 3
+        // Lead times measured in earlier runs are the starting estimate; this run's are kept for the next.
+        if let known = try? store.leadTimes() { pool.seedLeadTimes(known) }
+        defer {
+            broker.onTick = nil  // the run is over: no more scaling while the workers leave
+            broker.retireAll()
+            pool.stopAll()
+            do { try store.saveLeadTimes(pool.measuredLeadTimes) } catch { log("cannot keep lead times in the store: \(error)") }
+        }
+        let initial = scaling.mode == .fixed ? count : max(1, scaling.minWorkers)
+        let scaler = PoolScaler(scaling: scaling, pool: pool, initialWorkers: initial)
+        let feed = self.feed
+        scaler.onForecast = { feed?.forecast(mean: $0, upper: $1) }
+        pool.retire = { [unowned broker] in broker.retire(worker: $0) }
+        broker.onWorkerHello = { pool.hello(worker: $0, at: $1) }
+        broker.onTick = { [unowned broker] now in scaler.tick(broker: broker, now: now) }
+        for event in pool.scale(to: initial) where event.kind != "worker_started" {
+            log("\(event.kind): \(event.detail.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
+        }
+        let joined = broker.waitForWorkers(initial, timeout: 20, cancellation: cancellation)
+        guard joined >= 1 else {
+            let reasons = pool.checkHosts().filter { $0.kind == "worker_exited" }.map { "\($0.detail["host"] ?? "?"): \($0.detail["reason"] ?? "")" }
+            throw DistributedRunError.noWorkers("no worker joined within 20 s\(reasons.isEmpty ? "" : " (" + reasons.joined(separator: "; ") + ")")")
+        }
+        if joined < initial { log("\(joined) of \(initial) workers joined within 20 s; the run goes on with them") }
+        let hosts = Set(pool.active.map(\.host)).sorted().joined(separator: ", ")
+        log("running \(Self.name(plan)) against \(plan.target) on \(joined) worker processes (pids \(pool.active.map { String($0.process.pid) }.joined(separator: " "))) on \(hosts), scaling \(scaling.mode.rawValue); broker work port \(e.workPort)")
+        return try execute(plan, options: options, seed: seed, cancellation: cancellation, progress: progress)
+    }
+
+    /// Waits for `count` workers started elsewhere (`alv worker`, `alv planner`, `alv cluster up`), then runs.
+    /// - Throws: `DistributedRunError.noWorkers` when too few joined within `timeout`; what `Broker.execute` throws.
+    public func runOnJoinedWorkers(
+        _ plan: RunPlan, waitFor count: Int, timeout: Double, options: EngineOptions, seed: UInt64, cancellation: CancellationFlag,
+        progress: ((Int64, RunStatus?, RequestMetrics) -> Void)? = nil
+    ) throws -> RunSummary {
+        let joined = broker.waitForWorkers(count, timeout: timeout, cancellation: cancellation)
+        guard joined >= count else { throw DistributedRunError.noWorkers("only \(joined) of \(count) workers joined within \(Int(timeout)) s") }
+        defer { broker.retireAll() }
+        return try execute(plan, options: options, seed: seed, cancellation: cancellation, progress: progress)
+    }
+
+    private func execute(
+        _ plan: RunPlan, options: EngineOptions, seed: UInt64, cancellation: CancellationFlag, progress: ((Int64, RunStatus?, RequestMetrics) -> Void)?
+    ) throws -> RunSummary {
+        let feed = self.feed
+        if let feed {
+            broker.onEvent = { feed.event($0) }
+            // Each run has an aggregator of its own: hand it to /metrics once it exists.
+            broker.onStart = { [unowned broker] id in
+                feed.named(id)
+                if let aggregator = broker.runAggregator { feed.breakdown(Self.breakdown(aggregator, plan: plan)) }
+            }
+            broker.onWorkers = { feed.workers($0) }
+        }
+        defer {
+            broker.onEvent = nil
+            broker.onStart = nil
+            broker.onWorkers = nil
+        }
+        return try broker.execute(plan, options: options, seed: seed, cancellation: cancellation) { second, status, metrics in
+            progress?(second, status, metrics)
+            feed?.second(second, metrics, status: status?.description)
+        }
+    }
+
+    static func name(_ plan: RunPlan) -> String {
+        plan.profile.map { "profile \($0.profileID)" } ?? "vector \(plan.steps.first?.vector.vectorID ?? "?")"
+    }
+
+    /// Totals by vector and request type for `/metrics`, read from the run's aggregator.
+    public static func breakdown(_ aggregator: RunAggregator, plan: RunPlan) -> LiveFeed.Breakdown {
+        let ids = plan.steps.map(\.vector.vectorID)
+        return {
+            var merged: [String: (String, String, RequestMetrics)] = [:]
+            for (key, metrics) in aggregator.totals {
+                let vector = key.vectorIndex < ids.count ? ids[key.vectorIndex] : "vector-\(key.vectorIndex)"
+                let id = vector + "\u{0}" + key.requestType
+                if var existing = merged[id] {
+                    existing.2.merge(metrics)
+                    merged[id] = existing
+                } else {
+                    merged[id] = (vector, key.requestType, metrics)
+                }
+            }
+            return merged.values.map { (vector: $0.0, requestType: $0.1, metrics: $0.2) }
+        }
+    }
+}

@@ -1,0 +1,25 @@
+import Foundation
+
+/// What the planner reads and where it writes: the broker itself inside `alv run`, or the broker's
+/// aggregates as `alv planner` receives them. It lives with the wire types so that neither the planner nor
+/// the broker imports the other.
+public protocol ScalingContext: AnyObject {
+    /// The plan's demand over `[from, to]`: requests per second and virtual users at their peak.
+    func plannedPeak(from: Date, to: Date) -> (rps: Double, users: Int)
+    /// The plan's demand (req/s) at one instant: its mean and, for forecast-shaped vectors, the upper bound
+    /// of the forecast interval (equal to the mean for demand the plan fixes).
+    func plannedRate(at time: Date) -> (mean: Double, upper: Double)
+    /// Requests in the last complete second.
+    var lastSecondRate: Double? { get }
+    /// CPU seconds per request measured by the workers.
+    var cpuPerRequest: Double? { get }
+    /// The last complete second's saturation signals: share of arrivals dropped (in-flight cap) and mean
+    /// scheduling lag in ms. Nil before the first second.
+    var saturation: (droppedShare: Double, lagMs: Double)? { get }
+    /// Seconds before a window starts that the broker issues it.
+    var issueLead: Double { get }
+    /// Records an event in the running run.
+    func record(_ kind: String, _ detail: [String: String])
+    /// A launched worker's process exited unasked: its load goes to the others now.
+    func workerExited(_ id: String)
+}
