@@ -1,3 +1,4 @@
+import ALVLifecycle
 import ALVCluster
 import ALVEngine
 import ALVMetrics
@@ -38,7 +39,6 @@ final class Cluster {
     }
 
     func run(_ plan: RunPlan, during: ((Cluster) -> Void)? = nil) throws -> RunSummary {
-        broker.planTarget = plan.target
         return try broker.execute(plan, options: EngineOptions(), seed: 7, cancellation: CancellationFlag())
     }
 }
@@ -131,7 +131,7 @@ final class Cluster {
             [Array("metrics".utf8), Array("{not json".utf8)],                         // malformed
             [Array("metrics".utf8), Array(#"{"v": 99, "kind": "metrics"}"#.utf8)],     // unknown version
             [Array("nonsense".utf8), Array(#"{"v": 1}"#.utf8)],                       // unknown topic
-            [Array("heartbeat".utf8), Array(#"{"v":1,"kind":"heartbeat","worker":"ghost","incarnation":0,"seq":1}"#.utf8)],  // unknown worker
+            [Array("heartbeat".utf8), Array(#"{"v":1,"kind":"heartbeat","worker":"ghost","incarnation":0,"seq":1,"body":{"cpu_s":0,"rss_bytes":0,"running_units":0}}"#.utf8)],  // unknown worker
             [Array("metrics".utf8), [UInt8](repeating: 0x41, count: 17 << 20)],       // larger than the payload limit
         ]
         for message in frames.dropLast() { try junk.send(message) }

@@ -1,3 +1,5 @@
+import ALVLifecycle
+import ALVProtocol
 import ALVEngine
 import ALVMetrics
 import ALVModel

@@ -1,3 +1,5 @@
+import ALVLifecycle
+import ALVProtocol
 import ALVModel
 import Foundation
 import Testing

@@ -1,3 +1,5 @@
+import ALVLifecycle
+import ALVProtocol
 import ALVEngine
 import ALVModel
 import ALVReport
