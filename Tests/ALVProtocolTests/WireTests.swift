@@ -1,1 +1,103 @@
+import ALVMetrics
+import ALVModel
 import ALVProtocol
+import Foundation
+import Testing
+
+/// The wire on its own: every message family encodes and decodes to itself, and every damaged or foreign
+/// payload is rejected with a reason, never a crash.
+struct WireTests {
+    static func delta() -> MetricsDelta {
+        var m = RequestMetrics()
+        for v in [900, 1_200, 45_000] { m.latency.record(UInt64(v)) }
+        m.outcomes[.status2xx] = 3
+        m.intended = 3; m.sent = 3; m.completed = 3
+        return MetricsDelta(second: 1_764_000_000, requestTypes: ["browse": RequestDelta(m)], cpuSeconds: 0.25, rssBytes: 1 << 24)
+    }
+
+    static let bodies: [WorkerMessage.Body] = [
+        .hello(.init(host: "lg-1", pid: 4242)),
+        .heartbeat(.init(cpuSeconds: 1.5, rssBytes: 1 << 26, runningUnits: 2)),
+        .accepted(.init(unitID: "r-u1", runID: "r")),
+        .metrics(.init(unitID: "r-u1", runID: "r", epoch: 3, vectorIndex: 1, delta: delta())),
+        .unitDone(.init(unitID: "r-u1", runID: "r", requestsTotal: 999, late: false, cancelled: true)),
+        .unitRejected(.init(unitID: "r-u2", runID: "r", reason: "data file users.csv: no such file")),
+        .bye(.init(reason: "retired")),
+    ]
+
+    static func unit() throws -> UnitMessage {
+        let json = #"{"vector_id": "v", "name": "V", "duration_sec": 4, "load": {"target_rps": 50}, "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}"#
+        let vector = try #require(VectorValidator.validate(Array(json.utf8), file: nil, baseDirectory: "/").model)
+        let unit = WorkUnit(runID: "r", unitID: "r-u1", epoch: 2, vector: vector, dataDirectory: nil, baseURL: "http://127.0.0.1:1", load: .open(targetRPS: 25, arrival: .poisson, maxInFlight: nil),
+                            startMs: 1_764_000_000_000, rampUpSec: 0, durationSec: 4, deadlineMs: 1_764_000_001_000, seed: 9)
+        var options = EngineOptions()
+        options.requestTimeoutMs = 150
+        return UnitMessage(unit: unit, vectorIndex: 0, options: options)
+    }
+
+    @Test(arguments: bodies) func everyWorkerMessageRoundTrips(_ body: WorkerMessage.Body) throws {
+        let message = WorkerMessage(worker: "w-1", incarnation: 2, seq: 17, body)
+        let frames = try WireCodec.encode(message)
+        #expect(frames.count == 2 && String(decoding: frames[0], as: UTF8.self) == message.kind.rawValue)
+        #expect(try WireCodec.decodeWorkerMessage(frames) == message)
+    }
+
+    @Test func unitControlAggregateAndPlannerMessagesRoundTrip() throws {
+        let unit = try Self.unit()
+        #expect(try WireCodec.decode(try WireCodec.encode(topic: "unit", unit), topics: ["unit"], as: UnitMessage.self).1 == unit)
+        let control = ControlMessage(kind: .stopRun, runID: "r", vectorIndex: 1, epoch: 4)
+        #expect(try WireCodec.decode(try WireCodec.encode(topic: "ctl", control), topics: ["ctl"], as: ControlMessage.self).1 == control)
+        let aggregate = BrokerAggregate(at: 1.5, runID: "r", observedRPS: 10, cpuPerRequest: 1e-5, liveWorkers: ["a"], demandAhead: [1, 2], usersAhead: [0, 0], scaling: nil, issueLead: 0.5)
+        #expect(try WireCodec.decode(try WireCodec.encode(topic: "agg", aggregate), topics: ["agg"], as: BrokerAggregate.self).1 == aggregate)
+        let planner = PlannerMessage(kind: .event, event: "scaling_decision", detail: ["workers_after": "3"])
+        #expect(try WireCodec.decode(try WireCodec.encode(topic: "planner", planner), topics: ["planner"], as: PlannerMessage.self).1 == planner)
+    }
+
+    @Test func aPayloadCutAtAnyByteIsRejectedNotTrusted() throws {
+        var payloads: [(String, [UInt8])] = try Self.bodies.map { body in
+            let frames = try WireCodec.encode(WorkerMessage(worker: "w", incarnation: 0, seq: 1, body))
+            return (String(decoding: frames[0], as: UTF8.self), frames[1])
+        }
+        payloads.append(("unit", try WireCodec.encode(topic: "unit", try Self.unit())[1]))
+        for (topic, payload) in payloads {
+            for cut in 0..<payload.count {
+                let frames = [Array(topic.utf8), Array(payload[..<cut])]
+                if topic == "unit" {
+                    #expect(throws: WireError.self) { try WireCodec.decode(frames, topics: ["unit"], as: UnitMessage.self) }
+                } else {
+                    #expect(throws: WireError.self) { try WireCodec.decodeWorkerMessage(frames) }
+                }
+            }
+        }
+    }
+
+    @Test func everyFamilyChecksItsVersion() throws {
+        func bumped<T: Encodable>(_ value: T) throws -> [UInt8] {
+            var object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(value)) as? [String: Any])
+            object["v"] = 2
+            return Array(try JSONSerialization.data(withJSONObject: object))
+        }
+        let worker = WorkerMessage(worker: "w", incarnation: 0, .bye(.init(reason: "x")))
+        #expect(throws: WireError.unknownVersion(2)) { try WireCodec.decodeWorkerMessage([Array("bye".utf8), try bumped(worker)]) }
+        #expect(throws: WireError.unknownVersion(2)) { try WireCodec.decode([Array("unit".utf8), try bumped(try Self.unit())], topics: ["unit"], as: UnitMessage.self) }
+        #expect(throws: WireError.unknownVersion(2)) { try WireCodec.decode([Array("ctl".utf8), try bumped(ControlMessage(kind: .retire, epoch: 0))], topics: ["ctl"], as: ControlMessage.self) }
+        let aggregate = BrokerAggregate(at: 0, runID: nil, observedRPS: nil, cpuPerRequest: nil, liveWorkers: [], demandAhead: [], usersAhead: [], scaling: nil, issueLead: 0.5)
+        #expect(throws: WireError.unknownVersion(2)) { try WireCodec.decode([Array("agg".utf8), try bumped(aggregate)], topics: ["agg"], as: BrokerAggregate.self) }
+        #expect(throws: WireError.unknownVersion(2)) { try WireCodec.decode([Array("planner".utf8), try bumped(PlannerMessage(kind: .retire, worker: "w"))], topics: ["planner"], as: PlannerMessage.self) }
+    }
+
+    @Test func forgedMessagesAreRejectedWithTheirReason() throws {
+        let hello = try WireCodec.encode(WorkerMessage(worker: "w", incarnation: 0, .hello(.init(host: "h", pid: 1))))
+        // A hello sent on the metrics topic: subscribers filter by topic, so kind and topic must agree.
+        #expect(throws: WireError.topicMismatch(topic: "metrics", kind: "hello")) { try WireCodec.decodeWorkerMessage([Array("metrics".utf8), hello[1]]) }
+        // A metrics kind whose body is a hello's.
+        let forged = Array(#"{"v":1,"kind":"metrics","worker":"w","incarnation":0,"seq":1,"body":{"host":"h","pid":1}}"#.utf8)
+        #expect(throws: WireError.self) { try WireCodec.decodeWorkerMessage([Array("metrics".utf8), forged]) }
+        // A sequence number and counts at the top of their range decode (the receiver must cope, not trap).
+        let huge = Array(#"{"v":1,"kind":"heartbeat","worker":"w","incarnation":0,"seq":18446744073709551615,"body":{"cpu_s":1e308,"rss_bytes":18446744073709551615,"running_units":9223372036854775807}}"#.utf8)
+        let decoded = try WireCodec.decodeWorkerMessage([Array("heartbeat".utf8), huge])
+        #expect(decoded.seq == .max)
+        #expect(throws: WireError.self) { try WireCodec.decodeWorkerMessage([Array("bye".utf8)]) }
+        #expect(throws: WireError.unexpectedTopic("nonsense")) { try WireCodec.decodeWorkerMessage([Array("nonsense".utf8), hello[1]]) }
+    }
+}

@@ -1,0 +1,178 @@
+@testable import ALVCluster
+import ALVModel
+import ALVProtocol
+import ALVRun
+import Foundation
+import Testing
+
+/// The broker's parts without sockets: membership and the unit scheduler.
+struct WorkerRegistryTests {
+    func message(_ worker: String, incarnation: Int = 0, seq: UInt64, _ body: WorkerMessage.Body) -> WorkerMessage {
+        WorkerMessage(worker: worker, incarnation: incarnation, seq: seq, body)
+    }
+    let beat = WorkerMessage.Body.heartbeat(.init(cpuSeconds: 0, rssBytes: 0, runningUnits: 0))
+
+    @Test func onlyLegalMovesHappen() {
+        let all: [WorkerState] = [.live, .retiring, .lost, .left]
+        let legal: Set<String> = ["live>retiring", "live>lost", "live>left", "retiring>left", "retiring>lost", "lost>live", "left>live"]
+        for from in all {
+            for to in all { #expect(from.canMove(to: to) == legal.contains("\(from.rawValue)>\(to.rawValue)"), "\(from) → \(to)") }
+        }
+        var registry = WorkerRegistry()
+        _ = registry.hello(message("a", seq: 1, .hello(.init(host: "h", pid: 1))), .init(host: "h", pid: 1), now: Date())
+        do {
+            let result = registry.move("a", to: .retiring)
+            #expect(result)
+        }
+        do {
+            let result = registry.move("a", to: .live)
+            #expect(!result, "a retiring worker does not take windows again")
+        }
+        #expect(registry.live.isEmpty)
+        do {
+            let result = registry.move("a", to: .left)
+            #expect(result)
+        }
+        do {
+            let result = registry.move("a", to: .lost)
+            #expect(!result)
+        }
+        do {
+            let result = registry.move("ghost", to: .live)
+            #expect(!result)
+        }
+    }
+
+    @Test func incarnationsAndGaps() {
+        var registry = WorkerRegistry()
+        let now = Date()
+        let hello = WorkerMessage.Hello(host: "h", pid: 1)
+        do {
+            let result = registry.hello(message("a", incarnation: 1, seq: 1, .hello(hello)), hello, now: now)
+            #expect(result == .joined)
+        }
+        do {
+            let result = registry.hello(message("a", incarnation: 0, seq: 1, .hello(hello)), hello, now: now)
+            #expect(result == .stale)
+        }
+        do {
+            let result = registry.admit(message("a", incarnation: 0, seq: 2, beat), now: now)
+            #expect(!result, "an older incarnation is dropped")
+        }
+        do {
+            let result = registry.admit(message("ghost", seq: 2, beat), now: now)
+            #expect(!result)
+        }
+        do {
+            let result = registry.admit(message("a", incarnation: 1, seq: 2, beat), now: now)
+            #expect(result)
+        }
+        do {
+            let result = registry.admit(message("a", incarnation: 1, seq: 5, beat), now: now)
+            #expect(result)
+        }
+        #expect(registry.gaps == 2)
+        // Reordered or repeated numbers are not gaps; a forged maximum counts, and does not trap.
+        do {
+            let result = registry.admit(message("a", incarnation: 1, seq: 4, beat), now: now)
+            #expect(result)
+        }
+        #expect(registry.gaps == 2)
+        do {
+            let result = registry.admit(message("a", incarnation: 1, seq: .max, beat), now: now)
+            #expect(result)
+        }
+        #expect(registry.gaps == Int.max)
+        do {
+            let result = registry.admit(message("a", incarnation: 1, seq: .max, beat), now: now)
+            #expect(result)
+        }
+        // Evicted, then back as a new incarnation: live again.
+        do {
+            let result = registry.move("a", to: .lost)
+            #expect(result)
+        }
+        do {
+            let result = registry.hello(message("a", incarnation: 2, seq: 1, .hello(hello)), hello, now: now)
+            #expect(result == .rejoined)
+        }
+        #expect(registry.state(of: "a") == .live && registry.record("a")?.wasLost == true)
+    }
+
+    @Test func silenceIsNoticedForLiveAndRetiringWorkersOnly() {
+        var registry = WorkerRegistry()
+        let start = Date()
+        for id in ["a", "b", "c"] {
+            let hello = WorkerMessage.Hello(host: "h", pid: 1)
+            _ = registry.hello(message(id, seq: 1, .hello(hello)), hello, now: start)
+        }
+        registry.move("b", to: .retiring)
+        registry.move("c", to: .left)
+        #expect(registry.silent(for: 2.5, now: start.addingTimeInterval(2)).isEmpty)
+        #expect(registry.silent(for: 2.5, now: start.addingTimeInterval(3)) == ["a", "b"])
+    }
+}
+
+struct UnitSchedulerTests {
+    func step(_ load: String) throws -> RunPlan.Step {
+        let json = #"{"vector_id": "v", "name": "V", "duration_sec": 10, "load": \#(load), "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}"#
+        return RunPlan.Step(vector: try #require(VectorValidator.validate(Array(json.utf8), file: nil, baseDirectory: "/").model), dataDirectory: nil)
+    }
+
+    func scheduler(options: EngineOptions = EngineOptions(), sent: @escaping (UnitMessage) -> Void, events: @escaping (String, [String: String]) -> Void = { _, _ in }) -> UnitScheduler {
+        UnitScheduler(runID: "r", target: "http://127.0.0.1:1", options: options, seed: 1, lead: 0.5,
+                      send: { sent($0); return nil }, event: events)
+    }
+
+    @Test func aWindowSplitsTheLoadExactly() throws {
+        var sent: [UnitMessage] = []
+        var s = scheduler { sent.append($0) }
+        s.issue(step: try step(#"{"target_rps": 1000}"#), vectorIndex: 0, vectorStartMs: 0, from: 0, to: 2000, epoch: 0, workers: ["a", "b", "c"])
+        #expect(sent.count == 3)
+        #expect(abs(sent.compactMap(\.unit.load.openRate).reduce(0, +) - 1000) < 1e-9)
+        sent = []
+        s.issue(step: try step(#"{"virtual_users": 10}"#), vectorIndex: 0, vectorStartMs: 0, from: 0, to: 2000, epoch: 0, workers: ["a", "b", "c"])
+        let users = sent.map { unit -> Int in if case .closed(let n) = unit.unit.load { return n } else { return -1 } }
+        #expect(users == [4, 3, 3] && sent.map(\.unit.firstUserIndex) == [0, 4, 7], "users spread without overlap: \(users)")
+        sent = []
+        s.issue(step: try step(#"{"virtual_users": 2}"#), vectorIndex: 0, vectorStartMs: 0, from: 0, to: 2000, epoch: 0, workers: ["a", "b", "c"])
+        #expect(sent.count == 2, "no unit with zero users")
+        // Cut from the middle of a ramp, a window starts where the ramp stands.
+        let json = #"{"vector_id": "ramp", "name": "R", "ramp_up_time_sec": 4, "duration_sec": 10, "load": {"target_rps": 100}, "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}"#
+        let ramped = RunPlan.Step(vector: try #require(VectorValidator.validate(Array(json.utf8), file: nil, baseDirectory: "/").model), dataDirectory: nil)
+        sent = []
+        s.issue(step: ramped, vectorIndex: 0, vectorStartMs: 0, from: 2000, to: 4000, epoch: 0, workers: ["a"])
+        #expect(sent.first?.unit.rampFrom == 0.5 && sent.first?.unit.rampUpSec == 2)
+    }
+
+    @Test func aReissueCarriesTheRunsOptionsAndAvoidsTheRefuser() throws {
+        var sent: [UnitMessage] = []
+        var events: [String] = []
+        var options = EngineOptions()
+        options.requestTimeoutMs = 77
+        options.httpVersion = .http2
+        var s = scheduler(options: options, sent: { sent.append($0) }, events: { kind, _ in events.append(kind) })
+        let now = Date()
+        let startMs = Int64(now.timeIntervalSince1970 * 1000)
+        s.issue(step: try step(#"{"target_rps": 100}"#), vectorIndex: 0, vectorStartMs: startMs, from: startMs, to: startMs + 4000, epoch: 0, workers: ["a", "b"], now: now)
+        let first = try #require(sent.first?.unit.unitID)
+        s.held(first, by: "a")
+        sent = []
+        s.reissue(first, lastSeen: now, epoch: 1, workers: ["a", "b"], refusedBy: "a", now: now)
+        #expect(sent.count == 1 && sent.allSatisfy { $0.options == options && $0.unit.epoch == 1 }, "\(sent.map(\.options))")
+        #expect(abs((sent.first?.unit.load.openRate ?? 0) - 50) < 1e-9, "the refused half, all to b")
+        #expect(events == ["unit_reassigned"])
+        // b refuses its part too: nobody is left to take it.
+        let second = try #require(sent.first?.unit.unitID)
+        sent = []
+        s.reissue(second, lastSeen: now, epoch: 1, workers: ["a", "b"], refusedBy: "b", now: now)
+        #expect(sent.isEmpty && events.last == "unit_dropped")
+        #expect(!s.isOpen(first) && !s.isOpen(second))
+    }
+
+    @Test func rateShapesAreSlicedPerWindow() {
+        #expect(UnitScheduler.slice([1, 2, 3, 4], fromSecond: 1, seconds: 2) == [2, 3])
+        #expect(UnitScheduler.slice([1, 2, 3, 4], fromSecond: 3.5, seconds: 3) == [4, 4, 4])
+        #expect(UnitScheduler.slice([1, 2], fromSecond: 0, seconds: 0.5) == [1])
+    }
+}
