@@ -25,11 +25,11 @@ public enum ReportFormat: String, CaseIterable, Sendable {
     }
 }
 
-/// `{"summary": <the run summary>, "series": [...]}`: the summary's keys are those ARCHITECTURE.md
-/// fixes; each series entry is one second of one request type.
+/// The run summary's keys (those ARCHITECTURE.md fixes) at the top level, as `alv run --json` prints them,
+/// with `format_version` and `series` beside them; each series entry is one second of one request type.
 enum JSONReport {
     static func render(_ report: RunReport) throws -> String {
-        let summary = try JSONSerialization.jsonObject(with: report.summary.jsonData())
+        guard var object = try JSONSerialization.jsonObject(with: report.summary.jsonData()) as? [String: Any] else { return "{}\n" }
         let series: [[String: Any]] = report.series.map { p in
             [
                 "second": p.second, "vector_id": p.vectorID, "request_type": p.requestType, "requests": p.requests, "outcomes": p.outcomes,
@@ -37,7 +37,9 @@ enum JSONReport {
                 "latency_ms": ["p50": p.p50, "p90": p.p90, "p95": p.p95, "p99": p.p99, "max": p.max],
             ]
         }
-        let data = try JSONSerialization.data(withJSONObject: ["format_version": 1, "summary": summary, "series": series], options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        object["format_version"] = 2
+        object["series"] = series
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 }
@@ -63,8 +65,10 @@ enum CSVReport {
     }
 }
 
-/// One test case per threshold (a failed threshold is a failure with the measured value), plus one
-/// per vector that did not run as planned, so CI systems show what went wrong.
+/// One test case per threshold (a failed threshold is a failure with the measured value) and one per vector.
+/// The meaning matches the exit code: a failed threshold or an aborted profile fails (exit 1); a vector the
+/// controller shortened or skipped did what the profile's `adjustment` asked, and is reported `skipped`
+/// with the reason, not failed (the run exits 0 unless a threshold says otherwise).
 enum JUnitReport {
     static func render(_ report: RunReport) -> String {
         let s = report.summary
@@ -79,14 +83,24 @@ enum JUnitReport {
                 cases.append("    <testcase classname=\"alv.thresholds\" name=\"\(name)\">\n      <failure message=\"\(xml("measured \(format(t.value)), expected \(t.expression)"))\" type=\"threshold\"/>\n    </testcase>")
             }
         }
-        for v in s.vectors where v.status != "completed" && v.status != "cut" {
-            failures += 1
-            cases.append("    <testcase classname=\"alv.vectors\" name=\"\(xml(v.vectorID))\">\n      <failure message=\"\(xml("\(v.status): \(v.reason ?? "")"))\" type=\"\(xml(v.status))\"/>\n    </testcase>")
+        var skipped = 0
+        for v in s.vectors {
+            let name = xml(v.vectorID)
+            switch v.status {
+            case "completed", "cut":
+                cases.append("    <testcase classname=\"alv.vectors\" name=\"\(name)\"/>")
+            case "shortened", "skipped":
+                skipped += 1
+                cases.append("    <testcase classname=\"alv.vectors\" name=\"\(name)\">\n      <skipped message=\"\(xml("\(v.status): \(v.reason ?? "")"))\"/>\n    </testcase>")
+            default:
+                failures += 1
+                cases.append("    <testcase classname=\"alv.vectors\" name=\"\(name)\">\n      <failure message=\"\(xml("\(v.status): \(v.reason ?? "")"))\" type=\"\(xml(v.status))\"/>\n    </testcase>")
+            }
         }
         return """
             <?xml version="1.0" encoding="UTF-8"?>
-            <testsuites name="alv" tests="\(cases.count)" failures="\(failures)">
-              <testsuite name="\(xml("alv run \(s.runID)"))" tests="\(cases.count)" failures="\(failures)" time="\(format(s.durationS))">
+            <testsuites name="alv" tests="\(cases.count)" failures="\(failures)" skipped="\(skipped)">
+              <testsuite name="\(xml("alv run \(s.runID)"))" tests="\(cases.count)" failures="\(failures)" skipped="\(skipped)" time="\(format(s.durationS))">
             \(cases.joined(separator: "\n"))
               </testsuite>
             </testsuites>

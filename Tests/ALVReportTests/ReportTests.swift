@@ -38,10 +38,13 @@ import FoundationXML
         #expect(report.summary.runID == summary.runID)
         #expect(report.series.map(\.requests).reduce(0, +) == summary.requestsTotal)
 
-        // JSON: the summary's fixed keys plus the series.
+        // JSON: the summary's fixed keys at the top level, as `alv run --json` prints them, plus the series.
         let json = try #require(try JSONSerialization.jsonObject(with: Data(try ReportFormat.json.render(report).utf8)) as? [String: Any])
-        let jsonSummary = try #require(json["summary"] as? [String: Any])
-        #expect(jsonSummary["requests_total"] as? Int == Int(summary.requestsTotal))
+        #expect(json["summary"] == nil)
+        #expect(json["requests_total"] as? Int == Int(summary.requestsTotal) && json["run_id"] as? String == summary.runID)
+        let runJSON = try #require(try JSONSerialization.jsonObject(with: summary.jsonData()) as? [String: Any])
+        #expect(Set(runJSON.keys).isSubset(of: Set(json.keys)), "keys of alv run --json missing from the report: \(Set(runJSON.keys).subtracting(json.keys))")
+        #expect(json["format_version"] as? Int == 2)
         #expect((json["series"] as? [[String: Any]])?.count == report.series.count)
 
         // The JSON report validates against its documented schema (config/schema/report.schema.json).
@@ -65,12 +68,13 @@ import FoundationXML
         let requestsColumn = csv.dropFirst().map { Int($0.split(separator: ",")[4]) ?? -1 }
         #expect(requestsColumn.reduce(0, +) == Int(summary.requestsTotal))
 
-        // JUnit: one test case per threshold, the failed one a failure.
+        // JUnit: one test case per threshold and per vector; the failed threshold a failure.
         let junit = try ReportFormat.junit.render(report)
         let cases = XMLCounter(junit)
         #expect(cases.wellFormed)
-        #expect(cases.testcases == summary.thresholds.count && summary.thresholds.count == 2)
+        #expect(cases.testcases == summary.thresholds.count + summary.vectors.count && summary.thresholds.count == 2)
         #expect(cases.failures == summary.thresholds.filter { !$0.passed }.count && cases.failures == 1)
+        #expect(cases.skipped == 0)
 
         // HTML: self-contained, with charts, tables and the escaped vector name.
         let html = try ReportFormat.html.render(report)
@@ -78,6 +82,23 @@ import FoundationXML
         #expect(!html.contains("<script") && !html.contains("<link") && !html.contains("src=\"http"))
         #expect(html.contains(summary.runID) && html.contains("http_errors rate&lt;0.01") && html.contains("FAIL"))
         #expect(XMLCounter(html.replacingOccurrences(of: "<!DOCTYPE html>", with: "")).wellFormed, "the HTML should be well-formed XML")
+    }
+
+    @Test func aShortenedVectorIsSkippedInJUnitAsTheExitCodeSays() throws {
+        let target = try LiveTarget(TargetConfiguration(routes: [.init(path: "/bad", errorRate: 1, errorStatus: 503)]))
+        let directory = TemporaryDirectory("alv-report-junit")
+        let store = try MetricsStore(database: try SQLiteDatabase(path: directory.file("runs.db")))
+        let steps = try ["bad", "good"].map { id in
+            let json = #"{"vector_id": "\#(id)", "name": "\#(id)", "duration_sec": 6, "load": {"target_rps": 50}, "request_types": [{"name": "r", "url": "/\#(id)", "frequency": 100}]}"#
+            return RunPlan.Step(vector: try #require(VectorValidator.validate(Array(json.utf8), file: nil, baseDirectory: "/").model), dataDirectory: nil)
+        }
+        let profile = try #require(ProfileValidator.validate(Array(#"{"profile_id": "sj", "name": "SJ", "duration_sec": 30, "vector_sequence": ["bad", "good"], "adjustment": {"error_rate_threshold": 0.5, "window_sec": 1, "consecutive_windows": 2, "action": "skip_next"}}"#.utf8), file: nil, knownVectors: nil).model)
+        let summary = try InProcessRunner(plan: RunPlan(profile: profile, steps: steps, target: target.url), options: EngineOptions(), store: store).run(seed: 2)
+        #expect(summary.vectors.map(\.status) == ["shortened", "skipped"])
+        #expect(summary.status == "completed" && summary.thresholdsPassed, "a shortened vector does not fail the run")
+        let cases = XMLCounter(try ReportFormat.junit.render(try RunReport.load(run: summary.runID, from: store)))
+        #expect(cases.wellFormed && cases.failures == 0 && cases.skipped == 2 && cases.testcases == 2)
+        #expect(summary.events.first?.kind == "run_started" && summary.events.last?.kind == "run_ended", "\(summary.events.map(\.kind))")
     }
 
     @Test func missingRunsAreReportedClearly() throws {
@@ -98,6 +119,7 @@ import FoundationXML
 final class XMLCounter: NSObject, XMLParserDelegate {
     var testcases = 0
     var failures = 0
+    var skipped = 0
     var wellFormed = false
 
     init(_ text: String) {
@@ -110,5 +132,6 @@ final class XMLCounter: NSObject, XMLParserDelegate {
     func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
         if name == "testcase" { testcases += 1 }
         if name == "failure" { failures += 1 }
+        if name == "skipped" { skipped += 1 }
     }
 }
