@@ -43,6 +43,8 @@ public enum RepositoryError: Error, Sendable, CustomStringConvertible {
     /// A vector cannot be removed while profiles name it.
     case inUse(vector: String, profiles: [String])
     case builtinInvalid([Diagnostic])
+    /// A stored document no longer validates (for a vector: a data file moved or changed since it was added).
+    case storedInvalid(DocumentKind, String, version: Int, [Diagnostic])
 
     public var description: String {
         switch self {
@@ -52,6 +54,8 @@ public enum RepositoryError: Error, Sendable, CustomStringConvertible {
             return "vector \"\(vector)\" is named by profile(s) \(profiles.joined(separator: ", ")); remove or change them first, or pass --force"
         case .builtinInvalid(let diagnostics):
             return "a built-in file under config/ is invalid:\n" + diagnostics.map(\.description).joined(separator: "\n")
+        case .storedInvalid(let kind, let id, let version, let diagnostics):
+            return "stored \(kind.rawValue) \"\(id)\" version \(version) no longer validates:\n" + diagnostics.map(\.description).joined(separator: "\n")
         }
     }
 }
@@ -203,7 +207,7 @@ public final class Repository {
     public func vector(id: String, version: Int? = nil) throws -> (LoadVector, StoredDocument) {
         guard let stored = try document(.vector, id: id, version: version) else { throw RepositoryError.notFound(.vector, id, version: version) }
         let result = VectorValidator.validate(Array(stored.json.utf8), file: stored.origin ?? "repository:\(id)@\(stored.version)", baseDirectory: stored.sourceDirectory)
-        guard let vector = result.model else { throw RepositoryError.builtinInvalid(result.diagnostics.errors) }
+        guard let vector = result.model else { throw RepositoryError.storedInvalid(.vector, id, version: stored.version, result.diagnostics.errors) }
         return (vector, stored)
     }
 
@@ -211,7 +215,7 @@ public final class Repository {
     public func profile(id: String, version: Int? = nil) throws -> (ALVProfile, StoredDocument) {
         guard let stored = try document(.profile, id: id, version: version) else { throw RepositoryError.notFound(.profile, id, version: version) }
         let result = ProfileValidator.validate(Array(stored.json.utf8), file: stored.origin ?? "repository:\(id)@\(stored.version)", knownVectors: try ids(.vector))
-        guard let profile = result.model else { throw RepositoryError.builtinInvalid(result.diagnostics.errors) }
+        guard let profile = result.model else { throw RepositoryError.storedInvalid(.profile, id, version: stored.version, result.diagnostics.errors) }
         return (profile, stored)
     }
 

@@ -226,9 +226,13 @@ struct KeysCommand: ParsableCommand {
             do {
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
                 let secretPath = "\(out)/\(name).key", publicPath = "\(out)/\(name).pub"
-                _ = FileManager.default.createFile(atPath: secretPath, contents: Data("public=\(pair.publicKey)\nsecret=\(pair.secretKey)\n".utf8), attributes: [.posixPermissions: 0o600])
+                guard FileManager.default.createFile(atPath: secretPath, contents: Data("public=\(pair.publicKey)\nsecret=\(pair.secretKey)\n".utf8), attributes: [.posixPermissions: 0o600]) else {
+                    throw CLIError.badInput("--out \(out): cannot write \(secretPath) (\(String(cString: strerror(errno))))")
+                }
                 try (pair.publicKey + "\n").write(toFile: publicPath, atomically: true, encoding: .utf8)
                 print("wrote \(secretPath) (keep it secret) and \(publicPath)")
+            } catch let error as CLIError {
+                throw error
             } catch {
                 throw CLIError.badInput("--out \(out): cannot write the key files (\(error.localizedDescription))")
             }

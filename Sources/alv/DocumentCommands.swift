@@ -234,7 +234,7 @@ struct RemoveDocument<K: DocumentKindMarker>: ParsableCommand {
     @Option(help: "Remove only this version.")
     var version: Int?
 
-    @Flag(help: "Remove a vector even if stored profiles name it.")
+    @Flag(help: ArgumentHelp(K.kind == .vector ? "Remove the vector even if stored profiles name it." : "Accepted and ignored: nothing stops a profile's removal."))
     var force = false
 
     @OptionGroup var store: StoreOptions

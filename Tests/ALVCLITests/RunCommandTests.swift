@@ -167,4 +167,26 @@ import FoundationNetworking
         let attributes = try FileManager.default.attributesOfItem(atPath: directory.file("w1.key"))
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
     }
+
+    @Test func keysGenerateFailsLoudlyWhenTheSecretCannotBeWritten() throws {
+        let directory = TemporaryDirectory("alv-keys-fail")
+        // A directory where the secret key file should go: the write fails.
+        try FileManager.default.createDirectory(atPath: directory.file("w1.key"), withIntermediateDirectories: true)
+        let result = try AlvBinary.run(["keys", "generate", "--out", directory.path, "--name", "w1"])
+        #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("w1.key") && !result.stdout.contains("wrote"), "\(result.stderr)")
+    }
+
+    @Test func aStoredVectorWhoseDataFileWentAwayIsNamedAsSuch() throws {
+        let directory = TemporaryDirectory("alv-stored-invalid")
+        _ = directory.write("users.csv", "name\nada\n")
+        let file = directory.write("withdata.json", #"{"vector_id": "withdata", "name": "W", "duration_sec": 1, "load": {"target_rps": 5}, "data_files": {"users": "users.csv"}, "request_types": [{"name": "a", "url": "/u/{{data.users.name}}", "frequency": 100}]}"#)
+        let db = directory.file("alv.db")
+        var result = try AlvBinary.run(["vector", "add", file, "--db", db])
+        #expect(result.status == 0, "\(result.stderr)")
+        try FileManager.default.removeItem(atPath: directory.file("users.csv"))
+        result = try AlvBinary.run(["run", "withdata", "--target", "http://127.0.0.1:9", "--workers", "0", "--db", db, "--no-dashboard"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("stored vector \"withdata\" version 1 no longer validates") && !result.stderr.contains("built-in"), "\(result.stderr)")
+    }
 }
