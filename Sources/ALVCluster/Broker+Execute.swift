@@ -40,6 +40,9 @@ extension Broker {
         defer {
             self.session = nil
             progress = nil
+            // Planners learn at once that the run is over, before its workers are retired.
+            sockets.publish(aggregate(Date()))
+            lastAggregate = Date()
         }
         do {
             return try drive(session, plan: plan, options: options, skipped: skipped, cancellation: cancellation)

@@ -51,6 +51,8 @@ public final class PlannerBesideBroker: Service, @unchecked Sendable {
     private var scaler: PoolScaler?
     private var policyKey = ""
     private var seen: Set<String> = []
+    private var phaseSince = Date()
+    private var brokerWasSilent = false
     static let brokerSilentAfter = 5.0
 
     public init(client: PlannerClient, pool: WorkerPool, overrides: Overrides, duration: Double?, log: @escaping (String) -> Void) {
@@ -75,16 +77,28 @@ public final class PlannerBesideBroker: Service, @unchecked Sendable {
         let latest = client.latest
         let silent = latest.map { now.timeIntervalSince1970 - $0.at > Self.brokerSilentAfter } ?? true
         let next: Phase
-        switch (phase, silent ? nil : latest?.runID) {
-        case (_, _) where silent: next = .waitingForBroker
-        case (.following(let id), nil): next = .afterRun(runID: id)
-        case (.afterRun(let id), nil): next = .afterRun(runID: id)
-        case (_, nil): next = .beforeRun
-        case (_, let id?): next = .following(runID: id)
+        if silent {
+            // A run followed and then silence: its broker is gone (`broker --run` exits after its run).
+            switch phase {
+            case .following(let id), .afterRun(let id): next = .afterRun(runID: id)
+            default: next = .waitingForBroker
+            }
+            brokerWasSilent = true
+        } else if let id = latest?.runID {
+            next = .following(runID: id)
+        } else {
+            switch phase {
+            case .following(let id): next = .afterRun(runID: id)
+            // Heard again after silence: a new broker, waiting for workers.
+            case .afterRun(let id): next = brokerWasSilent ? .beforeRun : .afterRun(runID: id)
+            default: next = .beforeRun
+            }
         }
+        if !silent { brokerWasSilent = false }
         if next != phase {
             log("\(next.description)")
             phase = next
+            phaseSince = now
         }
         for id in latest?.liveWorkers ?? [] where !seen.contains(id) {
             seen.insert(id)
@@ -92,8 +106,13 @@ public final class PlannerBesideBroker: Service, @unchecked Sendable {
         }
         switch phase {
         case .waitingForBroker, .afterRun:
-            // Reap what exits; start nothing.
+            // Reap what exits; start nothing. A worker the broker's retirement missed (it joined as the run
+            // ended) has nothing to do: stopped after a grace.
             for event in pool.checkHosts(now: now) where event.kind != "worker_left" { client.record(event.kind, event.detail) }
+            if case .afterRun = phase, now.timeIntervalSince(phaseSince) > 5, !pool.active.isEmpty {
+                log("stopping \(pool.active.count) worker(s) still running after the run")
+                pool.stopAll(grace: 1)
+            }
         case .beforeRun, .following:
             var scaling = latest?.scaling ?? Scaling(mode: .predictive)
             if let mode = overrides.mode { scaling.mode = mode }

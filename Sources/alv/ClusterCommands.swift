@@ -141,6 +141,9 @@ struct BrokerCommand: ParsableCommand {
     @OptionGroup(title: "With --run: the engine's HTTP settings (every unit carries them)")
     var engine: EngineFlags
 
+    @Flag(name: .customLong("no-verify-tls"), help: "With --run: do not verify the target's TLS certificates.")
+    var noVerifyTLS = false
+
     @Flag(help: "With --run: print the summary as one JSON object on stdout.")
     var json = false
 
@@ -194,7 +197,7 @@ struct BrokerCommand: ParsableCommand {
         let summary: RunSummary
         do {
             summary = try supervisor.run { stop in
-                try run.runOnJoinedWorkers(plan, waitFor: waitWorkers, timeout: waitTimeout, options: engine.options, seed: UInt64.random(in: 1...UInt64.max), cancellation: stop)
+                try run.runOnJoinedWorkers(plan, waitFor: waitWorkers, timeout: waitTimeout, options: engine.options(verifyTLS: !noVerifyTLS), seed: UInt64.random(in: 1...UInt64.max), cancellation: stop)
             }
         } catch let error as DistributedRunError {
             throw CLIError.runtime(error.description)

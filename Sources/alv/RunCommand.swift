@@ -36,6 +36,9 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var engine: EngineFlags
 
+    @Flag(help: "Do not verify TLS certificates (self-signed lab targets).")
+    var insecure = false
+
     @Option(help: "Seed for every random choice (default: random); equal seeds replay the same choices.")
     var seed: UInt64?
 
@@ -75,7 +78,7 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let plan = try RunInputResolver(store: store).plan(for: input, target: target)
-        let options = engine.options
+        let options = engine.options(verifyTLS: !insecure)
         let supervisor = Supervisor { printError("\nalv: \($0)") }
         let cancellation = supervisor.stop
 
@@ -177,9 +180,6 @@ struct EngineFlags: ParsableArguments {
     @Option(help: ArgumentHelp("HTTP version: 1.1, 2 (TLS with ALPN) or h2c (clear text, prior knowledge).", valueName: "VERSION"))
     var http: String = "1.1"
 
-    @Flag(help: "Do not verify TLS certificates (self-signed lab targets).")
-    var insecure = false
-
     @Option(help: "Open model: connections at most (more arrivals wait for one).")
     var connections: Int = 256
 
@@ -192,8 +192,10 @@ struct EngineFlags: ParsableArguments {
         guard timeoutMs >= 1 else { throw ValidationError("--timeout-ms must be at least 1") }
     }
 
-    var options: EngineOptions {
-        EngineOptions(httpVersion: EngineOptions.HTTPVersion(rawValue: http) ?? .http1, verifyTLS: !insecure, requestTimeoutMs: timeoutMs, connections: connections)
+    /// - Parameter verifyTLS: from the command's own flag (`--insecure` on `alv run`, where `alv broker`'s
+    ///   `--insecure` means plain TCP on a network).
+    func options(verifyTLS: Bool) -> EngineOptions {
+        EngineOptions(httpVersion: EngineOptions.HTTPVersion(rawValue: http) ?? .http1, verifyTLS: verifyTLS, requestTimeoutMs: timeoutMs, connections: connections)
     }
 }
 

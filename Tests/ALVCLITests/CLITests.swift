@@ -92,6 +92,13 @@ import Testing
         #expect(help.status == 0 && help.stdout.contains("validate"))
         let version = try alv("--version")
         #expect(version.status == 0 && version.stdout.contains("libcurl") && version.stdout.contains("libzmq"))
+        // Every command's flags parse (two flags with one name fail only when the command is used).
+        let commands = ["run", "demo", "broker", "worker", "planner", "keys generate", "plan simulate", "history import", "forecast", "report",
+                        "target", "cluster up", "cluster down", "vector add", "profile rm"]
+        for command in commands {
+            let result = try AlvBinary.run(command.split(separator: " ").map(String.init) + ["--help"], in: directory.path)
+            #expect(result.status == 0 && result.stdout.contains("USAGE"), "alv \(command) --help: \(result.stdout.suffix(300))\(result.stderr.suffix(300))")
+        }
     }
 
     @Test func badDatabasePathIsBadInput() throws {

@@ -274,9 +274,16 @@ import Testing
         let joined = events.filter { $0["kind"] as? String == "worker_joined" }.compactMap(time)
         #expect(joined.filter { $0 < stepAt }.count >= 2, "the two extra workers joined before the step")
         #expect((summary["workers"] as? [Any])?.count == 3)
+        // The run is over and the broker retired its workers: the planner, still running, starts no more.
+        let workerPattern = "^\(AlvBinary.url.path) worker .*--work-port \(ports[1]) "
+        Thread.sleep(forTimeInterval: 7)
+        #expect(planner.isRunning)
+        #expect(processes(matching: workerPattern).isEmpty, "the planner started workers after the run ended")
+        let log = (try? String(contentsOfFile: directory.file("planner.err"), encoding: .utf8)) ?? ""
+        #expect(log.contains("ended: starting no workers until the next run"), "\(log)")
         planner.terminate()
         planner.waitUntilExit()
         #expect(planner.terminationStatus == 0)
-        #expect(waitFor(5) { processes(matching: "^\(AlvBinary.url.path) worker .*--work-port \(ports[1]) ").isEmpty }, "the planner's workers leave with it")
+        #expect(waitFor(5) { processes(matching: workerPattern).isEmpty }, "the planner's workers leave with it")
     }
 }
