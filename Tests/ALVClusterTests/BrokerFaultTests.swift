@@ -41,14 +41,15 @@ import Testing
     @Test func aReissuedUnitKeepsTheRunsOptions() throws {
         // Every request takes 300 ms and the run allows 100: all time out, on the worker that takes over too.
         let target = try LiveTarget(TargetConfiguration(latencyMs: .fixed(300)), threads: 2)
-        let cluster = try Cluster(workers: 2, unitSeconds: 4)
+        // Long units, and a kill early in the first: the broker notices (2.5 s of silence) with seconds of it left.
+        let cluster = try Cluster(workers: 2, unitSeconds: 8)
         #expect(cluster.broker.waitForWorkers(2, timeout: 20, cancellation: CancellationFlag()) == 2)
         let victim = cluster.workers.pids[0]
-        DispatchQueue.global().asyncAfter(deadline: .now() + 2) { kill(victim, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 1.5) { kill(victim, SIGKILL) }
         var options = EngineOptions()
         options.requestTimeoutMs = 100
         let summary = try cluster.broker.execute(
-            try plan(#"{"vector_id": "slow", "name": "Slow", "duration_sec": 8, "load": {"target_rps": 40}, "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}"#, target: target.url),
+            try plan(#"{"vector_id": "slow", "name": "Slow", "duration_sec": 10, "load": {"target_rps": 40}, "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}"#, target: target.url),
             options: options, seed: 3, cancellation: CancellationFlag())
         #expect(summary.events.contains { $0.kind == "unit_reassigned" }, "the killed worker's unit was handed on")
         #expect(summary.responses["2xx"] == 0, "a reissued unit fell back to the default timeout: \(summary.responses)")
