@@ -59,7 +59,7 @@ let package = Package(
         .target(
             name: "ALVDashboard",
             dependencies: [
-                "ALVMetrics", "ALVModel", "ALVReport", "ALVRun", "ALVStore",
+                "ALVLifecycle", "ALVMetrics", "ALVModel", "ALVReport", "ALVRun", "ALVStore",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),

@@ -1,11 +1,23 @@
+import Dispatch
 import Synchronization
 
-/// Asks a running executor to stop launching and drain; safe to set from any thread or a signal handler's queue.
+/// Asks a running executor or service to stop; safe to set from any thread or a signal handler's queue.
+/// Hot loops read `isCancelled`; a thread with nothing else to do blocks in `wait()`.
 public final class CancellationFlag: Sendable {
     private let flag = Atomic<Bool>(false)
+    private let waiters = DispatchGroup()
 
-    public init() {}
+    public init() { waiters.enter() }
 
-    public func cancel() { flag.store(true, ordering: .relaxed) }
+    deinit { if !isCancelled { waiters.leave() } }
+
+    public func cancel() {
+        // Only the first call releases the waiters.
+        if flag.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged { waiters.leave() }
+    }
+
     public var isCancelled: Bool { flag.load(ordering: .relaxed) }
+
+    /// Blocks until `cancel` has been called.
+    public func wait() { waiters.wait() }
 }

@@ -190,15 +190,13 @@ struct BrokerCommand: ParsableCommand {
         }
         let plan = try RunInputResolver(store: store).plan(for: input, target: target)
         let feed = LiveFeed()
-        let server = noDashboard ? nil : serveDashboard(feed: feed, address: dashboard, db: store.db)
-        defer { server?.stop() }
+        if !noDashboard, let server = serveDashboard(feed: feed, address: dashboard, db: store.db) { supervisor.start(server) }
+        defer { supervisor.shutdown() }
         feed.begin(runID: nil)
         let run = DistributedRun(broker: broker, feed: feed) { printError("alv broker: \($0)") }
         let summary: RunSummary
         do {
-            summary = try supervisor.run { stop in
-                try run.runOnJoinedWorkers(plan, waitFor: waitWorkers, timeout: waitTimeout, options: engine.options(verifyTLS: !noVerifyTLS), seed: UInt64.random(in: 1...UInt64.max), cancellation: stop)
-            }
+            summary = try run.runOnJoinedWorkers(plan, waitFor: waitWorkers, timeout: waitTimeout, options: engine.options(verifyTLS: !noVerifyTLS), seed: UInt64.random(in: 1...UInt64.max), cancellation: supervisor.stop)
         } catch let error as DistributedRunError {
             throw CLIError.runtime(error.description)
         } catch let error as BrokerError {

@@ -85,8 +85,8 @@ struct RunCommand: ParsableCommand {
         let progress = ProgressPrinter(interactive: isatty(STDERR_FILENO) == 1)
         let seed = self.seed ?? UInt64.random(in: 1...UInt64.max)
         let feed = LiveFeed()
-        let server = noDashboard ? nil : startDashboard(feed: feed)
-        defer { server?.stop() }
+        if !noDashboard, let server = startDashboard(feed: feed) { supervisor.start(server) }
+        defer { supervisor.shutdown() }
         feed.begin(runID: nil)
         let summary: RunSummary
         let count = workerCount ?? 0
@@ -117,9 +117,8 @@ struct RunCommand: ParsableCommand {
                 throw CLIError.runtime("the run could not start: \(error)")
             }
         } else {
-            summary = try supervisor.run { stop in
-                try runDistributed(plan, workers: count, options: options, seed: seed, cancellation: stop, progress: progress, feed: feed)
-            }
+            // The dashboard stays up until the command ends (the supervisor's shutdown, deferred above).
+            summary = try runDistributed(plan, workers: count, options: options, seed: seed, cancellation: supervisor.stop, progress: progress, feed: feed)
         }
         progress.finish()
         feed.end(summary)
