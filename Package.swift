@@ -54,12 +54,12 @@ let package = Package(
             name: "ALVDistributed",
             dependencies: ["ALVCluster", "ALVDashboard", "ALVLifecycle", "ALVModel", "ALVPlanner", "ALVProtocol", "ALVRun", "ALVStore", "ALVTransport"]),
         // Reports of stored runs: HTML (inline SVG charts), JSON, JUnit, CSV.
-        .target(name: "ALVReport", dependencies: ["ALVMetrics", "ALVRun", "ALVStore"]),
+        .target(name: "ALVReport", dependencies: ["ALVMetrics", "ALVProtocol", "ALVRun", "ALVStore"]),
         // The live dashboard, HTTP API and Prometheus endpoint.
         .target(
             name: "ALVDashboard",
             dependencies: [
-                "ALVLifecycle", "ALVMetrics", "ALVModel", "ALVReport", "ALVRun", "ALVStore",
+                "ALVLifecycle", "ALVMetrics", "ALVModel", "ALVProtocol", "ALVReport", "ALVRun", "ALVStore",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),

@@ -60,7 +60,7 @@ extension Broker {
     private func drive(_ session: RunSession, plan: RunPlan, options: EngineOptions, skipped: Set<String>, cancellation: CancellationFlag) throws -> RunSummary {
         let runID = session.runID
         onStart?(runID)
-        event("run_started", ["run_id": runID, "workers": String(liveWorkers.count)])
+        event("run_started", ["run_id": .string(runID), "workers": .string(String(liveWorkers.count))])
         let unitLength = configuration.unitSeconds
         let lead = configuration.leadSeconds
         var timeline = ProfileTimeline(plan: plan, knownBad: skipped)
@@ -109,7 +109,7 @@ extension Broker {
         }
         for e in timeline.events {
             session.record(e)
-            recorder?.event(run: runID, kind: e.kind, detail: e.detail)
+            recorder?.event(run: runID, e)
         }
         let runStart = Date().addingTimeInterval(-timeline.elapsed)
         if cancellation.isCancelled { sockets.send(ControlMessage(kind: .stopRun, runID: runID, epoch: epoch)) }
@@ -121,7 +121,7 @@ extension Broker {
         }
         pump(until: Date().addingTimeInterval(0.2))
         sockets.send(ControlMessage(kind: .stopRun, runID: runID, epoch: epoch))
-        event("run_ended", ["run_id": runID])
+        event("run_ended", ["run_id": .string(runID)])
         // The last seconds reach the progress callback too.
         if let progress, let seconds = session.progressClock.advance(now: Date().addingTimeInterval(10)) {
             for second in seconds where second <= Int64(Date().timeIntervalSince1970) {

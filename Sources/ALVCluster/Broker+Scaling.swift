@@ -46,7 +46,7 @@ extension Broker: ScalingContext {
     public var issueLead: Double { configuration.leadSeconds }
 
     /// Records an event of the running run (scaling decisions, launcher news).
-    public func record(_ kind: String, _ detail: [String: String]) { event(kind, detail) }
+    public func record(_ kind: String, _ detail: EventDetail) { event(kind, detail) }
 
     /// The running run's totals, for the dashboard's `/metrics`; nil between runs.
     public var runAggregator: RunAggregator? { session?.aggregator }

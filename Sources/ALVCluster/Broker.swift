@@ -165,7 +165,7 @@ public final class Broker {
             case .stale:
                 dropped["stale", default: 0] += 1
             case let join:
-                event(join == .joined ? "worker_joined" : "worker_rejoined", ["worker": message.worker, "host": hello.host, "incarnation": String(message.incarnation)])
+                event(join == .joined ? "worker_joined" : "worker_rejoined", ["worker": .string(message.worker), "host": .string(hello.host), "incarnation": .int(message.incarnation)])
                 onWorkerHello?(message.worker, now)
             }
             return
@@ -202,17 +202,17 @@ public final class Broker {
             } else {
                 session.scheduler.done(done.unitID)
             }
-            if done.late { event("unit_late", ["unit_id": done.unitID, "worker": worker]) }
+            if done.late { event("unit_late", ["unit_id": .string(done.unitID), "worker": .string(worker)]) }
         case .unitRejected(let rejected):
             guard let session, rejected.runID == session.runID else { return }
-            event("unit_rejected", ["unit_id": rejected.unitID, "worker": worker, "reason": rejected.reason])
+            event("unit_rejected", ["unit_id": .string(rejected.unitID), "worker": .string(worker), "reason": .string(rejected.reason)])
             log("worker \(worker) cannot run unit \(rejected.unitID): \(rejected.reason)")
             session.scheduler.reissue(rejected.unitID, lastSeen: now, epoch: epoch, workers: liveWorkers, refusedBy: worker, now: now)
         case .bye(let bye):
             let wasRetiring = registry.state(of: worker) == .retiring
             guard registry.move(worker, to: .left) else { return }
             let handed = handOff(from: worker, lastSeen: now)
-            event("worker_left", ["worker": worker, "reason": bye.reason, "units_reassigned": String(handed.units)] .merging(wasRetiring ? ["retired": "true"] : [:]) { $1 })
+            event("worker_left", ["worker": .string(worker), "reason": .string(bye.reason), "units_reassigned": .int(handed.units), "retired": .bool(wasRetiring)])
         }
     }
 
@@ -254,7 +254,7 @@ public final class Broker {
         sockets.send(ControlMessage(kind: .evict, worker: id, epoch: epoch))
         let lost = handOff(from: id, lastSeen: record.lastSeen)
         session?.estimatedLost[id, default: 0] += lost.requests
-        event("worker_lost", ["worker": id, "silent_for_s": String(format: "%.1f", now.timeIntervalSince(record.lastSeen)), "units_reassigned": String(lost.units), "estimated_requests_lost": String(Int(lost.requests))])
+        event("worker_lost", ["worker": .string(id), "silent_for_s": .number(now.timeIntervalSince(record.lastSeen), places: 1), "units_reassigned": .int(lost.units), "estimated_requests_lost": .number(lost.requests, places: 0)])
         log("worker \(id) lost: \(lost.units) unit(s) handed to \(liveWorkers.count) others")
     }
 
@@ -281,12 +281,12 @@ public final class Broker {
     }
 
     /// Records an event: in the run's summary and store when a run goes on, and to `onEvent` always.
-    func event(_ kind: String, _ detail: [String: String]) {
+    func event(_ kind: String, _ detail: EventDetail) {
         let event = RunSummary.Event(at: isoTimestamp(), kind: kind, detail: detail)
         onEvent?(event)
         if let session {
             session.record(event)
-            recorder?.event(run: session.runID, kind: kind, detail: detail)
+            recorder?.event(run: session.runID, event)
         }
     }
 }

@@ -43,7 +43,7 @@ public final class PlannerClient: ScalingContext {
     }
     public var issueLead: Double { latest?.issueLead ?? 0.5 }
 
-    public func record(_ kind: String, _ detail: [String: String]) {
+    public func record(_ kind: String, _ detail: EventDetail) {
         outbox.append(PlannerMessage(kind: .event, event: kind, detail: detail))
         log("\(kind) " + detail.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
     }

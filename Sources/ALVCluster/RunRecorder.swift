@@ -1,4 +1,5 @@
 import ALVMetrics
+import ALVRun
 import ALVStore
 import Foundation
 
@@ -37,8 +38,8 @@ final class RunRecorder {
         store.appendWorker(run: run, second: second, worker: worker, cpuSeconds: cpuSeconds, rssBytes: rssBytes, runningUnits: runningUnits)
     }
 
-    func event(run: String, kind: String, detail: [String: String]) {
-        store.event(run: run, kind: kind, detail: detail)
+    func event(run: String, _ event: RunSummary.Event) {
+        store.event(run: run, kind: event.kind, detailJSON: event.detailJSON)
     }
 
     /// Writes what is buffered. A failure is logged and counted; what failed stays buffered for the next try.

@@ -36,10 +36,10 @@ struct UnitScheduler {
     /// Pushes one unit. - Returns: nil when sent, else why not.
     private let send: (UnitMessage) -> String?
     /// Records an event of the run.
-    private let event: (String, [String: String]) -> Void
+    private let event: (String, EventDetail) -> Void
 
     init(runID: String, target: String, options: EngineOptions, seed: UInt64, lead: Double,
-         send: @escaping (UnitMessage) -> String?, event: @escaping (String, [String: String]) -> Void) {
+         send: @escaping (UnitMessage) -> String?, event: @escaping (String, EventDetail) -> Void) {
         self.runID = runID
         self.target = target
         self.options = options
@@ -57,7 +57,7 @@ struct UnitScheduler {
         share: Double = 1, now: Date = Date()
     ) -> Int {
         guard !workers.isEmpty else {
-            event("window_unassigned", ["vector_id": step.vector.vectorID, "from": Self.timestamp(ms: from), "reason": "no live workers"])
+            event("window_unassigned", ["vector_id": .string(step.vector.vectorID), "from": .string(Self.timestamp(ms: from)), "reason": "no live workers"])
             return 0
         }
         let vector = step.vector
@@ -76,7 +76,7 @@ struct UnitScheduler {
                 rateShape: vector.rateShape.map { Self.slice($0, fromSecond: offset, seconds: seconds) })
             let message = UnitMessage(unit: unit, vectorIndex: vectorIndex, options: options)
             if let failure = send(message) {
-                event("unit_not_sent", ["unit_id": unit.unitID, "reason": failure])
+                event("unit_not_sent", ["unit_id": .string(unit.unitID), "reason": .string(failure)])
             } else {
                 units[unit.unitID] = Record(message: message, vectorStartMs: vectorStartMs, issuedAt: now, state: .sent)
                 sent += 1
@@ -170,7 +170,7 @@ struct UnitScheduler {
         let candidates = workers.filter { !record.refusedBy.contains($0) }
         guard startMs < endMs else { return lostSeconds * perSecond }
         guard !candidates.isEmpty else {
-            event("unit_dropped", ["unit_id": id, "reason": refusedBy == nil ? "no live worker to take it" : "every live worker refused it"])
+            event("unit_dropped", ["unit_id": .string(id), "reason": refusedBy == nil ? "no live worker to take it" : "every live worker refused it"])
             return lostSeconds * perSecond
         }
         // The unit's share of the vector, split again over the candidates.
@@ -188,7 +188,7 @@ struct UnitScheduler {
         if !record.refusedBy.isEmpty && counter > before {
             for n in (before + 1)...counter { units["\(runID)-u\(n)"]?.refusedBy = record.refusedBy }
         }
-        event("unit_reassigned", ["unit_id": id, "from": Self.timestamp(ms: startMs), "workers": candidates.joined(separator: ",")])
+        event("unit_reassigned", ["unit_id": .string(id), "from": .string(Self.timestamp(ms: startMs)), "workers": .string(candidates.joined(separator: ","))])
         return lostSeconds * perSecond
     }
 

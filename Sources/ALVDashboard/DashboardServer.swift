@@ -1,3 +1,4 @@
+import ALVProtocol
 import ALVMetrics
 import ALVReport
 import ALVModel
@@ -132,7 +133,7 @@ final class DashboardHandler: ChannelInboundHandler {
             let id = String(path.dropFirst("/api/runs/".count).dropLast("/events".count))
             return withStore(ctx, head) { store in
                 let report = try RunReport.load(run: id, from: store)
-                let events = report.summary.events.map { ["at": $0.at, "kind": $0.kind, "detail": $0.detail] as [String: Any] }
+                let events = report.summary.events.map { ["at": $0.at, "kind": $0.kind, "detail": $0.detail.mapValues(\.jsonObject)] as [String: Any] }
                 return ("application/json", Self.json(["run_id": report.summary.runID, "events": events]))
             }
         }

@@ -1,3 +1,4 @@
+import ALVProtocol
 import ALVMetrics
 import ALVReport
 import ALVRun
@@ -97,7 +98,7 @@ public final class LiveFeed: Sendable {
     /// A timeline or cluster event, as it happens.
     public func event(_ event: RunSummary.Event) {
         state.withLock {
-            if event.kind == "scaling_decision", let after = event.detail["workers_after"].flatMap(Int.init) { $0.planned = after }
+            if event.kind == "scaling_decision", let after = event.detail["workers_after"]?.int { $0.planned = after }
             $0.events.append(event)
             if $0.events.count > 200 { $0.events.removeFirst($0.events.count - 200) }
             $0.version += 1

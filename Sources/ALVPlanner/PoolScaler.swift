@@ -15,7 +15,7 @@ public final class PoolScaler {
     private var lastChange = Date.distantPast
     private var lastTick = Date.distantPast
     private var lastReplacement = Date.distantPast
-    public private(set) var decisions: [[String: String]] = []
+    public private(set) var decisions: [EventDetail] = []
     /// Called each predictive tick with the demand a lead time ahead in workers: the forecast's mean and
     /// its upper bound (the dashboard draws them beside live and planned workers).
     public var onForecast: ((_ mean: Double, _ upper: Double) -> Void)?
@@ -72,7 +72,7 @@ public final class PoolScaler {
             let events = pool.checkHosts(now: now)
             for event in events where event.kind != "worker_left" {
                 broker.record(event.kind, event.detail)
-                if event.kind == "worker_exited", let id = event.detail["worker"] { broker.workerExited(id) }
+                if event.kind == "worker_exited", let id = event.detail["worker"]?.string { broker.workerExited(id) }
             }
             // Workers the broker retired are not replaced: the next decision sizes the pool afresh.
             let left = events.filter { $0.kind == "worker_left" }.count
@@ -83,7 +83,7 @@ public final class PoolScaler {
                 let missing = target - pool.active.count
                 let events = pool.scale(to: target, now: now)
                 if events.contains(where: { $0.kind == "worker_started" }) {
-                    broker.record("workers_replaced", ["missing": String(missing), "target": String(target)])
+                    broker.record("workers_replaced", ["missing": .string(String(missing)), "target": .string(String(target))])
                 }
                 for event in events { broker.record(event.kind, event.detail) }
             }
@@ -96,7 +96,7 @@ public final class PoolScaler {
         let current = max(1, pool?.active.count ?? target)
         var wanted: Int
         var reason: String
-        var detail: [String: String] = [:]
+        var detail: EventDetail = [:]
         let observed = broker.lastSecondRate ?? 0
         let reactive = workers(rps: observed, users: 0, capacity: capacity)
         switch scaling.mode {
@@ -104,8 +104,8 @@ public final class PoolScaler {
             return
         case .reactive:
             let utilisation = observed / (Double(current) * capacity)
-            detail["observed_rps"] = String(Int(observed.rounded()))
-            detail["utilization"] = String(format: "%.2f", utilisation)
+            detail["observed_rps"] = .number(observed, places: 0)
+            detail["utilization"] = .number(utilisation, places: 2)
             if utilisation > scaling.scaleOutThreshold {
                 wanted = max(target, reactive)
                 reason = "observed utilisation \(String(format: "%.2f", utilisation)) above scale_out_threshold \(scaling.scaleOutThreshold)"
@@ -127,10 +127,10 @@ public final class PoolScaler {
             // rate at target_utilization): the triggers compare it with the thresholds, with hysteresis between.
             let load = max(peak.rps / capacity, Double(peak.users) / Double(scaling.usersPerWorker))
             let predictedUtilisation = scaling.targetUtilization * load / Double(current)
-            detail["demand_forecast_rps"] = String(Int(peak.rps.rounded()))
-            if peak.users > 0 { detail["demand_forecast_users"] = String(peak.users) }
-            detail["observed_rps"] = String(Int(observed.rounded()))
-            detail["predicted_utilization"] = String(format: "%.2f", predictedUtilisation)
+            detail["demand_forecast_rps"] = .number(peak.rps, places: 0)
+            if peak.users > 0 { detail["demand_forecast_users"] = .int(peak.users) }
+            detail["observed_rps"] = .number(observed, places: 0)
+            detail["predicted_utilization"] = .number(predictedUtilisation, places: 2)
             let window = "within the next \(String(format: "%.1f", horizon)) s (lead time + margin + tick + issue lead)"
             if predictedUtilisation > scaling.scaleOutThreshold {
                 wanted = max(planned, reactive)
@@ -151,14 +151,14 @@ public final class PoolScaler {
             return  // scale-in waits for the cool-down
         }
         guard wanted != target else { return }
-        detail["mode"] = scaling.mode.rawValue
-        detail["workers_before"] = String(target)
-        detail["workers_after"] = String(wanted)
-        detail["capacity_per_worker"] = String(Int(capacity.rounded()))
-        detail["capacity_source"] = source
-        detail["lead_time_s"] = String(format: "%.2f", lead)
-        detail["reason"] = reason
-        detail["acted"] = scaling.forecastOnly || pool == nil ? "false" : "true"
+        detail["mode"] = .string(scaling.mode.rawValue)
+        detail["workers_before"] = .int(target)
+        detail["workers_after"] = .int(wanted)
+        detail["capacity_per_worker"] = .number(capacity, places: 0)
+        detail["capacity_source"] = .string(source)
+        detail["lead_time_s"] = .number(lead, places: 2)
+        detail["reason"] = .string(reason)
+        detail["acted"] = .bool(!(scaling.forecastOnly || pool == nil))
         target = wanted
         lastChange = now
         decisions.append(detail)

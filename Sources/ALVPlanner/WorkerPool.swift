@@ -1,3 +1,4 @@
+import ALVProtocol
 import ALVModel
 import Foundation
 
@@ -25,7 +26,7 @@ public struct WorkerInvocation: Sendable {
 /// Something that happened to the pool, for the run's event log.
 public struct PoolEvent: Sendable, Equatable {
     public var kind: String
-    public var detail: [String: String]
+    public var detail: EventDetail
 }
 
 /// Worker processes on this machine and on SSH hosts. Starts and stops them to a target count, spreads them
@@ -136,7 +137,7 @@ public final class WorkerPool {
                 let shortfall = (target, running)
                 if lastLimited.map({ $0.wanted != shortfall.0 || $0.running != shortfall.1 || now.timeIntervalSince($0.at) >= 30 }) ?? true {
                     lastLimited = (target, running, now)
-                    events.append(PoolEvent(kind: "scale_limited", detail: ["wanted": String(target), "running": String(running), "reason": "no host has a free slot"]))
+                    events.append(PoolEvent(kind: "scale_limited", detail: ["wanted": .int(target), "running": .int(running), "reason": "no host has a free slot"]))
                 }
                 break
             }
@@ -150,7 +151,7 @@ public final class WorkerPool {
                 worker.stopping = true
                 worker.stopRequested = now
                 retire?(worker.id)
-                events.append(PoolEvent(kind: "worker_retired", detail: ["worker": worker.id, "host": worker.host]))
+                events.append(PoolEvent(kind: "worker_retired", detail: ["worker": .string(worker.id), "host": .string(worker.host)]))
             }
         }
         return events
@@ -176,10 +177,10 @@ public final class WorkerPool {
         do {
             let process = try ChildProcess(arguments, stderrPath: "\(logDirectory)/\(id).log")
             workers.append(Launched(id: id, host: host.host, process: process))
-            return PoolEvent(kind: "worker_started", detail: ["worker": id, "host": host.host, "pid": String(process.pid)])
+            return PoolEvent(kind: "worker_started", detail: ["worker": .string(id), "host": .string(host.host), "pid": .int(Int(process.pid))])
         } catch {
             markDown(i, reason: error.description)
-            return PoolEvent(kind: "host_down", detail: ["host": host.host, "reason": error.description])
+            return PoolEvent(kind: "host_down", detail: ["host": .string(host.host), "reason": .string(error.description)])
         }
     }
 
@@ -205,7 +206,7 @@ public final class WorkerPool {
         for i in hosts.indices {
             if let until = hosts[i].downUntil, now >= until {
                 hosts[i].downUntil = nil
-                events.append(PoolEvent(kind: "host_retry", detail: ["host": hosts[i].host.host]))
+                events.append(PoolEvent(kind: "host_retry", detail: ["host": .string(hosts[i].host.host)]))
             }
         }
         for worker in workers where !worker.reported {
@@ -215,16 +216,16 @@ public final class WorkerPool {
             if worker.stopping { continue }
             if status == 0 {
                 // A clean exit nobody here asked for: the broker retired it (its run ended, or it scaled in).
-                events.append(PoolEvent(kind: "worker_left", detail: ["worker": worker.id, "host": worker.host]))
+                events.append(PoolEvent(kind: "worker_left", detail: ["worker": .string(worker.id), "host": .string(worker.host)]))
                 continue
             }
             let reason = worker.process.stderrTail().split(separator: "\n").last.map(String.init) ?? "exit status \(status)"
-            events.append(PoolEvent(kind: "worker_exited", detail: ["worker": worker.id, "host": worker.host, "status": String(status), "reason": reason]))
+            events.append(PoolEvent(kind: "worker_exited", detail: ["worker": .string(worker.id), "host": .string(worker.host), "status": .int(Int(status)), "reason": .string(reason)]))
             // A worker that never said hello, or an ssh that lost its connection (255), says the host is unusable;
             // a worker killed after it joined is only replaced.
             if worker.hello == nil || (status == 255 && worker.host != "local"), let i = hosts.firstIndex(where: { $0.host.host == worker.host }) {
                 markDown(i, reason: reason)
-                events.append(PoolEvent(kind: "host_down", detail: ["host": worker.host, "reason": reason, "retry_in_s": String(format: "%.0f", hosts[i].downUntil!.timeIntervalSince(now))]))
+                events.append(PoolEvent(kind: "host_down", detail: ["host": .string(worker.host), "reason": .string(reason), "retry_in_s": .number(hosts[i].downUntil!.timeIntervalSince(now), places: 0)]))
             }
         }
         // Retired workers get `retireGrace` seconds to finish their units and leave on their own (the broker told

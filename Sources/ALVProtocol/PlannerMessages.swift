@@ -55,9 +55,9 @@ public struct PlannerMessage: Sendable, Codable, Equatable {
     public var kind: Kind
     public var worker: String?
     public var event: String?
-    public var detail: [String: String]?
+    public var detail: EventDetail?
 
-    public init(kind: Kind, worker: String? = nil, event: String? = nil, detail: [String: String]? = nil) {
+    public init(kind: Kind, worker: String? = nil, event: String? = nil, detail: EventDetail? = nil) {
         v = wireVersion
         self.kind = kind
         self.worker = worker

@@ -19,7 +19,7 @@ public protocol ScalingContext: AnyObject {
     /// Seconds before a window starts that the broker issues it.
     var issueLead: Double { get }
     /// Records an event in the running run.
-    func record(_ kind: String, _ detail: [String: String])
+    func record(_ kind: String, _ detail: EventDetail)
     /// A launched worker's process exited unasked: its load goes to the others now.
     func workerExited(_ id: String)
 }

@@ -1,3 +1,4 @@
+import ALVProtocol
 import ALVRun
 import Foundation
 
@@ -15,7 +16,7 @@ enum HTMLReport {
             switch event.kind {
             case "worker_joined", "worker_rejoined": changes.append((at, 1))
             case "worker_left", "worker_lost": changes.append((at, -1))
-            case "scaling_decision": if let n = event.detail["workers_after"].flatMap(Int.init) { planned.append((at, n)) }
+            case "scaling_decision": if let n = event.detail["workers_after"]?.int { planned.append((at, n)) }
             default: break
             }
         }

@@ -51,7 +51,7 @@ public final class InProcessRunner {
         onStart?(runID)
         var timeline = ProfileTimeline(plan: plan, knownBad: skipped)
         timeline.observer = onEvent
-        timeline.event("run_started", ["run_id": runID, "workers": "0"])
+        timeline.event("run_started", ["run_id": .string(runID), "workers": "0"])
         let storeFailures = StoreFailures()
         timeline.waitForStart(cancellation: cancellation) { usleep(UInt32(min(50_000, max(500, $0 * 1e6)))) }
         var cpu = 0.0
@@ -104,8 +104,8 @@ public final class InProcessRunner {
             }
         }
 
-        if let failure = storeFailures.summary { timeline.event("store_write_failed", ["detail": failure]) }
-        timeline.event("run_ended", ["run_id": runID])
+        if let failure = storeFailures.summary { timeline.event("store_write_failed", ["detail": .string(failure)]) }
+        timeline.event("run_ended", ["run_id": .string(runID)])
         let worker = RunSummary.WorkerSummary(
             id: "local", host: ProcessInfo.processInfo.hostName, lost: false, requestsTotal: aggregator.overall.requestsTotal,
             cpuSeconds: (cpu * 1000).rounded() / 1000, peakRSSBytes: peakRSS)
@@ -113,7 +113,7 @@ public final class InProcessRunner {
             runID: runID, duration: timeline.elapsed, vectors: timeline.vectors, events: timeline.events, loadSeconds: timeline.loadSeconds,
             workers: [worker], metricsGaps: aggregator.badDeltas, aborted: timeline.aborted)
         if let store {
-            for e in timeline.events { store.event(run: runID, kind: e.kind, detail: e.detail) }
+            for e in timeline.events { store.event(run: runID, kind: e.kind, detailJSON: e.detailJSON) }
             try store.endRun(runID, status: summary.status, summaryJSON: try? String(decoding: summary.jsonData(), as: UTF8.self))
         }
         return summary

@@ -1,3 +1,4 @@
+import ALVProtocol
 import ALVModel
 import Foundation
 
@@ -50,7 +51,7 @@ public struct ProfileTimeline: Sendable {
     ///   places the first vector exactly at `start_time`).
     public mutating func waitForStart(cancellation: some CancellationChecking, lead: Double = 0, sleep: (Double) -> Void) {
         if case .at(let date)? = plan.profile?.startTime, date > Date() {
-            event("waiting_for_start", ["start_time": Self.iso(date)])
+            event("waiting_for_start", ["start_time": .string(Self.iso(date))])
             let wake = date.addingTimeInterval(-max(0, lead))
             while Date() < wake && !cancellation.isCancelled { sleep(wake.timeIntervalSinceNow) }
             profileStart = date
@@ -79,14 +80,14 @@ public struct ProfileTimeline: Sendable {
                 let previous = plan.steps[index - 1].vector.vectorID
                 let reason = "skipped because \(previous) was shortened (action skip_next)"
                 vectors.append(.init(vectorID: vector.vectorID, status: "skipped", reason: reason, startedAt: nil, endedAt: nil))
-                event("vector_skipped", ["vector_id": vector.vectorID, "reason": reason])
+                event("vector_skipped", ["vector_id": .string(vector.vectorID), "reason": .string(reason)])
                 continue
             }
             if knownBad.contains(vector.vectorID) {
                 let runs = plan.profile?.adjustment?.skipKnownBad ?? 0
                 let reason = "shortened in one of the last \(runs) runs of this profile (skip_known_bad)"
                 vectors.append(.init(vectorID: vector.vectorID, status: "skipped", reason: reason, startedAt: nil, endedAt: nil))
-                event("vector_skipped", ["vector_id": vector.vectorID, "reason": reason])
+                event("vector_skipped", ["vector_id": .string(vector.vectorID), "reason": .string(reason)])
                 continue
             }
             var start = max(now.addingTimeInterval(lead), profileStart)
@@ -94,7 +95,7 @@ public struct ProfileTimeline: Sendable {
             if start >= cap.addingTimeInterval(-0.05) {
                 let reason = "the profile's duration_sec (\(Self.number(plan.profile?.durationSec ?? 0)) s) was reached"
                 vectors.append(.init(vectorID: vector.vectorID, status: "skipped", reason: reason, startedAt: nil, endedAt: nil))
-                event("vector_skipped", ["vector_id": vector.vectorID, "reason": reason])
+                event("vector_skipped", ["vector_id": .string(vector.vectorID), "reason": .string(reason)])
                 continue
             }
             let planned = start.addingTimeInterval(vector.totalSeconds)
@@ -105,7 +106,7 @@ public struct ProfileTimeline: Sendable {
 
     public mutating func started(_ slot: Slot) {
         startedAt[slot.index] = slot.start
-        event("vector_started", ["vector_id": plan.steps[slot.index].vector.vectorID, "index": String(slot.index), "at": Self.iso(slot.start)])
+        event("vector_started", ["vector_id": .string(plan.steps[slot.index].vector.vectorID), "index": .int(slot.index), "at": .string(Self.iso(slot.start))])
     }
 
     /// Records how a vector ended; `at` is when its load stopped.
@@ -120,15 +121,15 @@ public struct ProfileTimeline: Sendable {
             let status = slot.cut ? "cut" : "completed"
             let reason = slot.cut ? "the profile's duration_sec (\(Self.number(plan.profile?.durationSec ?? 0)) s) ended the vector after \(String(format: "%.1f", loadSeconds[slot.index])) s" : nil
             vectors.append(.init(vectorID: vector.vectorID, status: status, reason: reason, startedAt: started, endedAt: Self.iso(loadEnd)))
-            event("vector_\(status)", ["vector_id": vector.vectorID])
+            event("vector_\(status)", ["vector_id": .string(vector.vectorID)])
         case .interrupted:
             vectors.append(.init(vectorID: vector.vectorID, status: "aborted", reason: "run interrupted", startedAt: started, endedAt: Self.iso(loadEnd)))
-            event("vector_aborted", ["vector_id": vector.vectorID, "reason": "run interrupted"])
+            event("vector_aborted", ["vector_id": .string(vector.vectorID), "reason": "run interrupted"])
         case .adjusted(let decision):
-            let detail = [
-                "vector_id": vector.vectorID, "action": decision.action.rawValue, "reason": decision.reason,
-                "window_error_rates": decision.windowErrorRates.map { String(format: "%.4f", $0) }.joined(separator: ","),
-                "after_s": String(format: "%.1f", loadSeconds[slot.index]),
+            let detail: EventDetail = [
+                "vector_id": .string(vector.vectorID), "action": .string(decision.action.rawValue), "reason": .string(decision.reason),
+                "window_error_rates": .string(decision.windowErrorRates.map { String(format: "%.4f", $0) }.joined(separator: ",")),
+                "after_s": .number(loadSeconds[slot.index], places: 1),
             ]
             switch decision.action {
             case .shorten, .skipNext:
@@ -143,7 +144,7 @@ public struct ProfileTimeline: Sendable {
         }
     }
 
-    public mutating func event(_ kind: String, _ detail: [String: String]) {
+    public mutating func event(_ kind: String, _ detail: EventDetail) {
         let event = RunSummary.Event(at: Self.iso(Date()), kind: kind, detail: detail)
         events.append(event)
         observer?(event)

@@ -1,3 +1,4 @@
+import ALVProtocol
 import ALVMetrics
 import Foundation
 
@@ -94,9 +95,9 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public struct Event: Sendable, Codable, Equatable {
         public var at: String
         public var kind: String
-        public var detail: [String: String]
+        public var detail: EventDetail
 
-        public init(at: String, kind: String, detail: [String: String]) {
+        public init(at: String, kind: String, detail: EventDetail) {
             self.at = at
             self.kind = kind
             self.detail = detail
@@ -151,6 +152,15 @@ public struct RunSummary: Sendable, Codable, Equatable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(self)
+    }
+}
+
+extension RunSummary.Event {
+    /// `detail` as a JSON object (keys sorted), as the store keeps it.
+    public var detailJSON: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(detail)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 }
 

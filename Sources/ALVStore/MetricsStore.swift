@@ -124,8 +124,8 @@ public final class MetricsStore {
         pendingWorkers.append((run, second, worker, cpuSeconds, rssBytes, runningUnits))
     }
 
-    public func event(run: String, kind: String, detail: [String: String]) {
-        let json = (try? JSONSerialization.data(withJSONObject: detail, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    /// Buffers an event; `detailJSON` is its `detail` object as JSON.
+    public func event(run: String, kind: String, detailJSON json: String) {
         pendingEvents.append((run, Self.timestamp(), kind, json))
     }
 
@@ -229,7 +229,7 @@ public final class MetricsStore {
         var result = Set<String>()
         while try statement.step() {
             let data = Data((statement.string(0) ?? "{}").utf8)
-            if let detail = try? JSONSerialization.jsonObject(with: data) as? [String: String], let id = detail["vector_id"] { result.insert(id) }
+            if let detail = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let id = detail["vector_id"] as? String { result.insert(id) }
         }
         return result
     }

@@ -29,7 +29,9 @@ import Testing
     }
 
     struct Timeline {
+        /// `detail` as text (numbers and booleans written out), and as the JSON gave it.
         var events: [(at: Date, kind: String, detail: [String: String])]
+        var raw: [(kind: String, detail: [String: Any])]
         var summary: [String: Any]
 
         init(_ stdout: String) throws {
@@ -38,8 +40,10 @@ import Testing
             formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
             events = (summary["events"] as? [[String: Any]] ?? []).compactMap { e in
                 guard let at = (e["at"] as? String).flatMap(formatter.date(from:)), let kind = e["kind"] as? String else { return nil }
-                return (at, kind, e["detail"] as? [String: String] ?? [:])
+                let detail = e["detail"] as? [String: Any] ?? [:]
+                return (at, kind, detail.mapValues { value in (value as? String) ?? "\(value)" })
             }
+            raw = (summary["events"] as? [[String: Any]] ?? []).map { ($0["kind"] as? String ?? "", $0["detail"] as? [String: Any] ?? [:]) }
         }
 
         func first(_ kind: String, _ key: String? = nil, _ value: String? = nil) -> Date? {
@@ -99,6 +103,10 @@ import Testing
         #expect(started.count == 3, "the decision starts three workers: \(started)")
         #expect(decision.detail["reason"]?.contains("planned 8000 req/s") == true && decision.detail["reason"]?.contains("above scale_out_threshold") == true, "\(decision.detail)")
         #expect(decision.detail["capacity_per_worker"] == "2500" && decision.detail["lead_time_s"] != nil && decision.detail["workers_before"] == "1")
+        // Numbers are JSON numbers, flags booleans.
+        let rawDecision = try #require(p.raw.first { $0.kind == "scaling_decision" }?.detail)
+        #expect(rawDecision["workers_after"] is Int && rawDecision["lead_time_s"] is Double && rawDecision["acted"] as? Bool == true, "\(rawDecision)")
+        #expect(p.raw.first { $0.kind == "vector_started" }?.detail["index"] as? Int == 0)
         let joinedBeforeStep = Set(p.all("worker_joined").filter { $0.at < stepAt }.compactMap { $0.detail["worker"] })
         #expect(Set(started).isSubset(of: joinedBeforeStep), "the extra workers said hello before second 20: \(joinedBeforeStep)")
         #expect((p.summary["workers"] as? [Any])?.count == 4)
@@ -265,12 +273,13 @@ import Testing
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         func time(_ e: [String: Any]) -> Date? { (e["at"] as? String).flatMap(formatter.date(from:)) }
-        let step = try #require(events.first { $0["kind"] as? String == "vector_started" && ($0["detail"] as? [String: String])?["vector_id"] == "p-high" })
-        let stepAt = try #require(((step["detail"] as? [String: String])?["at"]).flatMap(formatter.date(from:)))
-        let decision = try #require(events.first { $0["kind"] as? String == "scaling_decision" && ($0["detail"] as? [String: String])?["workers_after"] == "3" },
+        let step = try #require(events.first { $0["kind"] as? String == "vector_started" && ($0["detail"] as? [String: Any])?["vector_id"] as? String == "p-high" })
+        let stepDetail = step["detail"] as? [String: Any] ?? [:]
+        let stepAt = try #require((stepDetail["at"] as? String).flatMap { formatter.date(from: $0) })
+        let decision = try #require(events.first { $0["kind"] as? String == "scaling_decision" && ($0["detail"] as? [String: Any])?["workers_after"] as? Int == 3 },
                                     "the planner's decision is in the run: \(events.map { $0["kind"] ?? "" })")
         #expect(try #require(time(decision)) < stepAt)
-        #expect(((decision["detail"] as? [String: String])?["reason"] ?? "").contains("planned 6000 req/s"))
+        #expect(((decision["detail"] as? [String: Any])?["reason"] as? String ?? "").contains("planned 6000 req/s"))
         let joined = events.filter { $0["kind"] as? String == "worker_joined" }.compactMap(time)
         #expect(joined.filter { $0 < stepAt }.count >= 2, "the two extra workers joined before the step")
         #expect((summary["workers"] as? [Any])?.count == 3)

@@ -121,13 +121,19 @@ import Testing
         }
         var seconds: [Int64] = []
         let summary = try cluster.broker.execute(
-            try plan(#"{"vector_id": "ret", "name": "Ret", "duration_sec": 8, "load": {"target_rps": 300}, "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}"#, target: target.url),
+            try plan(#"{"vector_id": "ret", "name": "Ret", "duration_sec": 8, "load": {"target_rps": 300, "arrival": "uniform"}, "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}"#, target: target.url),
             options: EngineOptions(), seed: 5, cancellation: CancellationFlag()) { second, _, _ in seconds.append(second) }
         #expect(retired)
-        #expect(summary.events.contains { $0.kind == "worker_left" && $0.detail["retired"] == "true" }, "\(summary.events.map(\.kind))")
+        #expect(summary.events.contains { $0.kind == "worker_left" && $0.detail["retired"] == true }, "\(summary.events.map(\.kind))")
         #expect(summary.requestsTotal == UInt64(target.stats.total), "broker \(summary.requestsTotal), target \(target.stats.total)")
         #expect(summary.metricsGaps == 0)
         #expect(abs(Double(summary.requestsTotal) - 2400) <= 2400 * 0.05, "\(summary.requestsTotal) of 2400")
+        // The rate holds within 5% in every whole second, through the retirement.
+        var perSecond: [Int64: UInt64] = [:]
+        for point in try cluster.store.series(run: summary.runID) { perSecond[point.second, default: 0] += point.metrics.requestsTotal }
+        let whole = perSecond.keys.sorted().dropFirst().dropLast()
+        #expect(whole.count >= 6)
+        for second in whole { #expect(abs(Double(perSecond[second]!) - 300) <= 15, "second \(second - whole.first!): \(perSecond[second]!) req/s") }
         // Each second once, in order, with nothing skipped.
         #expect(!seconds.isEmpty && seconds == Array(seconds.first!...seconds.last!), "\(seconds)")
     }

@@ -119,7 +119,7 @@ struct UnitSchedulerTests {
         return RunPlan.Step(vector: try #require(VectorValidator.validate(Array(json.utf8), file: nil, baseDirectory: "/").model), dataDirectory: nil)
     }
 
-    func scheduler(options: EngineOptions = EngineOptions(), sent: @escaping (UnitMessage) -> Void, events: @escaping (String, [String: String]) -> Void = { _, _ in }) -> UnitScheduler {
+    func scheduler(options: EngineOptions = EngineOptions(), sent: @escaping (UnitMessage) -> Void, events: @escaping (String, EventDetail) -> Void = { _, _ in }) -> UnitScheduler {
         UnitScheduler(runID: "r", target: "http://127.0.0.1:1", options: options, seed: 1, lead: 0.5,
                       send: { sent($0); return nil }, event: events)
     }

@@ -13,7 +13,7 @@ final class ScriptedContext: ScalingContext {
     var cpuPerRequest: Double?
     var saturation: (droppedShare: Double, lagMs: Double)?
     var issueLead = 0.5
-    var events: [(String, [String: String])] = []
+    var events: [(String, EventDetail)] = []
 
     func plannedPeak(from: Date, to: Date) -> (rps: Double, users: Int) {
         var peak = 0.0
@@ -23,9 +23,9 @@ final class ScriptedContext: ScalingContext {
     }
 
     func plannedRate(at time: Date) -> (mean: Double, upper: Double) { (demand(time), demand(time)) }
-    func record(_ kind: String, _ detail: [String: String]) { events.append((kind, detail)) }
-    func workerExited(_ id: String) { events.append(("exited", ["worker": id])) }
-    var decisions: [[String: String]] { events.filter { $0.0 == "scaling_decision" }.map(\.1) }
+    func record(_ kind: String, _ detail: EventDetail) { events.append((kind, detail)) }
+    func workerExited(_ id: String) { events.append(("exited", ["worker": .string(id)])) }
+    var decisions: [EventDetail] { events.filter { $0.0 == "scaling_decision" }.map(\.1) }
 }
 
 @Suite struct PoolScalerTests {
@@ -52,9 +52,9 @@ final class ScriptedContext: ScalingContext {
         // Lead 1 s (no pool) + margin 1 + tick 1 + issue lead 0.5: the step is seen 3.5 s ahead.
         #expect(outAt == 17, "scaled out at \(String(describing: outAt))")
         #expect(inAt != nil && inAt! >= 30, "scaled in after the step ended: \(String(describing: inAt))")
-        #expect(context.decisions.first?["reason"]?.contains("above scale_out_threshold") == true)
-        #expect(context.decisions.first?["workers_before"] == "1" && context.decisions.first?["acted"] == "false")
-        #expect(context.decisions.last?["reason"]?.contains("below scale_in_threshold") == true)
+        #expect(context.decisions.first?["reason"]?.description.contains("above scale_out_threshold") == true)
+        #expect(context.decisions.first?["workers_before"] == 1 && context.decisions.first?["acted"] == false)
+        #expect(context.decisions.last?["reason"]?.description.contains("below scale_in_threshold") == true)
         #expect(forecasts.contains(8000 / 2500.0))
         // 2,000 req/s on one worker is 0.56 predicted utilisation: between the thresholds, so no change.
         #expect(context.decisions.count == 2, "\(context.decisions)")
@@ -70,7 +70,7 @@ final class ScriptedContext: ScalingContext {
         context.lastSecondRate = 3500
         scaler.tick(broker: context, now: start.addingTimeInterval(1))
         #expect(scaler.targetWorkers == 4)
-        #expect(context.decisions.last?["reason"]?.contains("observed utilisation 3.50 above scale_out_threshold") == true)
+        #expect(context.decisions.last?["reason"]?.description.contains("observed utilisation 3.50 above scale_out_threshold") == true)
     }
 
     @Test func capacityIsLearnedAndCappedBySaturation() {

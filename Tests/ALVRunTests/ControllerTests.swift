@@ -102,7 +102,7 @@ func iso(_ text: String?) -> Double? {
         #expect(ended - failuresBegan >= 2, "shortened too early: \(ended - failuresBegan) s")
         #expect((timings["GET /three"]?.first ?? 0) > ended)
         let event = try #require(summary.events.first { $0.kind == "vector_shortened" })
-        #expect(event.detail["vector_id"] == "two" && event.detail["window_error_rates"]?.split(separator: ",").count == 3)
+        #expect(event.detail["vector_id"] == "two" && event.detail["window_error_rates"]?.description.split(separator: ",").count == 3)
         #expect(summary.status == "completed")
     }
 

@@ -1,8 +1,9 @@
+import ALVCluster
 import Foundation
 
-/// Worker processes started on this machine (`alv worker …`), each with a pipe as stdin so they
+/// Worker processes for the cluster tests: started on this machine (`alv worker …`), each with a pipe as stdin so they
 /// exit when this process does, whatever the way it ends.
-public final class LocalWorkers {
+final class LocalWorkers {
     public private(set) var processes: [Process] = []
     private var stdinPipes: [Pipe] = []
     let executable: URL
