@@ -34,12 +34,10 @@ extension Broker {
                 do { return try sockets.send(message) ? nil : "no worker ready (send queue full)" } catch { return "\(error)" }
             },
             event: { [unowned self] kind, detail in event(kind, detail) })
-        let session = RunSession(runID: runID, plan: plan, scheduler: scheduler, gapsAtStart: metricsGaps)
+        let session = RunSession(runID: runID, plan: plan, scheduler: scheduler, gapsAtStart: metricsGaps, onSecond: onSecond)
         self.session = session
-        progress = onSecond
         defer {
             self.session = nil
-            progress = nil
             // Planners learn at once that the run is over, before its workers are retired.
             sockets.publish(aggregate(Date()))
             lastAggregate = Date()
@@ -123,11 +121,7 @@ extension Broker {
         sockets.send(ControlMessage(kind: .stopRun, runID: runID, epoch: epoch))
         event("run_ended", ["run_id": .string(runID)])
         // The last seconds reach the progress callback too.
-        if let progress, let seconds = session.progressClock.advance(now: Date().addingTimeInterval(10)) {
-            for second in seconds where second <= Int64(Date().timeIntervalSince1970) {
-                if let metrics = session.aggregator.second(second) { progress(second, session.status?(), metrics) }
-            }
-        }
+        session.reportSeconds(now: Date(), final: true)
 
         let summary = SummaryBuilder(plan: plan, aggregator: session.aggregator).summary(
             runID: runID, duration: Date().timeIntervalSince(runStart), vectors: timeline.vectors, events: session.events.sorted { $0.at < $1.at },

@@ -234,16 +234,9 @@ public final class Broker {
             lastAggregate = now
             sockets.publish(aggregate(now))
         }
-        onWorkers?(workerTable())
-        if let session, let progress, let seconds = session.progressClock.advance(now: now) {
-            for second in seconds {
-                if let metrics = session.aggregator.second(second) { progress(second, session.status?(), metrics) }
-            }
-        }
+        if let onWorkers { onWorkers(workerTable()) }
+        session?.reportSeconds(now: now)
     }
-
-    /// Per-second progress of the running run: the second (epoch), what runs, the merged metrics of that second.
-    var progress: ((Int64, RunStatus?, RequestMetrics) -> Void)?
 
     /// Takes a worker out of the run and hands its units' remainder to the others: after silence, or at once
     /// when its launcher saw the process exit.

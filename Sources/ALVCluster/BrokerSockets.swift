@@ -84,7 +84,7 @@ final class BrokerSockets {
 
     /// Pushes a unit to the next worker with a complete connection.
     /// - Returns: false when no worker can take it now (send queue full).
-    /// - Throws: `WireError`/`ZMQError` as a description.
+    /// - Throws: the encoder's error or `ZMQError`.
     func send(_ unit: UnitMessage) throws -> Bool {
         try push.send(try WireCodec.encode(topic: "unit", unit), dontWait: true)
     }

@@ -23,14 +23,17 @@ final class RunSession {
     var requests: [String: UInt64] = [:]
     var cpuSeconds: [String: Double] = [:]
     var estimatedLost: [String: Double] = [:]
-    /// Seconds handed to the progress callback up to here (each second once, in order).
-    var progressClock: CompletedSeconds
+    /// Seconds handed to `onSecond` up to here (each second once, in order).
+    private var progressClock: CompletedSeconds
+    /// Each complete second once, in order: the second (epoch), what runs, its merged metrics.
+    let onSecond: ((Int64, RunStatus?, RequestMetrics) -> Void)?
 
     /// The registry's gap count when the run began: the run reports only its own.
     let gapsAtStart: Int
 
-    init(runID: String, plan: RunPlan, scheduler: UnitScheduler, gapsAtStart: Int, now: Date = Date()) {
+    init(runID: String, plan: RunPlan, scheduler: UnitScheduler, gapsAtStart: Int, onSecond: ((Int64, RunStatus?, RequestMetrics) -> Void)?, now: Date = Date()) {
         self.gapsAtStart = gapsAtStart
+        self.onSecond = onSecond
         self.runID = runID
         self.plan = plan
         self.scheduler = scheduler
@@ -61,6 +64,14 @@ final class RunSession {
             current.nextSecond += 1
         }
         watching = current
+    }
+
+    /// Hands `onSecond` the seconds complete at `now`; `final` also those still settling (the run is over).
+    func reportSeconds(now: Date, final: Bool = false) {
+        guard let onSecond, let seconds = progressClock.advance(now: final ? now.addingTimeInterval(progressClock.settle + 1) : now) else { return }
+        for second in seconds where second <= Int64(now.timeIntervalSince1970) {
+            if let metrics = aggregator.second(second) { onSecond(second, status?(), metrics) }
+        }
     }
 
     /// The running vector's index and when it started.

@@ -41,10 +41,7 @@ public struct WorkerRecord: Sendable {
     public internal(set) var wasLost = false
     var lastSeen: Date
     var lastSeq: UInt64
-    var runningUnits = 0
     var peakRSS: UInt64 = 0
-    /// CPU seconds of the process as its last heartbeat gave them.
-    var processCPU: Double = 0
 }
 
 /// Worker membership: who is there, in which state, under which incarnation; sequence gaps; silence.
@@ -108,9 +105,7 @@ public struct WorkerRegistry: Sendable {
 
     mutating func heartbeat(_ id: String, _ beat: WorkerMessage.Heartbeat) {
         guard workers[id] != nil else { return }
-        workers[id]!.runningUnits = max(0, beat.runningUnits)
         workers[id]!.peakRSS = max(workers[id]!.peakRSS, beat.rssBytes)
-        if beat.cpuSeconds.isFinite && beat.cpuSeconds >= 0 { workers[id]!.processCPU = beat.cpuSeconds }
     }
 
     /// Workers that take new windows, sorted by id.

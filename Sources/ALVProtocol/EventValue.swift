@@ -1,3 +1,5 @@
+import Foundation
+
 /// One value in an event's `detail`: kept as the type it is, so a JSON reader sees `"index": 0`, not `"0"`.
 public enum EventValue: Sendable, Equatable, Hashable, Codable, CustomStringConvertible,
     ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral, ExpressibleByBooleanLiteral {
@@ -15,8 +17,7 @@ public enum EventValue: Sendable, Equatable, Hashable, Codable, CustomStringConv
     /// which JSON cannot carry as numbers.
     public static func number(_ value: Double, places: Int = 3) -> EventValue {
         guard value.isFinite else { return .string(String(value)) }
-        var scale = 1.0
-        for _ in 0..<max(0, min(places, 9)) { scale *= 10 }
+        let scale = pow(10, Double(max(0, min(places, 9))))
         let rounded = (value * scale).rounded() / scale
         if rounded == rounded.rounded(), abs(rounded) < 1e15 { return .int(Int(rounded)) }
         return .double(rounded)
