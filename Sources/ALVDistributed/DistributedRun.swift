@@ -107,7 +107,7 @@ public final class DistributedRun {
         progress: ((Int64, RunStatus?, RequestMetrics) -> Void)? = nil
     ) throws -> RunSummary {
         let joined = broker.waitForWorkers(count, timeout: timeout, cancellation: cancellation)
-        guard joined >= count else { throw DistributedRunError.noWorkers("only \(joined) of \(count) workers joined within \(Int(timeout)) s") }
+        guard joined >= count else { throw DistributedRunError.noWorkers("only \(joined) of \(count) workers joined within \(String(format: "%g", timeout)) s") }
         defer { broker.retireAll() }
         return try execute(plan, options: options, seed: seed, cancellation: cancellation, progress: progress)
     }

@@ -158,7 +158,9 @@ struct BrokerCommand: ParsableCommand {
     func validate() throws {
         if (curveSecret == nil) != (allowKeys == nil) { throw ValidationError("--curve-secret and --allow-keys go together") }
         if runInput != nil && target == nil { throw ValidationError("--run needs --target") }
-        if unitSeconds < 0.5 { throw ValidationError("--unit-sec must be at least 0.5") }
+        guard unitSeconds.isFinite, unitSeconds >= 0.5, unitSeconds <= 3600 else { throw ValidationError("--unit-sec expects seconds from 0.5 to 3600, got \(unitSeconds)") }
+        guard waitTimeout.isFinite, waitTimeout >= 0, waitTimeout <= 86_400 else { throw ValidationError("--wait-timeout expects seconds from 0 to 86400, got \(waitTimeout)") }
+        guard (1...10_000).contains(waitWorkers) else { throw ValidationError("--wait-workers expects 1 to 10000 workers, got \(waitWorkers)") }
     }
 
     func run() throws {

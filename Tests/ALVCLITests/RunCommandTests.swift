@@ -168,6 +168,13 @@ import FoundationNetworking
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
     }
 
+    @Test func brokerNumbersThatCannotBeAreRefused() throws {
+        for (flag, value) in [("--wait-timeout", "nan"), ("--wait-timeout", "-1"), ("--wait-workers", "-5"), ("--unit-sec", "inf"), ("--unit-sec", "nan")] {
+            let result = try AlvBinary.run(["broker", "--run", "smoke", "--target", "http://127.0.0.1:9", flag, value, "--db", "/tmp/alv-numbers.db"])
+            #expect(result.status == 2 && result.stderr.contains(flag), "\(flag) \(value): \(result.status) \(result.stderr)")
+        }
+    }
+
     @Test func keysGenerateFailsLoudlyWhenTheSecretCannotBeWritten() throws {
         let directory = TemporaryDirectory("alv-keys-fail")
         // A directory where the secret key file should go: the write fails.
