@@ -72,6 +72,10 @@ import Testing
         return perSecond
     }
 
+    /// The lowest count a second of Poisson arrivals at `rate` shows short of a fault: four standard
+    /// deviations below the mean (sd = √rate), so a healthy run fails it about once in 30,000 seconds.
+    func poissonFloor(_ rate: Double) -> Double { rate - 4 * rate.squareRoot() }
+
     @Test func predictiveStartsWorkersBeforeTheStepAndReactiveAfter() throws {
         let nginx = try Nginx()
         let predictive = try addStepProfile(mode: "predictive")
@@ -111,13 +115,13 @@ import Testing
         #expect(Set(started).isSubset(of: joinedBeforeStep), "the extra workers said hello before second 20: \(joinedBeforeStep)")
         #expect((p.summary["workers"] as? [Any])?.count == 4)
         #expect(decision.at < stepAt && decision.at > stepAt.addingTimeInterval(-6), "decided a lead time ahead, not at the start")
-        // Achieved rate: at least 95% of 8,000 req/s in every whole (wall-clock) second from second 21 of the run.
+        // Achieved rate: 8,000 req/s, short only by Poisson noise, in every whole (wall-clock) second from second 21.
         let run = try #require(p.summary["run_id"] as? String)
         let high = try rates(run: run, vector: "step-high")
         let from = Int64((stepAt.timeIntervalSince1970 + 1).rounded(.up))
         let seconds = high.keys.filter { $0 >= from && $0 < from + 8 }.sorted()
         #expect(seconds.count >= 7)
-        for second in seconds { #expect(Double(high[second]!) >= 0.95 * 8000, "second \(second - from + 21): \(high[second]!) req/s") }
+        for second in seconds { #expect(Double(high[second]!) >= poissonFloor(8000), "second \(second - from + 21): \(high[second]!) req/s") }
 
         // Back to 2,000 req/s: after the cool-down three workers are retired, their units go to the one left,
         // and the rate holds.
@@ -131,7 +135,7 @@ import Testing
         let retiredAt = Int64((retired.map(\.at).max()!.timeIntervalSince1970 + 1).rounded(.up))
         let after = low.keys.filter { $0 >= retiredAt && $0 < retiredAt + 3 }.sorted()
         #expect(!after.isEmpty)
-        for second in after { #expect(Double(low[second]!) >= 0.95 * 2000, "after scale-in: \(low[second]!) req/s") }
+        for second in after { #expect(Double(low[second]!) >= poissonFloor(2000), "after scale-in: \(low[second]!) req/s") }
         #expect(p.summary["status"] as? String != "aborted")
 
         result = try alv(["run", reactive, "--target", nginx.url, "--db", db, "--no-dashboard", "--json"])
