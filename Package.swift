@@ -73,7 +73,7 @@ let package = Package(
         // Demand forecasting: series toolkit, seasonal naive, ETS, ARIMA, MSTL, Prophet-style, automatic selection.
         .target(name: "ALVForecast"),
         // The planner: capacity rule, scaling policies, decisions, the scaling simulator and worker launchers.
-        .target(name: "ALVPlanner", dependencies: ["ALVForecast", "ALVModel", "ALVProtocol", "CProcessControl"]),
+        .target(name: "ALVPlanner", dependencies: ["ALVForecast", "ALVModel", "ALVProtocol", "ALVTransport", "CProcessControl"]),
         // prctl(PR_SET_CHILD_SUBREAPER) for the launchers (prctl is variadic).
         .target(name: "CProcessControl"),
         // Versions of the linked C libraries, for `alv --version`.
@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(name: "ALVStoreTests", dependencies: ["ALVStore", "ALVTesting"]),
         .testTarget(name: "ALVForecastTests", dependencies: ["ALVForecast", "ALVTesting"]),
         .testTarget(name: "ALVPlannerTests", dependencies: ["ALVForecast", "ALVPlanner", "ALVProtocol", "ALVTesting"]),
-        .testTarget(name: "ALVCLITests", dependencies: ["ALVModel", "ALVStore", "ALVSystem", "ALVTemplates", "ALVTesting"]),
+        .testTarget(name: "ALVCLITests", dependencies: ["ALVModel", "ALVStore", "ALVSystem", "ALVTemplates", "ALVTesting", "ALVTransport"]),
     ]
 )
 

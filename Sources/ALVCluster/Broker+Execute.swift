@@ -119,6 +119,14 @@ extension Broker {
         }
         pump(until: Date().addingTimeInterval(0.2))
         sockets.send(ControlMessage(kind: .stopRun, runID: runID, epoch: epoch))
+        // Messages the broker refused since the previous run ended (no key, a key from elsewhere, one worker
+        // speaking for another, malformed or stale), by reason.
+        var refused: EventDetail = [:]
+        for (reason, count) in dropped where count > droppedReported[reason, default: 0] {
+            refused[reason] = .int(count - droppedReported[reason, default: 0])
+        }
+        droppedReported = dropped
+        if !refused.isEmpty { event("messages_refused", refused) }
         event("run_ended", ["run_id": .string(runID)])
         // The last seconds reach the progress callback too.
         session.reportSeconds(now: Date(), final: true)

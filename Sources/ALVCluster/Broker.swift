@@ -65,6 +65,8 @@ public final class Broker {
     var epoch = 0
     /// Bad, stale or unauthenticated messages dropped, by reason.
     public internal(set) var dropped: [String: Int] = [:]
+    /// `dropped` as the last run's `messages_refused` event counted it.
+    var droppedReported: [String: Int] = [:]
     var lastHousekeeping = Date.distantPast
     var lastAggregate = Date.distantPast
 
@@ -126,6 +128,13 @@ public final class Broker {
         guard registry.move(id, to: .retiring) else { return }
         sockets.send(ControlMessage(kind: .retire, worker: id, epoch: epoch))
     }
+
+    /// Admits a CURVE public key for worker `id` alone, from the first address it connects from
+    /// (the per-worker keys of a run's launcher). Without CURVE it does nothing.
+    public func admit(publicKey: String, as id: String) { sockets.admit(publicKey, as: id) }
+
+    /// Forgets a key given to `admit` (its worker is gone).
+    public func revoke(publicKey: String) { sockets.revoke(publicKey) }
 
     /// The launcher saw this worker's process exit: no need to wait for its silence.
     public func workerExited(_ id: String) { markLost(id, now: Date()) }

@@ -60,8 +60,8 @@ final class BrokerSockets {
         let ready = ZMQPoller.readable(sockets, timeoutMs: timeoutMs)
         if ready[0] {
             var handled = 0
-            while handled < limit, let frames = try? sub.receive(dontWait: true) {
-                handle(Self.decode(frames))
+            while handled < limit, let (frames, userID) = try? sub.receiveWithUserID(dontWait: true) {
+                handle(Self.decode(frames, userID: userID))
                 handled += 1
             }
         }
@@ -70,13 +70,24 @@ final class BrokerSockets {
         }
     }
 
+    /// Admits a CURVE key for one worker id (no-op without CURVE).
+    func admit(_ publicKey: String, as id: String) { zap?.admit(publicKey, as: id) }
+
+    /// Forgets a key admitted for one worker.
+    func revoke(_ publicKey: String) { zap?.revoke(publicKey) }
+
     /// Frames off the metrics endpoint as a typed input.
-    static func decode(_ frames: [[UInt8]]) -> BrokerInput {
+    /// - Parameter userID: the connection's ZAP User-Id: a key admitted for one worker speaks only as it,
+    ///   and never as a planner.
+    static func decode(_ frames: [[UInt8]], userID: String = "") -> BrokerInput {
         do {
             if frames.first == plannerTopic {
+                if !userID.isEmpty { return .dropped("impersonation") }
                 return .planner(try WireCodec.decode(frames, topics: ["planner"], as: PlannerMessage.self).1)
             }
-            return .worker(try WireCodec.decodeWorkerMessage(frames))
+            let message = try WireCodec.decodeWorkerMessage(frames)
+            if !userID.isEmpty && message.worker != userID { return .dropped("impersonation") }
+            return .worker(message)
         } catch {
             return .dropped(frames.first == plannerTopic ? "planner" : error.counterKey)
         }

@@ -13,9 +13,11 @@ public final class PlannerClient: ScalingContext {
     private var publisher: ZMQSocket?
     private var outbox: [PlannerMessage] = []
     private let log: (String) -> Void
+    private let curve: CurveClientKeys?
 
-    public init(endpoints: BrokerEndpoints, log: @escaping (String) -> Void = { _ in }) {
+    public init(endpoints: BrokerEndpoints, curve: CurveClientKeys? = nil, log: @escaping (String) -> Void = { _ in }) {
         self.endpoints = endpoints
+        self.curve = curve
         self.log = log
     }
 
@@ -58,6 +60,10 @@ public final class PlannerClient: ScalingContext {
     public func run(interval: Double = 0.25, stop: () -> Bool, tick: (PlannerClient) -> Void) throws {
         let control = try ZMQSocket(context, .sub)
         let publisher = try ZMQSocket(context, .xpub)
+        if let curve {
+            try curve.apply(to: control)
+            try curve.apply(to: publisher)
+        }
         try control.subscribe("agg")
         try control.connect(endpoints.control)
         try publisher.connect(endpoints.metrics)

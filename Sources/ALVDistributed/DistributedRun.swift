@@ -66,10 +66,17 @@ public final class DistributedRun {
         let scaling = plan.profile?.scaling.flatMap { $0.mode == .fixed ? nil : $0 }
             ?? Scaling(mode: .fixed, minWorkers: count, maxWorkers: count, cooldownSec: 0)
         let e = broker.endpoints
+        // Workers on this machine reach a broker bound to every interface over loopback.
+        let localHost = e.host == "0.0.0.0" || e.host == "*" ? "127.0.0.1" : e.host == "::" ? "::1" : e.host
+        let keys = broker.configuration.curve.map { WorkerInvocation.WorkerKeys.perWorker(serverPublicKey: $0.keys.publicKey) }
         let pool = WorkerPool(
             hosts: placement.hosts,
-            command: WorkerInvocation(brokerHost: e.host, workPort: e.workPort, metricsPort: e.metricsPort, controlPort: e.controlPort),
-            localExecutable: placement.localExecutable, logDirectory: placement.logDirectory, remoteBrokerHost: placement.remoteBrokerHost)
+            command: WorkerInvocation(brokerHost: localHost, workPort: e.workPort, metricsPort: e.metricsPort, controlPort: e.controlPort, curve: keys),
+            localExecutable: placement.localExecutable, logDirectory: placement.logDirectory, remoteBrokerHost: placement.remoteBrokerHost ?? localHost)
+        log("broker listening on \(e.host) work \(e.workPort) metrics \(e.metricsPort) control \(e.controlPort)"
+            + (broker.configuration.curve.map { " (CURVE, public key \($0.keys.publicKey); each worker gets its own key pair over its stdin)" } ?? " (plain TCP)"))
+        pool.admit = { [unowned broker] key, worker in broker.admit(publicKey: key, as: worker) }
+        pool.revoke = { [unowned broker] key in broker.revoke(publicKey: key) }
         pool.retireGrace = broker.configuration.unitSeconds + 3
         // Lead times measured in earlier runs are the starting estimate; this run's are kept for the next.
         if let known = try? store.leadTimes() { pool.seedLeadTimes(known) }

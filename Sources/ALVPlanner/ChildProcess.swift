@@ -111,6 +111,21 @@ public final class ChildProcess {
         reap()
     }
 
+    /// Writes `bytes` to the child's stdin (a short line fits the pipe's buffer at once).
+    /// - Returns: false when stdin is closed or the child is gone (EPIPE; SIGPIPE is ignored by alv).
+    @discardableResult
+    public func writeInput(_ bytes: [UInt8]) -> Bool {
+        guard stdinFD >= 0 else { return false }
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(stdinFD, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return false }
+            offset += n
+        }
+        return true
+    }
+
     /// Closes the child's stdin.
     public func closeInput() {
         if stdinFD >= 0 { close(stdinFD); stdinFD = -1 }

@@ -1,25 +1,61 @@
 import ALVProtocol
 import ALVModel
+import ALVTransport
 import Foundation
 
 /// How a launched process runs `alv worker` and reaches the broker.
 public struct WorkerInvocation: Sendable {
     public var brokerHost: String
     public var workPort: Int, metricsPort: Int, controlPort: Int
-    /// Extra `alv worker` arguments (CURVE keys, …).
+    /// Extra `alv worker` arguments.
     public var extraArguments: [String]
+    /// How workers speak CURVE; their keys go over the process's stdin (`--keys-on-stdin`), never argv.
+    public var curve: WorkerKeys?
 
-    public init(brokerHost: String, workPort: Int, metricsPort: Int, controlPort: Int, extraArguments: [String] = []) {
+    /// CURVE keys for launched workers.
+    public enum WorkerKeys: Sendable {
+        /// A fresh key pair per worker, admitted by the broker for that worker id alone (`alv run`).
+        case perWorker(serverPublicKey: String)
+        /// One pair for every worker, on the broker's static allow-list (`alv planner --curve-key`).
+        case shared(CurveClientKeys)
+    }
+
+    public init(brokerHost: String, workPort: Int, metricsPort: Int, controlPort: Int, extraArguments: [String] = [], curve: WorkerKeys? = nil) {
         self.brokerHost = brokerHost
         self.workPort = workPort
         self.metricsPort = metricsPort
         self.controlPort = controlPort
         self.extraArguments = extraArguments
+        self.curve = curve
     }
 
     func arguments(id: String, brokerHost host: String? = nil) -> [String] {
         ["worker", "--broker", host ?? brokerHost, "--work-port", String(workPort), "--metrics-port", String(metricsPort),
-         "--control-port", String(controlPort), "--id", id] + extraArguments
+         "--control-port", String(controlPort), "--id", id] + (curve == nil ? [] : ["--keys-on-stdin"]) + extraArguments
+    }
+}
+
+/// The line a launcher writes first on an `alv worker --keys-on-stdin`'s stdin.
+public enum KeysLine {
+    public static func render(_ keys: CurveClientKeys) -> String {
+        "alv-keys server=\(keys.serverPublicKey) public=\(keys.keys.publicKey) secret=\(keys.keys.secretKey)\n"
+    }
+
+    /// - Returns: the keys, or nil when `line` is not a keys line with three well-formed keys whose public
+    ///   key belongs to the secret one.
+    public static func parse(_ line: String) -> CurveClientKeys? {
+        let fields = line.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
+        guard fields.first == "alv-keys", fields.count == 4 else { return nil }
+        var values: [String: String] = [:]
+        for field in fields.dropFirst() {
+            let parts = field.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { return nil }
+            values[String(parts[0])] = String(parts[1])
+        }
+        guard let server = values["server"], let publicKey = values["public"], let secret = values["secret"],
+              [server, publicKey, secret].allSatisfy(CurveKeyPair.isValidKey),
+              (try? CurveKeyPair.publicKey(ofSecret: secret)) == publicKey else { return nil }
+        return CurveClientKeys(serverPublicKey: server, keys: CurveKeyPair(publicKey: publicKey, secretKey: secret))
     }
 }
 
@@ -39,6 +75,8 @@ public final class WorkerPool {
         public let process: ChildProcess
         public var hello: Date?
         public var stopping = false
+        /// The worker's own CURVE public key (`WorkerKeys.perWorker`).
+        var publicKey: String?
         var stopRequested: Date?
         var reported = false
         /// 0: asked to leave; 1: SIGTERM sent; 2: SIGKILL sent.
@@ -68,6 +106,10 @@ public final class WorkerPool {
     public private(set) var workers: [Launched] = []
     /// Asks the broker to retire a worker before its process is stopped (graceful scale-in).
     public var retire: ((String) -> Void)?
+    /// Tells the broker to admit a worker's own public key for its id alone (`WorkerKeys.perWorker`).
+    public var admit: ((_ publicKey: String, _ worker: String) -> Void)?
+    /// Tells the broker to forget a worker's key once its process is gone.
+    public var revoke: ((_ publicKey: String) -> Void)?
     private var lastLimited: (wanted: Int, running: Int, at: Date)?
     /// Seconds a retired worker has to finish its units (at most one unit's length) before it is signalled.
     public var retireGrace: Double = 8
@@ -174,11 +216,29 @@ public final class WorkerPool {
             arguments = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "ServerAliveInterval=2", "-o", "ServerAliveCountMax=3"]
                 + host.sshOptions + [host.host, "exec " + remote]
         }
+        let keys: CurveClientKeys?
+        switch command.curve {
+        case nil: keys = nil
+        case .shared(let shared): keys = shared
+        case .perWorker(let server):
+            guard let pair = try? CurveKeyPair.generate() else {
+                return PoolEvent(kind: "scale_limited", detail: ["wanted": .int(active.count + 1), "running": .int(active.count), "reason": "libzmq cannot make CURVE keys"])
+            }
+            keys = CurveClientKeys(serverPublicKey: server, keys: pair)
+            admit?(pair.publicKey, id)
+        }
         do {
             let process = try ChildProcess(arguments, stderrPath: "\(logDirectory)/\(id).log")
-            workers.append(Launched(id: id, host: host.host, process: process))
+            let launched = Launched(id: id, host: host.host, process: process)
+            if let keys {
+                // Over the pipe (and, for a remote host, ssh's channel): never in argv or a file.
+                process.writeInput(Array(KeysLine.render(keys).utf8))
+                if case .perWorker = command.curve { launched.publicKey = keys.keys.publicKey }
+            }
+            workers.append(launched)
             return PoolEvent(kind: "worker_started", detail: ["worker": .string(id), "host": .string(host.host), "pid": .int(Int(process.pid))])
         } catch {
+            if let keys, case .perWorker = command.curve { revoke?(keys.keys.publicKey) }
             markDown(i, reason: error.description)
             return PoolEvent(kind: "host_down", detail: ["host": .string(host.host), "reason": .string(error.description)])
         }
@@ -243,6 +303,7 @@ public final class WorkerPool {
                 worker.escalation = 1
             }
         }
+        for worker in workers where worker.reported { if let key = worker.publicKey { revoke?(key) } }
         workers.removeAll { $0.reported }
         return events
     }

@@ -6,7 +6,7 @@ import NIOPosix
 /// The built-in HTTP target for demos, tests and benchmarks, on SwiftNIO.
 ///
 /// Every path answers `{"ok":true}` (after the configured latency, or with an injected error);
-/// `/echo` returns the request; `GET /__stats` counts requests per method and path;
+/// `/echo` returns the request; `GET /__stats` counts requests per method and path and per client address;
 /// `GET /__bodies` returns recorded bodies. Paths under `/__` are not counted.
 public final class TargetServer: Sendable {
     public let stats: TargetStats
@@ -72,11 +72,18 @@ final class TargetHandler: ChannelInboundHandler {
     let started: NIODeadline
     private var head: HTTPRequestHead?
     private var body: ByteBuffer?
+    /// The client's IP address, read once per connection.
+    private var client = "?"
 
     init(configuration: TargetConfiguration, stats: TargetStats, started: NIODeadline) {
         self.configuration = configuration
         self.stats = stats
         self.started = started
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        client = context.remoteAddress?.ipAddress ?? "?"
+        context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -102,14 +109,14 @@ final class TargetHandler: ChannelInboundHandler {
 
         if path.hasPrefix("/__") {
             switch path {
-            case "/__stats": send(context: context, head: head, status: 200, json: Self.json(["total": stats.total, "requests": stats.counts]))
+            case "/__stats": send(context: context, head: head, status: 200, json: Self.json(["total": stats.total, "requests": stats.counts, "clients": stats.clients]))
             case "/__bodies": send(context: context, head: head, status: 200, json: Self.encode(stats.bodies))
             case "/__health": send(context: context, head: head, status: 200, json: "{\"ok\":true}")
             default: send(context: context, head: head, status: 404, json: "{\"error\":\"unknown\"}")
             }
             return
         }
-        stats.count(method: method, path: path, at: Date().timeIntervalSince1970)
+        stats.count(method: method, path: path, client: client, at: Date().timeIntervalSince1970)
         if configuration.recordBodies > 0 {
             stats.record(.init(method: method, path: path, contentType: head.headers.first(name: "content-type"), body: bodyText))
         }

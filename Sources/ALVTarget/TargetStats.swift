@@ -1,9 +1,10 @@
 import Synchronization
 
-/// Requests the target received, per method and path, and the last recorded bodies.
+/// Requests the target received, per method and path and per client address, and the last recorded bodies.
 public final class TargetStats: Sendable {
     struct State {
         var counts: [String: Int] = [:]
+        var clients: [String: Int] = [:]
         var total = 0
         var bodies: [RecordedBody] = []
         var firstSeen: [String: Double] = [:]
@@ -28,10 +29,11 @@ public final class TargetStats: Sendable {
         self.bodyLimit = bodyLimit
     }
 
-    func count(method: String, path: String, at unixTime: Double) {
+    func count(method: String, path: String, client: String, at unixTime: Double) {
         let key = "\(method) \(path)"
         state.withLock {
             $0.counts[key, default: 0] += 1
+            $0.clients[client, default: 0] += 1
             $0.total += 1
             if $0.firstSeen[key] == nil { $0.firstSeen[key] = unixTime }
             $0.lastSeen[key] = unixTime
@@ -65,5 +67,7 @@ public final class TargetStats: Sendable {
     /// Counts so far: `"GET /items"` → n.
     public var counts: [String: Int] { state.withLock { $0.counts } }
     public var total: Int { state.withLock { $0.total } }
+    /// Requests per client IP address.
+    public var clients: [String: Int] { state.withLock { $0.clients } }
     public var bodies: [RecordedBody] { state.withLock { $0.bodies } }
 }

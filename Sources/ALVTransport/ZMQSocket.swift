@@ -111,7 +111,13 @@ public final class ZMQSocket {
 
     /// Receives one multipart message; nil when `dontWait` is set and none is waiting.
     public func receive(dontWait: Bool = false) throws(ZMQError) -> [[UInt8]]? {
+        try receiveWithUserID(dontWait: dontWait)?.frames
+    }
+
+    /// Receives one multipart message with the User-Id the ZAP handler gave its connection ("" without one).
+    public func receiveWithUserID(dontWait: Bool = false) throws(ZMQError) -> (frames: [[UInt8]], userID: String)? {
         var frames: [[UInt8]] = []
+        var userID = ""
         while true {
             var message = zmq_msg_t()
             zmq_msg_init(&message)
@@ -121,13 +127,14 @@ public final class ZMQSocket {
                 if zmq_errno() == EAGAIN && frames.isEmpty { return nil }
                 throw .last("receive")
             }
+            if frames.isEmpty, let property = zmq_msg_gets(&message, "User-Id") { userID = String(cString: property) }
             let size = zmq_msg_size(&message)
             if size > 0, let data = zmq_msg_data(&message) {
                 frames.append(Array(UnsafeRawBufferPointer(start: data, count: size)))
             } else {
                 frames.append([])
             }
-            if zmq_msg_more(&message) == 0 { return frames }
+            if zmq_msg_more(&message) == 0 { return (frames, userID) }
         }
     }
 }

@@ -6,6 +6,8 @@ import Foundation
 /// 0 success, 1 thresholds failed, 2 bad input, 3 runtime failure.
 enum AlvMain {
     static func run() {
+        // A write to a pipe whose reader is gone (a worker's stdin, a closed client) returns EPIPE instead.
+        signal(SIGPIPE, SIG_IGN)
         do {
             var command = try Alv.parseAsRoot()
             try command.run()

@@ -2,6 +2,7 @@ import ALVCluster
 import ALVDashboard
 import ALVDistributed
 import ALVLifecycle
+import ALVPlanner
 import ALVProtocol
 import ALVEngine
 import ALVRun
@@ -32,13 +33,41 @@ struct BrokerAddressOptions: ParsableArguments {
     }
 }
 
+/// CURVE keys of a client of the broker (`alv planner`, `alv cluster up`): read here, and handed to the
+/// workers it starts over their stdin, so no key file is needed on the worker hosts.
+struct CurveClientOptions: ParsableArguments {
+    @Option(name: .customLong("curve-server-key"), help: ArgumentHelp("The broker's public key: a file from `alv keys generate`, or the key.", valueName: "FILE|KEY"))
+    var curveServerKey: String?
+
+    @Option(name: .customLong("curve-key"), help: ArgumentHelp("A key file from `alv keys generate` whose public key is on the broker's --allow-keys; used by this command and the workers it starts.", valueName: "FILE"))
+    var curveKey: String?
+
+    func validate() throws {
+        if (curveServerKey == nil) != (curveKey == nil) { throw ValidationError("--curve-server-key and --curve-key go together") }
+    }
+
+    /// - Returns: the keys, or nil for plain TCP (loopback, or `insecure`).
+    /// - Throws: bad input for a non-loopback broker without keys and without `insecure`, or an unreadable key file.
+    func keys(broker: String, insecure: Bool) throws -> CurveClientKeys? {
+        if let curveServerKey, let curveKey {
+            return CurveClientKeys(serverPublicKey: try KeyFiles.publicKey(curveServerKey), keys: try KeyFiles.keyPair(curveKey))
+        }
+        if !BrokerEndpoints.isLoopback(broker) && !insecure {
+            throw CLIError.badInput("--broker \(broker) is not loopback: give --curve-server-key and --curve-key, or --insecure")
+        }
+        return nil
+    }
+}
+
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
         abstract: "Run a stateless load worker connected to a broker.",
         discussion: """
             Exits on a retire message from the broker, on SIGTERM/SIGINT, or when its stdin (a pipe or socket, \
-            as under ssh) closes. With --curve-server-key it speaks CURVE; required for a non-loopback broker.
+            as under ssh) closes. With --curve-server-key it speaks CURVE; required for a non-loopback broker. \
+            With --keys-on-stdin it reads its keys from the first line of stdin (how `alv run --hosts` hands \
+            each worker its own pair over ssh): `alv-keys server=KEY public=KEY secret=KEY`.
             """)
 
     @Option(help: ArgumentHelp("The broker's host.", valueName: "HOST"))
@@ -55,6 +84,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("curve-key"), help: ArgumentHelp("This worker's key file (public and secret) from `alv keys generate`.", valueName: "FILE"))
     var curveKey: String?
 
+    @Flag(name: .customLong("keys-on-stdin"), help: "Read the broker's public key and this worker's key pair from the first line of stdin.")
+    var keysOnStdin = false
+
     @Flag(name: .customLong("insecure"), help: "Allow plain TCP to a non-loopback broker.")
     var insecure = false
 
@@ -63,8 +95,9 @@ struct WorkerCommand: ParsableCommand {
 
     func validate() throws {
         if (curveServerKey == nil) != (curveKey == nil) { throw ValidationError("--curve-server-key and --curve-key go together") }
-        if curveServerKey == nil && !BrokerEndpoints.isLoopback(broker) && !insecure {
-            throw ValidationError("--broker \(broker) is not loopback: give --curve-server-key and --curve-key, or --insecure")
+        if keysOnStdin && curveServerKey != nil { throw ValidationError("--keys-on-stdin and --curve-server-key are two ways to give the keys: choose one") }
+        if curveServerKey == nil && !keysOnStdin && !BrokerEndpoints.isLoopback(broker) && !insecure {
+            throw ValidationError("--broker \(broker) is not loopback: give --curve-server-key and --curve-key (or --keys-on-stdin), or --insecure")
         }
     }
 
@@ -72,6 +105,19 @@ struct WorkerCommand: ParsableCommand {
         var curve: CurveClientKeys? = nil
         if let curveServerKey, let curveKey {
             curve = CurveClientKeys(serverPublicKey: try KeyFiles.publicKey(curveServerKey), keys: try KeyFiles.keyPair(curveKey))
+        }
+        if keysOnStdin {
+            let line: String
+            switch Self.readLine(fd: STDIN_FILENO, timeout: 30) {
+            case .line(let text): line = text
+            case .ended: throw CLIError.badInput("--keys-on-stdin: stdin ended before a keys line")
+            case .timedOut: throw CLIError.badInput("--keys-on-stdin: no keys line on stdin within 30 s")
+            case .tooLong: throw CLIError.badInput("--keys-on-stdin: the first line of stdin is longer than 1 KiB")
+            }
+            guard let keys = KeysLine.parse(line) else {
+                throw CLIError.badInput("--keys-on-stdin: expected the first line of stdin to be `alv-keys server=KEY public=KEY secret=KEY` with 40-character Z85 keys, the public key matching the secret")
+            }
+            curve = keys
         }
         let configuration = WorkerConfiguration(broker: ports.endpoints(host: broker), id: id, curve: curve)
         let verbose = self.verbose
@@ -83,6 +129,28 @@ struct WorkerCommand: ParsableCommand {
         } catch {
             throw CLIError.runtime("worker: \(error)")
         }
+    }
+
+    enum LineRead { case line(String), ended, timedOut, tooLong }
+
+    /// Reads one line (at most 1 KiB) byte by byte, so nothing after it is taken from the stream.
+    static func readLine(fd: Int32, timeout: Double) -> LineRead {
+        var bytes: [UInt8] = []
+        let deadline = Date().addingTimeInterval(timeout)
+        while bytes.count < 1024 {
+            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let left = Int32(max(0, deadline.timeIntervalSinceNow * 1000))
+            let polled = poll(&ready, 1, left)
+            if polled < 0 && errno == EINTR { continue }
+            guard polled > 0 else { return .timedOut }
+            var byte: UInt8 = 0
+            let n = read(fd, &byte, 1)
+            if n < 0 && errno == EINTR { continue }
+            guard n == 1 else { return .ended }
+            if byte == UInt8(ascii: "\n") { return .line(String(decoding: bytes, as: UTF8.self)) }
+            bytes.append(byte)
+        }
+        return .tooLong
     }
 
     /// A worker under ssh (stdin a pipe or socket) exits when the session ends.

@@ -26,6 +26,11 @@ struct PlannerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Hosts file (default: this machine only).", valueName: "FILE"))
     var hosts: String?
 
+    @OptionGroup var curve: CurveClientOptions
+
+    @Flag(help: "Allow plain TCP to a non-loopback broker (the planner and its workers).")
+    var insecure = false
+
     @Option(help: "predictive, reactive or fixed (default: the running profile's scaling mode, else predictive).")
     var mode: String?
 
@@ -58,11 +63,14 @@ struct PlannerCommand: ParsableCommand {
             hostList = file.hosts
             remoteBroker = file.brokerAddress
         }
-        let client = PlannerClient(endpoints: ports.endpoints(host: broker)) { printError("alv planner: \($0)") }
+        let keys = try curve.keys(broker: broker, insecure: insecure)
+        let client = PlannerClient(endpoints: ports.endpoints(host: broker), curve: keys) { printError("alv planner: \($0)") }
         ChildProcess.adoptOrphans()
         let pool = WorkerPool(
             hosts: hostList,
-            command: WorkerInvocation(brokerHost: broker, workPort: ports.workPort, metricsPort: ports.metricsPort, controlPort: ports.controlPort),
+            command: WorkerInvocation(
+                brokerHost: broker, workPort: ports.workPort, metricsPort: ports.metricsPort, controlPort: ports.controlPort,
+                extraArguments: insecure ? ["--insecure"] : [], curve: keys.map { .shared($0) }),
             localExecutable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
             logDirectory: ".alv/logs", remoteBrokerHost: remoteBroker ?? broker)
         let overrides = PlannerBesideBroker.Overrides(

@@ -38,11 +38,7 @@ struct ClusterUpCommand: ParsableCommand {
     @Option(help: "Workers to run (default: every host's max_workers).")
     var workers: Int?
 
-    @Option(name: .customLong("curve-server-key"), help: ArgumentHelp("Passed to each worker (a path on its host).", valueName: "FILE"))
-    var curveServerKey: String?
-
-    @Option(name: .customLong("curve-key"), help: ArgumentHelp("Passed to each worker (a path on its host).", valueName: "FILE"))
-    var curveKey: String?
+    @OptionGroup var curve: CurveClientOptions
 
     @Flag(help: "Passed to each worker: plain TCP to a non-loopback broker.")
     var insecure = false
@@ -51,7 +47,6 @@ struct ClusterUpCommand: ParsableCommand {
 
     func validate() throws {
         if let workers, workers < 1 { throw ValidationError("--workers expects at least 1, got \(workers)") }
-        if (curveServerKey == nil) != (curveKey == nil) { throw ValidationError("--curve-server-key and --curve-key go together") }
     }
 
     func run() throws {
@@ -63,15 +58,14 @@ struct ClusterUpCommand: ParsableCommand {
         if let text = try? String(contentsOfFile: state.state, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), kill(pid, 0) == 0 {
             throw CLIError.badInput("a pool is already up (pid \(pid), \(state.state)); stop it with `alv cluster down`")
         }
-        var extra: [String] = []
-        if let curveServerKey, let curveKey { extra += ["--curve-server-key", curveServerKey, "--curve-key", curveKey] }
-        if insecure { extra.append("--insecure") }
+        let keys = try curve.keys(broker: address, insecure: insecure)
+        let extra = insecure ? ["--insecure"] : []
         let target = workers ?? file.hosts.reduce(0) { $0 + $1.maxWorkers }
         let directory = (state.state as NSString).deletingLastPathComponent
         ChildProcess.adoptOrphans()
         let pool = WorkerPool(
             hosts: file.hosts,
-            command: WorkerInvocation(brokerHost: address, workPort: ports.workPort, metricsPort: ports.metricsPort, controlPort: ports.controlPort, extraArguments: extra),
+            command: WorkerInvocation(brokerHost: address, workPort: ports.workPort, metricsPort: ports.metricsPort, controlPort: ports.controlPort, extraArguments: extra, curve: keys.map { .shared($0) }),
             localExecutable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
             logDirectory: (directory.isEmpty ? "." : directory) + "/logs", remoteBrokerHost: address)
         if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }

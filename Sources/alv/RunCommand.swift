@@ -10,6 +10,7 @@ import ALVMetrics
 import ALVModel
 import ALVRun
 import ALVStore
+import ALVTransport
 import ALVTemplates
 import ArgumentParser
 import Foundation
@@ -56,6 +57,9 @@ struct RunCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Hosts file for remote workers.", valueName: "FILE"))
     var hosts: String?
+
+    @Option(help: ArgumentHelp("Address the broker binds (default: the hosts file's broker_address when it is an address, every interface when it is a name, else 127.0.0.1).", valueName: "HOST"))
+    var listen: String?
 
     @Option(name: .customLong("unit-sec"), help: "Distributed runs: length of one work unit in seconds.")
     var unitSeconds: Double = 5
@@ -137,14 +141,6 @@ struct RunCommand: ParsableCommand {
         } catch {
             throw CLIError.runtime("--db \(store.db): \(error)")
         }
-        let broker: Broker
-        do {
-            broker = try Broker(
-                configuration: BrokerConfiguration(endpoints: BrokerEndpoints(host: "127.0.0.1", workPort: 0, metricsPort: 0, controlPort: 0), unitSeconds: unitSeconds),
-                store: metricsStore, log: { printError("alv broker: \($0)") })
-        } catch {
-            throw CLIError.runtime("broker: \(error)")
-        }
         // Where workers run: the hosts file, or this machine.
         var placement = WorkerPlacement(
             hosts: [HostsFile.Host(host: "local", maxWorkers: max(count, plan.profile?.scaling?.maxWorkers ?? 0))], remoteBrokerHost: nil,
@@ -154,6 +150,23 @@ struct RunCommand: ParsableCommand {
             guard let file = result.model else { throw CLIError.badInput(result.diagnostics.map(\.description).joined(separator: "\n")) }
             placement.hosts = file.hosts
             placement.remoteBrokerHost = file.brokerAddress
+        }
+        let bind = listen ?? placement.remoteBrokerHost.map { Self.isAddressLiteral($0) ? $0 : "0.0.0.0" } ?? "127.0.0.1"
+        // Workers on other machines, or a broker off loopback: CURVE, with a key pair for this run and one
+        // for each worker, handed over its stdin.
+        var curve: CurveServerKeys?
+        if placement.hosts.contains(where: { !$0.isLocal }) || !BrokerEndpoints.isLoopback(bind) {
+            do { curve = CurveServerKeys(keys: try CurveKeyPair.generate(), allowedClients: []) } catch { throw CLIError.runtime("broker: \(error)") }
+        }
+        let broker: Broker
+        do {
+            broker = try Broker(
+                configuration: BrokerConfiguration(endpoints: BrokerEndpoints(host: bind, workPort: 0, metricsPort: 0, controlPort: 0), curve: curve, unitSeconds: unitSeconds),
+                store: metricsStore, log: { printError("alv broker: \($0)") })
+        } catch let error as ZMQError {
+            throw CLIError.runtime("broker: cannot listen on \(bind)\(listen == nil ? " (the hosts file's broker_address; --listen chooses another)" : ""): \(error)")
+        } catch {
+            throw CLIError.runtime("broker: \(error)")
         }
         ChildProcess.adoptOrphans()
         let run = DistributedRun(broker: broker, feed: feed) { printError("alv: \($0)") }
@@ -166,6 +179,12 @@ struct RunCommand: ParsableCommand {
         } catch let error as BrokerError {
             throw CLIError.runtime(error.description)
         }
+    }
+
+    /// Whether `host` is an IPv4 or IPv6 address (ZeroMQ binds an address or an interface, not a name).
+    static func isAddressLiteral(_ host: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 
     /// Serves the dashboard (default 127.0.0.1:8089); a busy port is reported, not fatal.

@@ -8,7 +8,7 @@ struct TargetCommand: ParsableCommand {
         abstract: "Serve the built-in HTTP target for demos, tests and benchmarks.",
         discussion: """
             Every path answers {"ok":true}; /echo returns the request as JSON; GET /__stats counts requests per \
-            method and path; GET /__bodies returns recorded bodies (--record-bodies). Per-path behaviour and time \
+            method and path and per client address; GET /__bodies returns recorded bodies (--record-bodies). Per-path behaviour and time \
             windows (errors on /buy between second 5 and 15, a stall) come from --config FILE; see \
             config/targets/ for examples.
             """)

@@ -1,3 +1,4 @@
+import ALVTransport
 import ALVModel
 import ALVSystem
 import ALVTemplates
@@ -99,6 +100,23 @@ import Testing
             let result = try AlvBinary.run(command.split(separator: " ").map(String.init) + ["--help"], in: directory.path)
             #expect(result.status == 0 && result.stdout.contains("USAGE"), "alv \(command) --help: \(result.stdout.suffix(300))\(result.stderr.suffix(300))")
         }
+    }
+
+    @Test func workerKeysOnStdinAreCheckedBeforeAnythingConnects() throws {
+        let remote = ["worker", "--broker", "10.9.9.9", "--keys-on-stdin"]
+        let pair = try CurveKeyPair.generate(), other = try CurveKeyPair.generate()
+        let cases: [(stdin: String?, says: String)] = [
+            (nil, "stdin ended before a keys line"),
+            ("hello\n", "expected the first line of stdin to be `alv-keys"),
+            ("alv-keys server=\(other.publicKey) public=\(other.publicKey) secret=\(pair.secretKey)\n", "the public key matching the secret"),
+            (String(repeating: "x", count: 2000), "longer than 1 KiB"),
+        ]
+        for c in cases {
+            let result = try AlvBinary.run(remote, in: directory.path, timeout: 10, stdin: c.stdin)
+            #expect(result.status == 2 && result.stderr.contains("--keys-on-stdin") && result.stderr.contains(c.says), "\(result.stderr)")
+        }
+        let plain = try AlvBinary.run(["worker", "--broker", "10.9.9.9"], in: directory.path, timeout: 10)
+        #expect(plain.status == 2 && plain.stderr.contains("is not loopback"), "\(plain.stderr)")
     }
 
     @Test func badDatabasePathIsBadInput() throws {

@@ -16,10 +16,7 @@ struct LabTests {
         #expect(ssh.status == 0 && ssh.output.contains(lab.hosts[1]), "\(ssh.output)")
 
         // The binary alone, in an empty directory.
-        let bin = lab.directory.file("bin")
-        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
-        let alv = bin + "/alv"
-        try FileManager.default.copyItem(atPath: AlvBinary.url.path, toPath: alv)
+        let alv = try lab.copyBinary()
 
         let targetPort = 18_000 + Int.random(in: 0..<1000)
         let target = try lab.spawn(lab.inside("c", [alv, "target", "--host", lab.controller, "--port", String(targetPort), "--duration", "90"]), log: "target.log")
@@ -42,5 +39,82 @@ struct LabTests {
         let served = try #require(try JSONSerialization.jsonObject(with: Data(stats.output.utf8)) as? [String: Any])
         #expect(served["total"] as? Int == summary["requests_total"] as? Int, "target \(served), summary \(summary["requests_total"] ?? "?")")
         #expect(summary["metrics_gaps"] as? Int == 0)
+    }
+}
+
+/// `alv run --hosts` across three hosts: the broker binds the controller's address, speaks CURVE with a key
+/// pair for the run and one per worker handed over ssh's stdin, and a client with a key of its own gets no
+/// work and is counted.
+@Suite(.serialized, .enabled(if: NetnsLab.available, "needs root, iproute2 and openssh-server"))
+struct LabRunTests {
+    @Test func runOverThreeHostsWithCurveKeysOverStdin() throws {
+        let lab = try NetnsLab(hosts: 3)
+        let alv = try lab.copyBinary()
+
+        let targetPort = 18_000 + Int.random(in: 0..<1000)
+        let target = try lab.spawn(lab.inside("c", [alv, "target", "--host", lab.controller, "--port", String(targetPort), "--duration", "120"]), log: "target.log")
+        defer { target.stop(grace: 0) }
+        let hostsFile = lab.directory.write("hosts.json", """
+            {"broker_address": "\(lab.controller)", "hosts": [
+              {"host": "h1", "max_workers": 1, "alv_path": "\(alv)", "ssh_options": ["-F", "\(lab.sshConfig)"]},
+              {"host": "h2", "max_workers": 1, "alv_path": "\(alv)", "ssh_options": ["-F", "\(lab.sshConfig)"]},
+              {"host": "h3", "max_workers": 1, "alv_path": "\(alv)", "ssh_options": ["-F", "\(lab.sshConfig)"]}]}
+            """)
+        let vector = lab.directory.write("v.json", #"{"vector_id": "lab3", "name": "Three hosts", "duration_sec": 10, "load": {"target_rps": 300}, "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}"#)
+        let out = lab.directory.file("summary.json")
+        let command = [alv, "run", vector, "--target", "http://\(lab.controller):\(targetPort)", "--hosts", hostsFile, "--workers", "3",
+                       "--db", lab.directory.file("alv.db"), "--no-dashboard", "--json"].map { "'\($0)'" }.joined(separator: " ")
+        let run = try lab.spawn(lab.inside("c", ["sh", "-c", "exec \(command) > '\(out)'"]), log: "run.log")
+        defer { run.stop(grace: 0) }
+
+        // The broker's public key and ports are printed; a client with a key of its own tries to join from h3.
+        var banner: Substring?
+        let deadline = Date().addingTimeInterval(30)
+        while banner == nil && Date() < deadline && run.isRunning {
+            banner = run.stderrTail(100_000).split(separator: "\n").first { $0.contains("broker listening on") }
+            usleep(100_000)
+        }
+        let line = try #require(banner, "\(run.stderrTail())")
+        #expect(line.contains("on \(lab.controller) ") && line.contains("CURVE"), "\(line)")
+        func field(_ name: String) -> String? {
+            let words = line.split(separator: " ").map(String.init)
+            return words.firstIndex(of: name).map { words[$0 + 1].trimmingCharacters(in: CharacterSet(charactersIn: ";)")) }
+        }
+        let serverKey = try #require(field("key"))
+        let keys = lab.directory.file("rogue")
+        #expect(NetnsLab.shell([alv, "keys", "generate", "--out", keys, "--name", "rogue"]).status == 0)
+        let rogue = try lab.spawn(lab.inside("h3", [alv, "worker", "--broker", lab.controller, "--work-port", field("work")!, "--metrics-port", field("metrics")!,
+                                                   "--control-port", field("control")!, "--curve-server-key", serverKey, "--curve-key", keys + "/rogue.key", "--id", "rogue", "-v"]),
+                                  log: "rogue.log")
+        defer { rogue.stop(grace: 0) }
+
+        // While the run goes on: every worker took its keys from stdin; no command line on any host holds one.
+        var sawWorkers = false
+        while run.isRunning && Date() < deadline.addingTimeInterval(60) {
+            let ps = NetnsLab.shell(["ps", "-eo", "args"]).output
+            let workers = ps.split(separator: "\n").filter { $0.contains(" worker ") && $0.contains("--keys-on-stdin") && !$0.hasPrefix("ssh") }
+            if workers.count >= 3 { sawWorkers = true }
+            #expect(!ps.contains("secret=") && !ps.contains("alv-keys"), "a secret in argv: \(ps)")
+            usleep(500_000)
+        }
+        #expect(sawWorkers, "three workers with --keys-on-stdin were seen in ps")
+        while run.isRunning { usleep(100_000) }
+        #expect(run.exitStatus == 0, "\(run.stderrTail(3000))")
+
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+        let workerIDs = (summary["workers"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+        #expect(workerIDs.count == 3 && ["h1", "h2", "h3"].allSatisfy { h in workerIDs.contains { $0.hasPrefix(h + "-") } }, "\(workerIDs)")
+        let stats = NetnsLab.shell(lab.inside("c", ["curl", "-s", "http://\(lab.controller):\(targetPort)/__stats"]))
+        let served = try #require(try JSONSerialization.jsonObject(with: Data(stats.output.utf8)) as? [String: Any])
+        #expect(served["total"] as? Int == summary["requests_total"] as? Int, "target \(served), summary \(summary["requests_total"] ?? "?")")
+        let clients = served["clients"] as? [String: Int] ?? [:]
+        #expect(Set(clients.keys) == Set(lab.hosts) && clients.values.allSatisfy { $0 > 300 }, "requests by client address: \(clients)")
+        #expect(summary["metrics_gaps"] as? Int == 0)
+        // The rogue was refused and counted, and took no unit.
+        let refused = (summary["events"] as? [[String: Any]] ?? []).first { $0["kind"] as? String == "messages_refused" }?["detail"] as? [String: Any]
+        #expect((refused?["unauthenticated"] as? Int ?? 0) >= 1, "\(String(describing: refused))")
+        #expect(!workerIDs.contains("rogue"))
+        let rogueLog = (try? String(contentsOfFile: lab.directory.file("rogue.log"), encoding: .utf8)) ?? ""
+        #expect(!rogueLog.contains("connected as") && !rogueLog.contains("unit"), "\(rogueLog)")
     }
 }

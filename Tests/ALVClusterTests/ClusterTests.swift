@@ -115,6 +115,47 @@ final class Cluster {
         _ = (intruder, member)
     }
 
+    /// A key admitted for one worker (as `alv run` admits each worker's own pair) speaks only as that worker,
+    /// never as another or as a planner, and only from the address it first connected from.
+    @Test func anAdmittedKeySpeaksOnlyAsItsWorkerFromItsAddress() throws {
+        let brokerKeys = try CurveKeyPair.generate(), a = try CurveKeyPair.generate()
+        let cluster = try Cluster(workers: 0, curve: CurveServerKeys(keys: brokerKeys, allowedClients: []))
+        cluster.broker.admit(publicKey: a.publicKey, as: "w-a")
+        let e = cluster.broker.endpoints
+        let context = ZMQContext()
+        /// An XPUB with key A, connected from `source`, once the broker's subscription has arrived.
+        func publisher(from source: String?) throws -> ZMQSocket? {
+            let socket = try ZMQSocket(context, .xpub)
+            try CurveClientKeys(serverPublicKey: brokerKeys.publicKey, keys: a).apply(to: socket)
+            try socket.connect("tcp://" + (source.map { "\($0):0;" } ?? "") + "127.0.0.1:\(e.metricsPort)")
+            let patience = Date().addingTimeInterval(3)
+            while Date() < patience {
+                cluster.broker.waitForWorkers(9, timeout: 0.05, cancellation: CancellationFlag())  // pumps the broker
+                if ZMQPoller.readable([socket], timeoutMs: 20)[0], let frames = try socket.receive(dontWait: true), frames.first?.first == 1 { return socket }
+            }
+            return nil
+        }
+        func hello(_ id: String, seq: UInt64) throws -> [[UInt8]] {
+            try WireCodec.encode(WorkerMessage(worker: id, incarnation: 0, seq: seq, .hello(.init(host: "test", pid: 1))))
+        }
+        let own = try #require(try publisher(from: nil), "key A is admitted from its first address")
+        try own.send(try hello("w-b", seq: 1))
+        try own.send(try WireCodec.encode(topic: "planner", PlannerMessage(kind: .retire, worker: "w-a")))
+        #expect(cluster.broker.waitForWorkers(1, timeout: 1, cancellation: CancellationFlag()) == 0)
+        #expect(cluster.broker.dropped["impersonation"] == 2, "\(cluster.broker.dropped)")
+        try own.send(try hello("w-a", seq: 2))
+        #expect(cluster.broker.waitForWorkers(1, timeout: 3, cancellation: CancellationFlag()) == 1)
+        #expect(cluster.broker.liveWorkers == ["w-a"])
+
+        // The same key from another address (127.0.0.2 is loopback too) is refused at the handshake.
+        #expect(try publisher(from: "127.0.0.2") == nil)
+        #expect((cluster.broker.dropped["key_elsewhere"] ?? 0) >= 1, "\(cluster.broker.dropped)")
+        // A revoked key is refused from anywhere.
+        cluster.broker.revoke(publicKey: a.publicKey)
+        #expect(try publisher(from: nil) == nil)
+        #expect((cluster.broker.dropped["unauthenticated"] ?? 0) >= 1, "\(cluster.broker.dropped)")
+    }
+
     @Test func hostileInputLeavesTheBrokerRunningAndCounted() throws {
         let target = try LiveTarget()
         let cluster = try Cluster(workers: 1)

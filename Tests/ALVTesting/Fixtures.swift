@@ -80,9 +80,11 @@ public enum AlvBinary {
     }()
 
     /// Runs `alv ARGS` in `directory` and waits for it; output goes through files so neither pipe can fill up.
-    public static func run(_ arguments: [String], in directory: String? = nil, environment: [String: String] = [:], timeout: TimeInterval = 60) throws -> Result {
+    /// - Parameter stdin: what the process reads on stdin (default: nothing, /dev/null).
+    public static func run(_ arguments: [String], in directory: String? = nil, environment: [String: String] = [:], timeout: TimeInterval = 60, stdin: String? = nil) throws -> Result {
         let scratch = TemporaryDirectory("alv-run")
         let out = scratch.file("stdout"), err = scratch.file("stderr")
+        let input = stdin.map { scratch.write("stdin", $0) }
         FileManager.default.createFile(atPath: out, contents: nil)
         FileManager.default.createFile(atPath: err, contents: nil)
         let process = Process()
@@ -94,7 +96,7 @@ public enum AlvBinary {
         process.environment = env
         process.standardOutput = FileHandle(forWritingAtPath: out)
         process.standardError = FileHandle(forWritingAtPath: err)
-        process.standardInput = FileHandle.nullDevice
+        process.standardInput = input.flatMap { FileHandle(forReadingAtPath: $0) } ?? FileHandle.nullDevice
         try process.run()
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(2_000) }

@@ -42,6 +42,15 @@ public final class NetnsLab {
         inside("c", ["ssh", "-F", sshConfig, host, command])
     }
 
+    /// Copies the built `alv` alone into an empty directory (`bin/` of the lab's state) and returns its path.
+    public func copyBinary() throws -> String {
+        let bin = directory.file("bin")
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        let alv = bin + "/alv"
+        if !FileManager.default.fileExists(atPath: alv) { try FileManager.default.copyItem(atPath: AlvBinary.url.path, toPath: alv) }
+        return alv
+    }
+
     /// Starts a long-running process (in its own process group, stopped with it).
     public func spawn(_ arguments: [String], log: String) throws -> ChildProcess {
         try ChildProcess(arguments, stderrPath: directory.file(log))
