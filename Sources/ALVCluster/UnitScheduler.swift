@@ -33,6 +33,10 @@ struct UnitScheduler {
     let lead: Double
     private(set) var units: [String: Record] = [:]
     private var counter = 0
+    /// Each vector's data files as sent with its units (nil: none, or sent by path), read once per run.
+    private var dataTexts: [String: [String: String]?] = [:]
+    /// Data files larger than this in total travel by path (the worker reads them from its own disk).
+    static let inlineDataLimit = 8 << 20
     /// Pushes one unit. - Returns: nil when sent, else why not.
     private let send: (UnitMessage) -> String?
     /// Records an event of the run.
@@ -66,6 +70,7 @@ struct UnitScheduler {
         let rampFrom = ramp > 0 ? min(1, offset / ramp) : 1
         let rampLeft = max(0, ramp - offset)
         let seconds = Double(to - from) / 1000
+        let data = inlineData(step)
         var sent = 0
         for (load, firstUser) in Self.split(vector.load, share: share, parts: workers.count) {
             counter += 1
@@ -73,7 +78,7 @@ struct UnitScheduler {
                 runID: runID, unitID: "\(runID)-u\(counter)", epoch: epoch, vector: vector, dataDirectory: step.dataDirectory,
                 baseURL: target, load: load, startMs: from, rampUpSec: rampLeft, rampFrom: rampFrom, durationSec: seconds,
                 deadlineMs: from + 1000, seed: seed &+ UInt64(counter) &* 0x9E37_79B9_7F4A_7C15, firstUserIndex: firstUser,
-                rateShape: vector.rateShape.map { Self.slice($0, fromSecond: offset, seconds: seconds) })
+                rateShape: vector.rateShape.map { Self.slice($0, fromSecond: offset, seconds: seconds) }, data: data)
             let message = UnitMessage(unit: unit, vectorIndex: vectorIndex, options: options)
             if let failure = send(message) {
                 event("unit_not_sent", ["unit_id": .string(unit.unitID), "reason": .string(failure)])
@@ -83,6 +88,29 @@ struct UnitScheduler {
             }
         }
         return sent
+    }
+
+    /// The data files of `step`'s vector, to send with its units: a worker on another machine needs nothing
+    /// on its disk. Read on first use; a file that cannot be read, or files above `inlineDataLimit`, go by
+    /// path instead (with an event), and the worker reports what it cannot find.
+    private mutating func inlineData(_ step: RunPlan.Step) -> [String: String]? {
+        let key = step.vector.vectorID + "\u{0}" + (step.dataDirectory ?? "")
+        if let known = dataTexts[key] { return known }
+        let resolver = DataFileResolver(baseDirectory: step.dataDirectory ?? FileManager.default.currentDirectoryPath, declared: step.vector.dataFiles)
+        var texts: [String: String]?
+        do {
+            let read = try resolver.texts(for: step.vector)
+            let bytes = read.values.reduce(0) { $0 + $1.utf8.count }
+            if bytes > Self.inlineDataLimit {
+                event("unit_data_by_path", ["vector_id": .string(step.vector.vectorID), "bytes": .int(bytes), "reason": .string("data files above \(Self.inlineDataLimit >> 20) MiB go by path: every worker needs them at the same place")])
+            } else if !read.isEmpty {
+                texts = read
+            }
+        } catch {
+            event("unit_data_by_path", ["vector_id": .string(step.vector.vectorID), "reason": .string(error.description)])
+        }
+        dataTexts[key] = .some(texts)
+        return texts
     }
 
     /// The vector's load split into `parts`: each part's load and its first virtual user (closed model).

@@ -69,7 +69,7 @@ public final class UnitExecutor {
         self.options = options
         self.sink = sink
         self.cancellation = cancellation
-        var resolver = DataFileResolver(baseDirectory: unit.dataDirectory ?? FileManager.default.currentDirectoryPath, declared: unit.vector.dataFiles)
+        var resolver = DataFileResolver(baseDirectory: unit.dataDirectory ?? FileManager.default.currentDirectoryPath, declared: unit.vector.dataFiles, inline: unit.data)
         let data = try resolver.templateData(for: unit.vector, environment: ProcessInfo.processInfo.environment)
         self.data = data
         requests = try unit.vector.requestTypes.map { try CompiledRequest($0, baseURL: unit.baseURL, data: data, options: options) }

@@ -10,8 +10,11 @@ public struct WorkUnit: Sendable, Equatable, Codable {
     /// The broker's epoch when the unit was issued; a worker drops units of an older epoch.
     public var epoch: Int
     public var vector: LoadVector
-    /// Directory that relative data files of the vector resolve against.
+    /// Directory that relative data files of the vector resolve against (a run on this machine).
     public var dataDirectory: String?
+    /// The vector's data files themselves, name → CSV text, so a worker on another machine needs none on
+    /// its disk; when present, `dataDirectory` is not read.
+    public var data: [String: String]?
     /// Prefix for relative request URLs, such as `http://127.0.0.1:8080`.
     public var baseURL: String
     /// This unit's share of the load (the vector's `load`, scaled for this worker).
@@ -36,9 +39,10 @@ public struct WorkUnit: Sendable, Equatable, Codable {
     public init(
         runID: String, unitID: String, epoch: Int = 0, vector: LoadVector, dataDirectory: String?, baseURL: String,
         load: LoadModel, startMs: Int64, rampUpSec: Double, rampFrom: Double = 0, durationSec: Double, deadlineMs: Int64,
-        seed: UInt64, firstUserIndex: Int = 0, rateShape: [Double]? = nil
+        seed: UInt64, firstUserIndex: Int = 0, rateShape: [Double]? = nil, data: [String: String]? = nil
     ) {
         self.rateShape = rateShape
+        self.data = data
         self.runID = runID
         self.unitID = unitID
         self.epoch = epoch
@@ -58,6 +62,6 @@ public struct WorkUnit: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case runID = "run_id", unitID = "unit_id", epoch, vector, dataDirectory = "data_directory", baseURL = "base_url", load
         case startMs = "start_ms", rampUpSec = "ramp_up_sec", rampFrom = "ramp_from", durationSec = "duration_sec", deadlineMs = "deadline_ms", seed
-        case firstUserIndex = "first_user_index", rateShape = "rate_shape"
+        case firstUserIndex = "first_user_index", rateShape = "rate_shape", data
     }
 }

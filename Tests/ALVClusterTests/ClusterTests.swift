@@ -115,6 +115,26 @@ final class Cluster {
         _ = (intruder, member)
     }
 
+    /// Units carry the vector's data files: a worker reads nothing from disk, so deleting the files mid-run
+    /// (as on a host that never had them) changes nothing.
+    @Test func unitsCarryTheirDataFiles() throws {
+        let target = try LiveTarget()
+        let cluster = try Cluster(workers: 2, unitSeconds: 1)
+        #expect(cluster.broker.waitForWorkers(2, timeout: 20, cancellation: CancellationFlag()) == 2)
+        let dir = cluster.directory.file("vector")
+        let csv = cluster.directory.write("vector/data/users.csv", "name,tier\nalice,gold\nbob,silver\n\"carol, jr\",bronze\n")
+        let json = #"{"vector_id": "data", "name": "Data", "duration_sec": 5, "load": {"target_rps": 100}, "request_types": [{"name": "u", "url": "/u/{{data.users.name}}", "frequency": 100}]}"#
+        let validated = VectorValidator.validate(Array(json.utf8), file: dir + "/v.json", baseDirectory: dir)
+        let vector = try #require(validated.model, "\(validated.diagnostics)")
+        let plan = RunPlan(profile: nil, steps: [.init(vector: vector, dataDirectory: dir)], target: target.url)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 1.5) { try? FileManager.default.removeItem(atPath: csv) }
+        let summary = try cluster.run(plan)
+        #expect(!FileManager.default.fileExists(atPath: csv))
+        #expect(summary.status == "completed" && summary.requestsTotal == UInt64(target.stats.total) && summary.requestsTotal >= 450, "\(summary.requestsTotal)")
+        #expect(!summary.events.contains { $0.kind == "unit_rejected" || $0.kind == "unit_data_by_path" }, "\(summary.events.map(\.kind))")
+        #expect(Set(target.stats.counts.keys) == ["GET /u/alice", "GET /u/bob", "GET /u/carol%2C%20jr"], "\(target.stats.counts)")
+    }
+
     /// A key admitted for one worker (as `alv run` admits each worker's own pair) speaks only as that worker,
     /// never as another or as a planner, and only from the address it first connected from.
     @Test func anAdmittedKeySpeaksOnlyAsItsWorkerFromItsAddress() throws {

@@ -8,15 +8,18 @@ import Foundation
 public struct DataFileResolver {
     public let baseDirectory: String
     public let declared: [String: DataFileSpec]
+    /// Files given as text (sent with a work unit): name → CSV. When set, nothing is read from disk.
+    public let inline: [String: String]?
     private var cache: [String: Result<DataSet, Problem>] = [:]
 
     public struct Problem: Error, Sendable, CustomStringConvertible {
         public var description: String
     }
 
-    public init(baseDirectory: String, declared: [String: DataFileSpec]) {
+    public init(baseDirectory: String, declared: [String: DataFileSpec], inline: [String: String]? = nil) {
         self.baseDirectory = baseDirectory
         self.declared = declared
+        self.inline = inline
     }
 
     /// The paths tried for `name`, in order.
@@ -30,7 +33,17 @@ public struct DataFileResolver {
         if let cached = cache[name] { return cached }
         let paths = candidates(for: name)
         let result: Result<DataSet, Problem>
-        if let found = paths.first(where: { FileManager.default.fileExists(atPath: $0) }) {
+        if let inline {
+            if let text = inline[name] {
+                do {
+                    result = .success(try DataSet.parse(name: name, text: text, path: paths.first ?? name))
+                } catch {
+                    result = .failure(Problem(description: "bad data file \(error.description)"))
+                }
+            } else {
+                result = .failure(Problem(description: "data file '\(name)' was not sent with the unit"))
+            }
+        } else if let found = paths.first(where: { FileManager.default.fileExists(atPath: $0) }) {
             do {
                 result = .success(try DataSet.load(name: name, path: found))
             } catch {
@@ -43,14 +56,35 @@ public struct DataFileResolver {
         return result
     }
 
-    /// The bindings for every data file the vector uses, ready for template compilation.
-    public mutating func templateData(for vector: LoadVector, environment: [String: String]) throws -> TemplateData {
+    /// Every data file the vector uses: those it declares and those its templates name.
+    public func names(for vector: LoadVector) -> Set<String> {
         var names = Set(declared.keys)
         for request in vector.requestTypes {
             for source in [request.url, request.payloadTemplate ?? ""] + Array(request.headers.values) {
                 if let parsed = try? ParsedTemplate.parse(source) { names.formUnion(parsed.dataReferences.map(\.file)) }
             }
         }
+        return names
+    }
+
+    /// The text of every data file the vector uses, read from disk, to send with its work units.
+    /// - Throws: `Problem` naming a file that is missing or unreadable.
+    public func texts(for vector: LoadVector) throws(Problem) -> [String: String] {
+        var texts: [String: String] = [:]
+        for name in names(for: vector) {
+            let paths = candidates(for: name)
+            guard let found = paths.first(where: { FileManager.default.fileExists(atPath: $0) }),
+                  let data = FileManager.default.contents(atPath: found) else {
+                throw Problem(description: "data file '\(name)' not found; looked for \(paths.joined(separator: ", "))")
+            }
+            texts[name] = String(decoding: data, as: UTF8.self)
+        }
+        return texts
+    }
+
+    /// The bindings for every data file the vector uses, ready for template compilation.
+    public mutating func templateData(for vector: LoadVector, environment: [String: String]) throws -> TemplateData {
+        let names = names(for: vector)
         var bindings: [TemplateData.Binding] = []
         for name in names.sorted() {
             switch load(name) {
