@@ -76,6 +76,10 @@ let package = Package(
         .target(name: "ALVPlanner", dependencies: ["ALVForecast", "ALVModel", "ALVProtocol", "ALVTransport", "CProcessControl"]),
         // prctl(PR_SET_CHILD_SUBREAPER) for the launchers (prctl is variadic).
         .target(name: "CProcessControl"),
+        // config/ (built-in vectors, profiles, targets, schemas) embedded at build time by the EmbedConfig plugin.
+        .target(name: "ALVBuiltins", plugins: ["EmbedConfig"]),
+        .plugin(name: "EmbedConfig", capability: .buildTool(), dependencies: ["alv-embed"]),
+        .executableTarget(name: "alv-embed"),
         // Versions of the linked C libraries, for `alv --version`.
         .target(name: "ALVSystem", dependencies: ["CCurl", "CZmq", "CSQLite"]),
 
@@ -83,7 +87,7 @@ let package = Package(
             name: "alv",
             dependencies: [
                 "ALVModel", "ALVStore", "ALVTemplates", "ALVSystem", "ALVEngine", "ALVRun", "ALVTarget", "ALVCluster", "ALVTransport", "ALVReport", "ALVDashboard", "ALVForecast", "ALVPlanner",
-                "ALVDistributed", "ALVLifecycle", "ALVProtocol",
+                "ALVBuiltins", "ALVDistributed", "ALVLifecycle", "ALVProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Micro-benchmarks that print figures (scripts/bench-*); never part of the tests.
@@ -105,11 +109,11 @@ let package = Package(
         .testTarget(name: "ALVStoreTests", dependencies: ["ALVStore", "ALVTesting"]),
         .testTarget(name: "ALVForecastTests", dependencies: ["ALVForecast", "ALVTesting"]),
         .testTarget(name: "ALVPlannerTests", dependencies: ["ALVForecast", "ALVPlanner", "ALVProtocol", "ALVTesting"]),
-        .testTarget(name: "ALVCLITests", dependencies: ["ALVModel", "ALVStore", "ALVSystem", "ALVTemplates", "ALVTesting", "ALVTransport"]),
+        .testTarget(name: "ALVCLITests", dependencies: ["ALVBuiltins", "ALVModel", "ALVStore", "ALVSystem", "ALVTemplates", "ALVTesting", "ALVTransport"]),
     ]
 )
 
-for target in package.targets where target.type != .system {
+for target in package.targets where target.type != .system && target.type != .plugin {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("ExistentialAny"))
     target.swiftSettings = settings

@@ -24,12 +24,13 @@ struct DemoCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Serve the live dashboard here.", valueName: "HOST:PORT"))
     var dashboard = "127.0.0.1:8089"
 
+    @Flag(name: .customLong("no-dashboard"), help: "Do not serve the dashboard (a machine without a browser, CI).")
+    var noDashboard = false
+
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        guard let configDirectory = ConfigDirectory.locate() else {
-            throw CLIError.runtime("cannot find the config/ folder with the demo files; set ALV_CONFIG_DIR")
-        }
+        let configDirectory = try ConfigDirectory.locate(beside: store.db)
         let behaviourFile = configDirectory + "/targets/demo.json"
         let behaviour: TargetConfiguration
         do {
@@ -48,7 +49,7 @@ struct DemoCommand: ParsableCommand {
         printError("alv demo: repository \(store.db); profile demo = demo-browse → demo-checkout → demo-spike")
 
         let reports = ((store.db as NSString).deletingLastPathComponent as NSString).appendingPathComponent("reports/latest")
-        let command = try RunCommand.parse(["demo", "--target", server.url, "--db", store.db, "--report", reports, "--dashboard", dashboard] + (json ? ["--json"] : []))
+        let command = try RunCommand.parse(["demo", "--target", server.url, "--db", store.db, "--report", reports] + (noDashboard ? ["--no-dashboard"] : ["--dashboard", dashboard]) + (json ? ["--json"] : []))
         defer {
             // Templated paths (/items/17) are grouped by their first segment.
             var byRoute: [String: Int] = [:]

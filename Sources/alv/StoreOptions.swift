@@ -1,3 +1,4 @@
+import ALVBuiltins
 import ALVStore
 import ArgumentParser
 import Foundation
@@ -10,7 +11,7 @@ struct StoreOptions: ParsableArguments {
     /// Opens the repository, loading the built-in vectors and profiles the first time.
     func openRepository() throws -> Repository {
         do {
-            return try Repository(path: db, builtinDirectory: ConfigDirectory.locate())
+            return try Repository(path: db, builtinDirectory: try ConfigDirectory.locate(beside: db))
         } catch let error as SQLiteError {
             // SQLITE_CANTOPEN, SQLITE_NOTADB: the path the user gave is the problem.
             if error.code == 14 || error.code == 26 {
@@ -25,9 +26,21 @@ struct StoreOptions: ParsableArguments {
 
 /// Finds the `config/` folder with the built-in vectors, profiles and schemas.
 enum ConfigDirectory {
-    /// `ALV_CONFIG_DIR`, else `./config`, else a `config/` beside an ancestor of the executable
-    /// (so a binary under `.build/` finds the checkout's folder).
-    static func locate() -> String? {
+    /// `ALV_CONFIG_DIR`, else `./config`, else a `config/` beside an ancestor of the executable (so a binary
+    /// under `.build/` finds the checkout's folder), else the copy embedded in the binary, written out
+    /// beside the store (`builtin/` in the directory of `db`) so data files resolve as in a checkout.
+    /// - Throws: `CLIError.runtime` when the embedded copy cannot be written there.
+    static func locate(beside db: String) throws -> String {
+        if let found = locateOnDisk() { return found }
+        let directory = ((db as NSString).deletingLastPathComponent as NSString).appendingPathComponent("builtin")
+        do {
+            return try Builtins.materialize(in: directory)
+        } catch {
+            throw CLIError.runtime("cannot write the built-in vectors and profiles to \(directory): \(error.localizedDescription)")
+        }
+    }
+
+    static func locateOnDisk() -> String? {
         let fm = FileManager.default
         func holdsVectors(_ dir: String) -> Bool { fm.fileExists(atPath: (dir as NSString).appendingPathComponent("vectors")) }
         if let dir = ProcessInfo.processInfo.environment["ALV_CONFIG_DIR"], !dir.isEmpty { return dir }

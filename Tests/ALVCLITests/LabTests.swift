@@ -42,6 +42,29 @@ struct LabTests {
     }
 }
 
+extension LabTests {
+    /// The binary copied alone to an empty directory of another host has its built-ins: the vector list and
+    /// the demo (its built-in target on that host's loopback), with nothing from a checkout.
+    @Test func theCopiedBinaryAloneRunsTheDemoOnAnotherHost() throws {
+        let lab = try NetnsLab(hosts: 1)
+        let alv = try lab.copyBinary()
+        #expect(!FileManager.default.fileExists(atPath: (alv as NSString).deletingLastPathComponent + "/config"))
+        let empty = lab.directory.file("empty-h1")
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let list = NetnsLab.shell(lab.overSSH("h1", "cd \(empty) && env -u ALV_CONFIG_DIR \(alv) vector list"))
+        #expect(list.status == 0 && list.output.contains("demo-browse") && list.output.contains("smoke"), "\(list.output)")
+        let demo = NetnsLab.shell(lab.overSSH("h1", "cd \(empty) && env -u ALV_CONFIG_DIR \(alv) demo --no-dashboard --json 2>/dev/null"), timeout: 120)
+        #expect(demo.status == 0, "\(demo.output.suffix(1500))")
+        let json = demo.output.firstIndex(of: "{").map { String(demo.output[$0...]) } ?? ""
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(demo.output.suffix(500))")
+        #expect(summary["status"] as? String == "completed" && (summary["requests_total"] as? Int ?? 0) > 1000, "\(summary["status"] ?? "?")")
+        // The built-ins were written beside the store, data files included.
+        #expect(FileManager.default.fileExists(atPath: empty + "/.alv/builtin/vectors/data/users.csv"))
+        let schema = NetnsLab.shell(lab.overSSH("h1", "cd \(empty) && \(alv) schema print vector"))
+        #expect(schema.status == 0 && schema.output.contains("\"vector_id\""), "\(schema.output.prefix(300))")
+    }
+}
+
 /// `alv run --hosts` across three hosts: the broker binds the controller's address, speaks CURVE with a key
 /// pair for the run and one per worker handed over ssh's stdin, and a client with a key of its own gets no
 /// work and is counted.
