@@ -170,6 +170,7 @@ public final class Broker {
 
     private func handle(_ message: WorkerMessage, now: Date) {
         if case .hello(let hello) = message.body {
+            if let sent = hello.sentAtMs, sent.isFinite { sockets.sendClock(to: message.worker, echo: sent, epoch: epoch) }
             switch registry.hello(message, hello, now: now) {
             case .stale:
                 dropped["stale", default: 0] += 1
@@ -188,6 +189,7 @@ public final class Broker {
         case .hello:
             break
         case .heartbeat(let beat):
+            if let sent = beat.sentAtMs, sent.isFinite { sockets.sendClock(to: worker, echo: sent, epoch: epoch) }
             registry.heartbeat(worker, beat)
             if let session {
                 recorder?.workerSample(run: session.runID, second: Int64(now.timeIntervalSince1970), worker: worker, cpuSeconds: beat.cpuSeconds, rssBytes: beat.rssBytes, runningUnits: beat.runningUnits)
@@ -278,7 +280,8 @@ public final class Broker {
             return RunSummary.WorkerSummary(
                 id: record.id, host: record.host, lost: lost, requestsTotal: session?.requests[record.id] ?? 0,
                 cpuSeconds: ((session?.cpuSeconds[record.id] ?? 0) * 1000).rounded() / 1000, peakRSSBytes: record.peakRSS,
-                estimatedRequestsLost: lost ? (session?.estimatedLost[record.id] ?? 0).rounded() : nil)
+                estimatedRequestsLost: lost ? (session?.estimatedLost[record.id] ?? 0).rounded() : nil,
+                clockOffsetMs: record.clockOffsetMs.map { ($0 * 10).rounded() / 10 })
         }
     }
 

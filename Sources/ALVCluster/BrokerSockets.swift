@@ -1,5 +1,6 @@
 import ALVProtocol
 import ALVTransport
+import Foundation
 
 /// What arrived on the broker's metrics endpoint, decoded.
 enum BrokerInput {
@@ -103,6 +104,13 @@ final class BrokerSockets {
     /// Publishes a control message to every worker.
     func send(_ control: ControlMessage) {
         guard let frames = try? WireCodec.encode(topic: "ctl", control) else { return }
+        _ = try? pub.send(frames, dontWait: true)
+    }
+
+    /// Answers a worker's hello or heartbeat with the broker's time (only that worker subscribes to its topic).
+    func sendClock(to worker: String, echo sentAtMs: Double, epoch: Int) {
+        let answer = ControlMessage(kind: .clock, worker: worker, epoch: epoch, echoMs: sentAtMs, brokerMs: Date().timeIntervalSince1970 * 1000)
+        guard let frames = try? WireCodec.encode(topic: ControlMessage.clockTopic(worker), answer) else { return }
         _ = try? pub.send(frames, dontWait: true)
     }
 

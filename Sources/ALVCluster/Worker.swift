@@ -45,6 +45,7 @@ public final class Worker: Service, @unchecked Sendable {
     private var incarnation = 0
     private var seq: UInt64 = 0
     private var epoch = 0
+    private var clock = ClockOffsetEstimator()
     private let shared = WorkerShared()
     private var log: (String) -> Void
 
@@ -68,6 +69,7 @@ public final class Worker: Service, @unchecked Sendable {
         try pull.set(ZMQ_MAXMSGSIZE_OPTION, int64: Int64(WireCodec.maximumPayload))
         try control.set(ZMQ_MAXMSGSIZE_OPTION, int64: 1 << 20)
         try control.subscribe("ctl")
+        try control.subscribe(ControlMessage.clockTopic(configuration.id))
         try publisher.connect(configuration.broker.metrics)
         try control.connect(configuration.broker.control)
 
@@ -95,7 +97,12 @@ public final class Worker: Service, @unchecked Sendable {
             }
             if ready[1] {
                 while let frames = try control.receive(dontWait: true) {
-                    guard let (_, message) = try? WireCodec.decode(frames, topics: ["ctl"], as: ControlMessage.self) else { continue }
+                    let receivedMs = Self.wallClockMs()
+                    guard let (_, message) = try? WireCodec.decode(frames, topics: ["ctl", ControlMessage.clockTopic(configuration.id)], as: ControlMessage.self) else { continue }
+                    if message.kind == .clock {
+                        observeClock(message, receivedMs: receivedMs)
+                        continue
+                    }
                     if handle(message, publisher: publisher) && !draining {
                         // Retired: take no new work (the broker's PUSH stops routing here once we disconnect),
                         // finish the units in hand, then leave.
@@ -169,9 +176,25 @@ public final class Worker: Service, @unchecked Sendable {
         thread.start()
     }
 
+    /// This machine's Unix time in ms, as its own clock says (not the broker's).
+    static func wallClockMs() -> Double { Date().timeIntervalSince1970 * 1000 }
+
+    /// A clock answer: the estimate moves, and the engine schedules by the broker's time from now on.
+    private func observeClock(_ answer: ControlMessage, receivedMs: Double) {
+        guard answer.worker == configuration.id, let sent = answer.echoMs, let broker = answer.brokerMs else { return }
+        let before = clock.offsetMs
+        guard clock.add(sentMs: sent, brokerMs: broker, receivedMs: receivedMs), let offset = clock.offsetMs else { return }
+        MonotonicClock.setReferenceOffset(ms: offset)
+        if before == nil || abs(offset - (before ?? 0)) >= ClockOffsetEstimator.stepMs {
+            log("clock: the broker's is \(Int(offset.rounded())) ms ahead of this machine's (round trip \(Int((clock.roundTripMs ?? 0).rounded())) ms); units run in broker time")
+        }
+    }
+
     /// - Returns: true when the worker must exit.
     private func handle(_ message: ControlMessage, publisher: ZMQSocket) -> Bool {
         switch message.kind {
+        case .clock:
+            return false
         case .retire:
             return message.worker == nil || message.worker == configuration.id
         case .stopRun:
@@ -206,11 +229,13 @@ public final class Worker: Service, @unchecked Sendable {
     }
 
     private func hello() -> WorkerMessage {
-        message(.hello(.init(host: ProcessInfo.processInfo.hostName, pid: getpid())))
+        message(.hello(.init(host: ProcessInfo.processInfo.hostName, pid: getpid(), sentAtMs: Self.wallClockMs())))
     }
 
     private func heartbeat() -> WorkerMessage {
-        message(.heartbeat(.init(cpuSeconds: ProcessStats.cpuSeconds(), rssBytes: ProcessStats.residentBytes(), runningUnits: shared.running.withLock { $0.count })))
+        message(.heartbeat(.init(
+            cpuSeconds: ProcessStats.cpuSeconds(), rssBytes: ProcessStats.residentBytes(), runningUnits: shared.running.withLock { $0.count },
+            sentAtMs: Self.wallClockMs(), clockOffsetMs: clock.offsetMs.map { ($0 * 10).rounded() / 10 })))
     }
 }
 

@@ -42,6 +42,8 @@ public struct WorkerRecord: Sendable {
     var lastSeen: Date
     var lastSeq: UInt64
     var peakRSS: UInt64 = 0
+    /// The broker's clock minus the worker's, as its last heartbeat said.
+    var clockOffsetMs: Double?
 }
 
 /// Worker membership: who is there, in which state, under which incarnation; sequence gaps; silence.
@@ -106,6 +108,7 @@ public struct WorkerRegistry: Sendable {
     mutating func heartbeat(_ id: String, _ beat: WorkerMessage.Heartbeat) {
         guard workers[id] != nil else { return }
         workers[id]!.peakRSS = max(workers[id]!.peakRSS, beat.rssBytes)
+        if let offset = beat.clockOffsetMs, offset.isFinite, abs(offset) < 1e12 { workers[id]!.clockOffsetMs = offset }
     }
 
     /// Workers that take new windows, sorted by id.

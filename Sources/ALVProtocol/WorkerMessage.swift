@@ -18,10 +18,15 @@ public struct WorkerMessage: Sendable, Equatable, Codable {
     public struct Hello: Sendable, Equatable, Codable {
         public var host: String
         public var pid: Int32
-        public init(host: String, pid: Int32) {
+        /// The worker's Unix time in ms when it sent this (its own clock): the broker answers with its
+        /// time, and the worker learns its clock's offset.
+        public var sentAtMs: Double?
+        public init(host: String, pid: Int32, sentAtMs: Double? = nil) {
             self.host = host
             self.pid = pid
+            self.sentAtMs = sentAtMs
         }
+        enum CodingKeys: String, CodingKey { case host, pid, sentAtMs = "sent_at_ms" }
     }
 
     /// Once a second: alive, with the process's CPU time, memory and running units.
@@ -29,12 +34,20 @@ public struct WorkerMessage: Sendable, Equatable, Codable {
         public var cpuSeconds: Double
         public var rssBytes: UInt64
         public var runningUnits: Int
-        public init(cpuSeconds: Double, rssBytes: UInt64, runningUnits: Int) {
+        /// As in `Hello`.
+        public var sentAtMs: Double?
+        /// The broker's clock minus this worker's, as the worker estimates it (nil before the first answer).
+        public var clockOffsetMs: Double?
+        public init(cpuSeconds: Double, rssBytes: UInt64, runningUnits: Int, sentAtMs: Double? = nil, clockOffsetMs: Double? = nil) {
             self.cpuSeconds = cpuSeconds
             self.rssBytes = rssBytes
             self.runningUnits = runningUnits
+            self.sentAtMs = sentAtMs
+            self.clockOffsetMs = clockOffsetMs
         }
-        enum CodingKeys: String, CodingKey { case cpuSeconds = "cpu_s", rssBytes = "rss_bytes", runningUnits = "running_units" }
+        enum CodingKeys: String, CodingKey {
+            case cpuSeconds = "cpu_s", rssBytes = "rss_bytes", runningUnits = "running_units", sentAtMs = "sent_at_ms", clockOffsetMs = "clock_offset_ms"
+        }
     }
 
     /// A unit was received and will run: the broker learns who holds it.

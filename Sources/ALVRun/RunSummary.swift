@@ -64,8 +64,11 @@ public struct RunSummary: Sendable, Codable, Equatable {
         /// For a lost worker: requests its units would have sent between its last message and the
         /// moment the broker handed its load to others.
         public var estimatedRequestsLost: Double?
+        /// The broker's clock minus the worker's, as the worker last estimated it (ms); units run in broker time.
+        public var clockOffsetMs: Double?
 
-        public init(id: String, host: String, lost: Bool, requestsTotal: UInt64, cpuSeconds: Double, peakRSSBytes: UInt64, estimatedRequestsLost: Double? = nil) {
+        public init(id: String, host: String, lost: Bool, requestsTotal: UInt64, cpuSeconds: Double, peakRSSBytes: UInt64, estimatedRequestsLost: Double? = nil, clockOffsetMs: Double? = nil) {
+            self.clockOffsetMs = clockOffsetMs
             self.id = id
             self.host = host
             self.lost = lost
@@ -77,7 +80,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
 
         enum CodingKeys: String, CodingKey {
             case id, host, lost, requestsTotal = "requests_total", cpuSeconds = "cpu_s", peakRSSBytes = "peak_rss_bytes"
-            case estimatedRequestsLost = "estimated_requests_lost"
+            case estimatedRequestsLost = "estimated_requests_lost", clockOffsetMs = "clock_offset_ms"
         }
     }
 

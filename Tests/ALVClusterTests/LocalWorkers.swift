@@ -15,14 +15,25 @@ final class LocalWorkers {
 
     /// Starts `count` workers connected to `endpoints`.
     /// - Throws: when a process cannot be started.
-    public func start(_ count: Int, endpoints: BrokerEndpoints, idPrefix: String = "local", extraArguments: [String] = []) throws {
+    /// - Parameters:
+    ///   - environment: added to this process's environment for the workers.
+    ///   - launcher: a command the worker runs under (`["/usr/bin/faketime", "-f", "+3s"]`).
+    public func start(_ count: Int, endpoints: BrokerEndpoints, idPrefix: String = "local", extraArguments: [String] = [],
+                      environment: [String: String] = [:], launcher: [String] = []) throws {
         for index in 0..<count {
             let process = Process()
-            process.executableURL = executable
-            process.arguments = [
+            let arguments = [
                 "worker", "--broker", endpoints.host, "--work-port", String(endpoints.workPort), "--metrics-port", String(endpoints.metricsPort),
                 "--control-port", String(endpoints.controlPort), "--id", "\(idPrefix)-\(index + 1)",
             ] + extraArguments
+            if let program = launcher.first {
+                process.executableURL = URL(fileURLWithPath: program)
+                process.arguments = Array(launcher.dropFirst()) + [executable.path] + arguments
+            } else {
+                process.executableURL = executable
+                process.arguments = arguments
+            }
+            if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
             let pipe = Pipe()
             process.standardInput = pipe
             process.standardOutput = FileHandle.nullDevice

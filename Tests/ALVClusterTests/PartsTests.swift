@@ -176,3 +176,36 @@ struct UnitSchedulerTests {
         #expect(UnitScheduler.slice([1, 2], fromSecond: 0, seconds: 0.5) == [1])
     }
 }
+
+/// The worker's clock-offset estimate, fed answers with known offsets and delays.
+struct ClockOffsetEstimatorTests {
+    /// An answer from a broker `offset` ms ahead, with `out` ms to get there and `back` ms to return.
+    func answer(_ estimator: inout ClockOffsetEstimator, at sent: Double, offset: Double, out: Double, back: Double) {
+        estimator.add(sentMs: sent, brokerMs: sent + out + offset, receivedMs: sent + out + back)
+    }
+
+    @Test func theShortestRoundTripWinsAndTheEstimateSettles() {
+        var e = ClockOffsetEstimator()
+        #expect(e.offsetMs == nil)
+        answer(&e, at: 1_000, offset: -3000, out: 1, back: 1)
+        #expect(e.offsetMs == -3000)
+        // A queued answer (40 ms back, 1 ms out) alone would say −3019.5; the quick sample is trusted instead.
+        answer(&e, at: 2_000, offset: -3000, out: 1, back: 40)
+        #expect(e.offsetMs == -3000 && e.roundTripMs == 2)
+        // The true offset drifts to −2990: the estimate moves towards it, a third at a time.
+        for i in 0..<12 { answer(&e, at: 3_000 + Double(i) * 1000, offset: -2990, out: 0.5, back: 0.5) }
+        #expect(abs(e.offsetMs! + 2990) < 0.1, "\(e.offsetMs!)")
+    }
+
+    @Test func aSteppedClockIsTakenAtOnceAndNonsenseIsRefused() {
+        var e = ClockOffsetEstimator()
+        answer(&e, at: 1_000, offset: 0, out: 1, back: 1)
+        answer(&e, at: 2_000, offset: 5_000, out: 3, back: 3)
+        #expect(e.offsetMs == 5_000, "a 5 s step is not smoothed")
+        let backwards = e.add(sentMs: 10, brokerMs: 0, receivedMs: 5)
+        let notANumber = e.add(sentMs: .nan, brokerMs: 0, receivedMs: 5)
+        let infinite = e.add(sentMs: 0, brokerMs: .infinity, receivedMs: 5)
+        #expect(!backwards && !notANumber && !infinite)
+        #expect(e.offsetMs == 5_000)
+    }
+}
