@@ -101,7 +101,7 @@ struct LabRunTests {
         #expect(line.contains("on \(lab.controller) ") && line.contains("CURVE"), "\(line)")
         func field(_ name: String) -> String? {
             let words = line.split(separator: " ").map(String.init)
-            return words.firstIndex(of: name).map { words[$0 + 1].trimmingCharacters(in: CharacterSet(charactersIn: ";)")) }
+            return words.firstIndex(of: name).map { words[$0 + 1].trimmingCharacters(in: CharacterSet(charactersIn: ";")) }
         }
         let serverKey = try #require(field("key"))
         let keys = lab.directory.file("rogue")
@@ -139,5 +139,67 @@ struct LabRunTests {
         #expect(!workerIDs.contains("rogue"))
         let rogueLog = (try? String(contentsOfFile: lab.directory.file("rogue.log"), encoding: .utf8)) ?? ""
         #expect(!rogueLog.contains("connected as") && !rogueLog.contains("unit"), "\(rogueLog)")
+    }
+
+    /// Predictive scaling onto namespace hosts: from 1,000 to 4,000 req/s at second 15, the planner starts two
+    /// workers over ssh on other hosts before the step; then one host's link goes down mid-step, its worker is
+    /// named lost with an estimate, its units go to the others, and the run completes.
+    @Test func predictiveScaleOutOntoHostsAndALinkThatGoesDown() throws {
+        let lab = try NetnsLab(hosts: 3)
+        let alv = try lab.copyBinary()
+        let db = lab.directory.file("alv.db")
+        let low = lab.directory.write("low.json", #"{"vector_id": "lab-low", "name": "1k", "duration_sec": 15, "load": {"target_rps": 1000}, "request_types": [{"name": "get", "url": "/", "frequency": 100}]}"#)
+        let high = lab.directory.write("high.json", #"{"vector_id": "lab-high", "name": "4k", "duration_sec": 15, "load": {"target_rps": 4000}, "request_types": [{"name": "get", "url": "/", "frequency": 100}]}"#)
+        let profile = lab.directory.write("profile.json", """
+            {"profile_id": "lab-step", "name": "1k, 4k at second 15, 1k at 30", "duration_sec": 40, "vector_sequence": ["lab-low", "lab-high", "lab-low"],
+             "scaling": {"mode": "predictive", "min_workers": 1, "max_workers": 3, "capacity_per_worker": 1500, "cooldown_sec": 5, "margin_sec": 1}}
+            """)
+        for (kind, file) in [("vector", low), ("vector", high), ("profile", profile)] {
+            let added = NetnsLab.shell([alv, kind, "add", file, "--db", db])
+            #expect(added.status == 0, "\(added.output)")
+        }
+        let targetPort = 18_000 + Int.random(in: 0..<1000)
+        let target = try lab.spawn(lab.inside("c", [alv, "target", "--host", lab.controller, "--port", String(targetPort), "--threads", "2", "--duration", "120"]), log: "target.log")
+        defer { target.stop(grace: 0) }
+        let hostsFile = lab.directory.write("hosts.json", """
+            {"broker_address": "\(lab.controller)", "hosts": [
+              {"host": "h1", "max_workers": 1, "alv_path": "\(alv)", "ssh_options": ["-F", "\(lab.sshConfig)"]},
+              {"host": "h2", "max_workers": 1, "alv_path": "\(alv)", "ssh_options": ["-F", "\(lab.sshConfig)"]},
+              {"host": "h3", "max_workers": 1, "alv_path": "\(alv)", "ssh_options": ["-F", "\(lab.sshConfig)"]}]}
+            """)
+        let out = lab.directory.file("summary.json")
+        let command = [alv, "run", "lab-step", "--target", "http://\(lab.controller):\(targetPort)", "--hosts", hostsFile,
+                       "--db", db, "--no-dashboard", "--json"].map { "'\($0)'" }.joined(separator: " ")
+        let run = try lab.spawn(lab.inside("c", ["sh", "-c", "exec \(command) > '\(out)'"]), log: "run.log")
+        defer { run.stop(grace: 0) }
+        // The profile starts once the first worker has joined ("running … on 1 worker processes").
+        let deadline = Date().addingTimeInterval(40)
+        while !run.stderrTail(100_000).contains("running profile") && Date() < deadline && run.isRunning { usleep(50_000) }
+        let started = Date()
+        // Mid-step (second 22 of the profile), h3's cable is pulled.
+        while Date() < started.addingTimeInterval(22) && run.isRunning { usleep(50_000) }
+        #expect(lab.link("h3", up: false))
+        let end = Date().addingTimeInterval(60)
+        while run.isRunning && Date() < end { usleep(100_000) }
+        #expect(run.exitStatus == 0, "\(run.stderrTail(3000))")
+
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any], "\(run.stderrTail(2000))")
+        let p = try ScalingRunTests.Timeline(String(decoding: try Data(contentsOf: URL(fileURLWithPath: out)), as: UTF8.self))
+        #expect(summary["status"] as? String == "completed")
+        let stepAt = try #require(p.vectorStart("lab-high"))
+        let joined = p.all("worker_joined")
+        let remote = joined.filter { ($0.detail["worker"] ?? "").hasPrefix("h2-") || ($0.detail["worker"] ?? "").hasPrefix("h3-") }
+        #expect(remote.count >= 2 && remote.allSatisfy { $0.at < stepAt }, "workers on h2 and h3 join before the step: \(joined.map { ($0.at, $0.detail) }), step \(stepAt)")
+        let lost = p.all("worker_lost")
+        #expect(lost.contains { ($0.detail["worker"] ?? "").hasPrefix("h3-") && $0.detail["estimated_requests_lost"] != nil }, "\(lost.map(\.detail))")
+        let workers = summary["workers"] as? [[String: Any]] ?? []
+        #expect(workers.contains { ($0["id"] as? String ?? "").hasPrefix("h3-") && $0["lost"] as? Bool == true && $0["estimated_requests_lost"] != nil }, "\(workers)")
+        let stats = NetnsLab.shell(lab.inside("c", ["curl", "-s", "http://\(lab.controller):\(targetPort)/__stats"]))
+        let served = try #require(try JSONSerialization.jsonObject(with: Data(stats.output.utf8)) as? [String: Any])
+        let clients = served["clients"] as? [String: Int] ?? [:]
+        #expect(Set(clients.keys) == Set(lab.hosts), "\(clients)")
+        // What the broker counted is what the target got, less what h3 sent after its last message arrived.
+        let total = served["total"] as? Int ?? 0, counted = summary["requests_total"] as? Int ?? 0
+        #expect(counted <= total && Double(total - counted) <= 2 * 4000 / 3 * 5, "target \(total), summary \(counted)")
     }
 }

@@ -42,6 +42,11 @@ public final class NetnsLab {
         inside("c", ["ssh", "-F", sshConfig, host, command])
     }
 
+    /// Takes host `ns`'s only link down (or up): as if its cable were pulled.
+    public func link(_ ns: String, up: Bool) -> Bool {
+        Self.shell(["ip", "-n", "\(name)-\(ns)", "link", "set", "eth0", up ? "up" : "down"]).status == 0
+    }
+
     /// Copies the built `alv` alone into an empty directory (`bin/` of the lab's state) and returns its path.
     public func copyBinary() throws -> String {
         let bin = directory.file("bin")
