@@ -212,7 +212,7 @@ public final class WorkerPool {
         if host.isLocal {
             arguments = [localExecutable] + command.arguments(id: id)
         } else {
-            let remote = ([host.alvPath] + command.arguments(id: id, brokerHost: remoteBrokerHost)).map(Self.shellQuoted).joined(separator: " ")
+            let remote = ([Self.remotePath(host.alvPath)] + command.arguments(id: id, brokerHost: remoteBrokerHost).map(Self.shellQuoted)).joined(separator: " ")
             arguments = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "ServerAliveInterval=2", "-o", "ServerAliveCountMax=3"]
                 + host.sshOptions + [host.host, "exec " + remote]
         }
@@ -242,6 +242,11 @@ public final class WorkerPool {
             markDown(i, reason: error.description)
             return PoolEvent(kind: "host_down", detail: ["host": .string(host.host), "reason": .string(error.description)])
         }
+    }
+
+    /// `alv_path` for the remote shell: quoted, with a leading `~/` meaning the remote user's home.
+    static func remotePath(_ path: String) -> String {
+        path.hasPrefix("~/") ? "\"$HOME\"/" + shellQuoted(String(path.dropFirst(2))) : shellQuoted(path)
     }
 
     static func shellQuoted(_ s: String) -> String {

@@ -65,6 +65,51 @@ extension LabTests {
     }
 }
 
+extension LabTests {
+    /// `alv cluster install` copies the binary to each host's home only when it is missing or differs, checks
+    /// that it starts there, and `alv run --hosts` then starts workers from `~/.alv/bin/alv`.
+    @Test func clusterInstallCopiesWhatIsMissingAndRunsUseIt() throws {
+        let lab = try NetnsLab(hosts: 2)
+        let alv = try lab.copyBinary()
+        let hostsFile = lab.directory.write("hosts.json", """
+            {"broker_address": "\(lab.controller)", "hosts": [
+              {"host": "h1", "max_workers": 1, "alv_path": "~/.alv/bin/alv", "ssh_options": ["-F", "\(lab.sshConfig)"]},
+              {"host": "h2", "max_workers": 1, "alv_path": "~/.alv/bin/alv", "ssh_options": ["-F", "\(lab.sshConfig)"]}]}
+            """)
+        func install() throws -> [String: String] {
+            let result = NetnsLab.shell(lab.inside("c", [alv, "cluster", "install", "--hosts", hostsFile]), timeout: 120)
+            #expect(result.status == 0, "\(result.output)")
+            var lines: [String: String] = [:]
+            for line in result.output.split(separator: "\n") where line.hasPrefix("h") {
+                let parts = line.split(separator: ":", maxSplits: 1)
+                if parts.count == 2 { lines[String(parts[0])] = String(parts[1]) }
+            }
+            return lines
+        }
+        var lines = try install()
+        #expect(lines["h1"]?.contains("copied") == true && lines["h2"]?.contains("copied") == true && lines.values.allSatisfy { $0.contains("starts (alv ") }, "\(lines)")
+        // Each host has a home of its own (scripts/lab); the copy is there under a versioned name.
+        let bin = lab.directory.file("home-h2/.alv/bin")
+        let versioned = try #require(try FileManager.default.contentsOfDirectory(atPath: bin).first { $0.hasPrefix("alv-") && !$0.hasSuffix(".part") })
+        #expect(FileManager.default.contentsEqual(atPath: bin + "/" + versioned, andPath: alv))
+        lines = try install()
+        #expect(lines["h1"]?.contains("already there") == true && lines["h2"]?.contains("already there") == true, "\(lines)")
+        // A damaged copy is replaced; the good one is left alone.
+        FileManager.default.createFile(atPath: bin + "/" + versioned, contents: Data("not alv".utf8))
+        lines = try install()
+        #expect(lines["h1"]?.contains("already there") == true && lines["h2"]?.contains("copied") == true, "\(lines)")
+
+        let targetPort = 18_000 + Int.random(in: 0..<1000)
+        let target = try lab.spawn(lab.inside("c", [alv, "target", "--host", lab.controller, "--port", String(targetPort), "--duration", "60"]), log: "target.log")
+        defer { target.stop(grace: 0) }
+        let vector = lab.directory.write("v.json", #"{"vector_id": "inst", "name": "Installed", "duration_sec": 3, "load": {"target_rps": 200}, "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}"#)
+        let run = NetnsLab.shell(lab.inside("c", [alv, "run", vector, "--target", "http://\(lab.controller):\(targetPort)", "--hosts", hostsFile, "--workers", "2",
+                                                   "--db", lab.directory.file("alv.db"), "--no-dashboard", "--json"]), timeout: 60)
+        #expect(run.status == 0, "\(run.output.suffix(1500))")
+        #expect(run.output.contains("\"h1-") && run.output.contains("\"h2-"), "\(run.output.suffix(800))")
+    }
+}
+
 /// `alv run --hosts` across three hosts: the broker binds the controller's address, speaks CURVE with a key
 /// pair for the run and one per worker handed over ssh's stdin, and a client with a key of its own gets no
 /// work and is counted.
