@@ -19,6 +19,8 @@ final class BrokerSockets {
     private let sub: ZMQSocket
     private let pub: ZMQSocket
     private let zap: ZAPAuthenticator?
+    /// With CURVE: PAIR sockets reading each endpoint's failed handshakes (plain-TCP peers).
+    private var monitors: [ZMQSocket] = []
     /// What was bound (ports 0 resolved).
     let endpoints: BrokerEndpoints
 
@@ -44,6 +46,15 @@ final class BrokerSockets {
         // A retire or stop sent just before the broker exits still reaches the workers.
         try pub.setLinger(ms: 500)
         try sub.subscribe("")
+        if curve != nil {
+            for (index, socket) in [push, sub, pub].enumerated() {
+                let endpoint = "inproc://alv-handshakes-\(index)"
+                try socket.monitor(endpoint, events: ZMQSocket.handshakeFailureEvents)
+                let reader = try ZMQSocket(context, .pair)
+                try reader.connect(endpoint)
+                monitors.append(reader)
+            }
+        }
         let host = requested.host
         func bind(_ socket: ZMQSocket, _ port: Int) throws(ZMQError) -> Int {
             let endpoint = try socket.bind("tcp://\(host):\(port == 0 ? "*" : String(port))")
@@ -58,6 +69,7 @@ final class BrokerSockets {
     func poll(timeoutMs: Int, limit: Int = 10_000, handle: (BrokerInput) -> Void) {
         var sockets = [sub]
         if let zap { sockets.append(zap.socket) }
+        sockets += monitors
         let ready = ZMQPoller.readable(sockets, timeoutMs: timeoutMs)
         if ready[0] {
             var handled = 0
@@ -66,8 +78,12 @@ final class BrokerSockets {
                 handled += 1
             }
         }
-        if sockets.count > 1 && ready[1], let zap {
+        if zap != nil && ready[1], let zap {
             for reason in zap.answer() { handle(.dropped(reason)) }
+        }
+        let firstMonitor = sockets.count - monitors.count
+        for (i, monitor) in monitors.enumerated() where ready[firstMonitor + i] {
+            while (try? monitor.receive(dontWait: true)) != nil { handle(.dropped("handshake_failed")) }
         }
     }
 

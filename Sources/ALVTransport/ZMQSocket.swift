@@ -28,7 +28,7 @@ public final class ZMQContext: Sendable {
 /// bounds it: a socket whose last messages matter (a worker's metrics and goodbye) keeps them that long.
 public final class ZMQSocket {
     public enum Kind: Int32 {
-        case push = 8, pull = 7, pub = 1, sub = 2, xpub = 9, xsub = 10, rep = 4, req = 3, router = 6, dealer = 5
+        case push = 8, pull = 7, pub = 1, sub = 2, xpub = 9, xsub = 10, rep = 4, req = 3, router = 6, dealer = 5, pair = 0
     }
 
     let handle: UnsafeMutableRawPointer
@@ -82,6 +82,15 @@ public final class ZMQSocket {
         var size = buffer.count
         zmq_getsockopt(handle, ZMQ_LAST_ENDPOINT, &buffer, &size)
         return cString(buffer)
+    }
+
+    /// Handshakes that failed before authentication: a peer with another security mechanism (plain TCP to a
+    /// CURVE socket) or a broken greeting. ZAP refusals are counted by the ZAP handler.
+    public static let handshakeFailureEvents = Int32(ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+
+    /// Publishes this socket's `events` on `endpoint` (inproc) for a PAIR socket to read.
+    public func monitor(_ endpoint: String, events: Int32) throws(ZMQError) {
+        if zmq_socket_monitor(handle, endpoint, events) != 0 { throw .last("socket_monitor \(endpoint)") }
     }
 
     public func connect(_ endpoint: String) throws(ZMQError) {

@@ -200,6 +200,15 @@ final class Cluster {
         // The same key from another address (127.0.0.2 is loopback too) is refused at the handshake.
         #expect(try publisher(from: "127.0.0.2") == nil)
         #expect((cluster.broker.dropped["key_elsewhere"] ?? 0) >= 1, "\(cluster.broker.dropped)")
+        // A peer without CURVE fails the handshake, on the work endpoint (no unit reaches it) and the metrics one.
+        let plainPull = try ZMQSocket(context, .pull), plainPub = try ZMQSocket(context, .xpub)
+        try plainPull.connect("tcp://127.0.0.1:\(e.workPort)")
+        try plainPub.connect("tcp://127.0.0.1:\(e.metricsPort)")
+        let patience = Date().addingTimeInterval(3)
+        while (cluster.broker.dropped["handshake_failed"] ?? 0) < 2 && Date() < patience {
+            cluster.broker.waitForWorkers(9, timeout: 0.05, cancellation: CancellationFlag())
+        }
+        #expect((cluster.broker.dropped["handshake_failed"] ?? 0) >= 2, "\(cluster.broker.dropped)")
         // A revoked key is refused from anywhere.
         cluster.broker.revoke(publicKey: a.publicKey)
         #expect(try publisher(from: nil) == nil)

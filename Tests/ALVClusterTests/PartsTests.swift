@@ -197,6 +197,24 @@ struct ClockOffsetEstimatorTests {
         #expect(abs(e.offsetMs! + 2990) < 0.1, "\(e.offsetMs!)")
     }
 
+    /// A broker that was busy (or paused) answers late: every sample for a while has one long side. With
+    /// equal clocks the estimate stays at 0, and a real offset is still found.
+    @Test func aBrokerThatAnswersLateMovesNothing() {
+        var e = ClockOffsetEstimator()
+        // The hello waited 900 ms in the broker's queue: alone it says +450 ms ± 450.
+        answer(&e, at: 1_000, offset: 0, out: 900, back: 1)
+        #expect(e.offsetMs == 0, "an offset inside its own uncertainty is not applied: \(e.offsetMs!)")
+        // Quick answers, then a pause of eight heartbeats answered together.
+        for i in 0..<5 { answer(&e, at: 2_000 + Double(i) * 1000, offset: 0, out: 0.5, back: 0.5) }
+        for i in 0..<8 { answer(&e, at: 7_000 + Double(i) * 1000, offset: 0, out: 8_000 - Double(i) * 1000, back: 1) }
+        #expect(abs(e.offsetMs!) < 0.5, "\(e.offsetMs!)")
+        var ahead = ClockOffsetEstimator()
+        answer(&ahead, at: 1_000, offset: -3000, out: 900, back: 1)
+        #expect(abs(ahead.offsetMs! + 3000 - 449.5) < 0.01, "a first late sample is used, within its uncertainty")
+        for i in 0..<6 { answer(&ahead, at: 2_000 + Double(i) * 1000, offset: -3000, out: 1, back: 1) }
+        #expect(abs(ahead.offsetMs! + 3000) < 2, "\(ahead.offsetMs!)")
+    }
+
     @Test func aSteppedClockIsTakenAtOnceAndNonsenseIsRefused() {
         var e = ClockOffsetEstimator()
         answer(&e, at: 1_000, offset: 0, out: 1, back: 1)
