@@ -197,6 +197,11 @@ public final class Broker {
         case .accepted(let accepted):
             session?.scheduler.held(accepted.unitID, by: worker)
         case .metrics(let metrics):
+            if let why = metrics.delta.implausibility {
+                dropped["implausible", default: 0] += 1
+                if (dropped["implausible"] ?? 0) <= 3 { log("dropped metrics from \(worker): \(why)") }
+                return
+            }
             guard let session, session.add(metrics, from: worker) else {
                 dropped["other_run", default: 0] += 1
                 return

@@ -148,10 +148,16 @@ public final class Worker: Service, @unchecked Sendable {
         guard let (_, message) = try? WireCodec.decode(frames, topics: ["unit"], as: UnitMessage.self) else { return }
         let unit = message.unit
         guard unit.epoch >= epoch else { return }
-        let flag = CancellationFlag()
-        let executor: UnitExecutor
         let id = configuration.id, incarnation = self.incarnation, vectorIndex = message.vectorIndex
         let shared = self.shared
+        if let problem = unit.problem ?? message.options.problem {
+            log("unit \(unit.unitID) refused: \(problem)")
+            let rejected = WorkerMessage.UnitRejected(unitID: unit.unitID, runID: unit.runID, reason: "not runnable as sent: \(problem)".prefix(500).description)
+            shared.outbox.withLock { $0.append(WorkerMessage(worker: id, incarnation: incarnation, .unitRejected(rejected))) }
+            return
+        }
+        let flag = CancellationFlag()
+        let executor: UnitExecutor
         do {
             executor = try UnitExecutor(unit: unit, options: message.options, cancellation: flag) { delta in
                 let metrics = WorkerMessage.Metrics(unitID: unit.unitID, runID: unit.runID, epoch: unit.epoch, vectorIndex: vectorIndex, delta: delta)

@@ -45,6 +45,10 @@ public enum SeriesCSV {
             guard let value = Double(fields[valueIndex]), value.isFinite else {
                 throw .badInput("\(file):\(lineNumber): value '\(fields[valueIndex].prefix(40))' is not a finite number")
             }
+            // Rates and gauges; beyond 1e15 sums and squares in the models would overflow to infinity.
+            guard abs(value) <= 1e15 else {
+                throw .badInput("\(file):\(lineNumber): value \(fields[valueIndex].prefix(40)) is outside ±1e15")
+            }
             if let (last, lastLine) = previous {
                 if time == last {
                     throw .badInput("\(file):\(lineNumber): timestamp \(fields[0]) repeats line \(lastLine); merge duplicates before forecasting")

@@ -82,19 +82,21 @@ public struct TimeSeries: Sendable, Equatable {
         let interval = step ?? mostCommonGap(times)
         guard interval > 0 else { throw .badInput("the sampling step must be positive") }
         let start = times[0]
-        let length = Int((times[times.count - 1] - start) / interval) + 1
-        var filled = [Double?](repeating: nil, count: length)
-        for (time, value) in zip(times, values) {
-            let offset = time - start
-            guard offset % interval == 0 else {
-                throw .badInput("timestamp \(timestampFormat.format(time)) is not on the \(interval)-second grid that starts at \(timestampFormat.format(start))")
-            }
-            filled[Int(offset / interval)] = value
+        // Everything is checked before anything is allocated: a few rows far apart must not ask for a huge grid.
+        let span = times[times.count - 1].subtractingReportingOverflow(start)
+        guard !span.overflow, span.partialValue / interval < Int64(Self.maximumSteps) else {
+            throw .badInput("the timestamps span more than \(Self.maximumSteps) steps of \(interval) s (\(timestampFormat.format(start)) to \(timestampFormat.format(times[times.count - 1])))")
         }
-        let missing = filled.reduce(0) { $0 + ($1 == nil ? 1 : 0) }
+        let length = Int(span.partialValue / interval) + 1
+        for time in times where (time - start) % interval != 0 {
+            throw .badInput("timestamp \(timestampFormat.format(time)) is not on the \(interval)-second grid that starts at \(timestampFormat.format(start))")
+        }
+        let missing = length - times.count
         guard Double(missing) <= maxGapShare * Double(length) else {
             throw .badInput("\(missing) of \(length) steps of \(interval) s have no value; at most \(Int(maxGapShare * 100))% may be filled")
         }
+        var filled = [Double?](repeating: nil, count: length)
+        for (time, value) in zip(times, values) { filled[Int((time - start) / interval)] = value }
         var result = [Double](repeating: 0, count: length)
         var lastKnown = 0
         for i in 0..<length {
@@ -112,9 +114,15 @@ public struct TimeSeries: Sendable, Equatable {
         return TimeSeries(start: start, step: interval, values: result, timestampFormat: timestampFormat, filledSteps: missing)
     }
 
+    /// The longest regular series built from observations: ten million steps (115 days of seconds).
+    public static let maximumSteps = 10_000_000
+
     static func mostCommonGap(_ times: [Int64]) -> Int64 {
         var counts: [Int64: Int] = [:]
-        for i in 1..<times.count { counts[times[i] - times[i - 1], default: 0] += 1 }
+        for i in 1..<times.count {
+            let gap = times[i].subtractingReportingOverflow(times[i - 1])
+            if !gap.overflow { counts[gap.partialValue, default: 0] += 1 }
+        }
         return counts.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key ?? 0
     }
 }

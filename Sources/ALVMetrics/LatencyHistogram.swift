@@ -90,7 +90,7 @@ public struct LatencyHistogram: Sendable, Equatable {
         let rank = max(UInt64(1), UInt64((clamped / 100 * Double(totalCount)).rounded(.up)))
         var seen: UInt64 = 0
         for (index, count) in counts.enumerated() where count != 0 {
-            seen += count
+            seen &+= count
             if seen >= rank { return min(Self.highestValue(at: index), maximum) }
         }
         return maximum
@@ -106,7 +106,7 @@ public struct LatencyHistogram: Sendable, Equatable {
         var seen: UInt64 = 0
         counts.withUnsafeBufferPointer { counts in
             for index in 0..<counts.count where counts[index] != 0 {
-                seen += counts[index]
+                seen &+= counts[index]
                 while next < order.count && seen >= ranks[order[next]] {
                     result[order[next]] = min(Self.highestValue(at: index), maximum)
                     next += 1
@@ -123,7 +123,7 @@ public struct LatencyHistogram: Sendable, Equatable {
         var total: UInt64 = 0
         for (index, count) in counts.enumerated() where count != 0 {
             if Self.highestValue(at: index) > microseconds { break }
-            total += count
+            total &+= count
         }
         return total
     }

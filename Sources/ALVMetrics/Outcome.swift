@@ -62,8 +62,8 @@ public struct OutcomeCounts: Sendable, Equatable, Codable {
     }
 
     public var total: UInt64 { values.reduce(0, &+) }
-    public var responses: UInt64 { Outcome.allCases.filter(\.isResponse).reduce(0) { $0 + self[$1] } }
-    public var errors: UInt64 { Outcome.allCases.filter(\.isError).reduce(0) { $0 + self[$1] } }
+    public var responses: UInt64 { Outcome.allCases.filter(\.isResponse).reduce(0) { $0 &+ self[$1] } }
+    public var errors: UInt64 { Outcome.allCases.filter(\.isError).reduce(0) { $0 &+ self[$1] } }
 
     public mutating func add(_ other: OutcomeCounts) {
         for i in values.indices { values[i] &+= other.values[i] }

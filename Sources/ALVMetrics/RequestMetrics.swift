@@ -175,6 +175,33 @@ public struct MetricsDelta: Sendable, Equatable, Codable {
     }
 }
 
+extension MetricsDelta {
+    /// More than this in one second from one worker (requests, or a histogram's counts) is forged or broken:
+    /// 2^40, a thousand times what any generator sends, and far below where sums could wrap.
+    public static let plausibleCount: UInt64 = 1 << 40
+    static let plausibleBytes: UInt64 = 1 << 56
+
+    /// Why this delta cannot have come from a working engine, naming the field; nil when it can.
+    public var implausibility: String? {
+        guard second > -100_000_000_000 && second < 100_000_000_000 else { return "second \(second) is not a Unix second" }
+        guard cpuSeconds.isFinite && cpuSeconds >= 0 && cpuSeconds < 1_000_000 else { return "cpu_s \(cpuSeconds) is not a CPU time" }
+        for (name, d) in requestTypes {
+            let at = "request_types.\(name)"
+            for (outcome, value) in zip(Outcome.allCases, d.outcomes.values) where value > Self.plausibleCount {
+                return "\(at).outcomes.\(outcome.key) \(value) is above \(Self.plausibleCount)"
+            }
+            for (field, value) in [("intended", d.intended), ("sent", d.sent), ("completed", d.completed)] where value > Self.plausibleCount {
+                return "\(at).\(field) \(value) is above \(Self.plausibleCount)"
+            }
+            for (field, value) in [("bytes_in", d.bytesIn), ("bytes_out", d.bytesOut), ("lag_sum_us", d.lagSumMicros), ("lag_max_us", d.lagMaxMicros)] where value > Self.plausibleBytes {
+                return "\(at).\(field) \(value) is above \(Self.plausibleBytes)"
+            }
+            for (code, value) in d.curlErrors where value > Self.plausibleCount { return "\(at).curl_errors.\(code) \(value) is above \(Self.plausibleCount)" }
+        }
+        return nil
+    }
+}
+
 /// Minimal base64 (RFC 4648) so the metrics codec needs no Foundation.
 enum Base64 {
     static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)

@@ -48,13 +48,13 @@ public enum SparseHistogram {
         while position < bytes.endIndex {
             let gap = try readVarint(bytes, &position)
             let count = try readVarint(bytes, &position)
-            guard gap > 0, gap <= UInt64(LatencyHistogram.countsLength), count > 0 else { throw .corrupt }
+            guard gap > 0, gap <= UInt64(LatencyHistogram.countsLength), count > 0, count <= MetricsDelta.plausibleCount else { throw .corrupt }
             index += Int(gap)
             guard index < LatencyHistogram.countsLength else { throw .corrupt }
             pairs.append((index, count))
             total &+= count
         }
-        guard total > 0, minimum <= maximum, maximum <= LatencyHistogram.highestTrackable else { throw .corrupt }
+        guard total > 0, total <= MetricsDelta.plausibleCount, minimum <= maximum, maximum <= LatencyHistogram.highestTrackable else { throw .corrupt }
         histogram.addCounters(pairs, total: total, minimum: minimum, maximum: maximum)
     }
 

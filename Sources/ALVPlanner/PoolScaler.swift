@@ -55,14 +55,16 @@ public final class PoolScaler {
     func observeSaturation(broker: any ScalingContext, workers: Int) {
         guard let s = broker.saturation, let rate = broker.lastSecondRate, rate > 0, workers > 0,
               s.droppedShare > 0.001 || s.lagMs > Self.saturatedLagMs else { return }
-        let perWorker = rate / Double(workers) * (1 - s.droppedShare)
+        // A second in which every arrival was dropped still shows a ceiling, not a capacity of 0.
+        let perWorker = max(1, rate / Double(workers) * (1 - min(1, max(0, s.droppedShare))))
+        guard perWorker.isFinite else { return }
         saturatedCeiling = min(saturatedCeiling ?? .infinity, perWorker)
     }
 
     /// Workers for a demand, clamped to the policy's bounds and the hosts' slots.
     func workers(rps: Double, users: Int, capacity: Double) -> Int {
-        let forRate = Int((rps / capacity - 1e-9).rounded(.up))
-        let forUsers = Int((Double(users) / Double(scaling.usersPerWorker) - 1e-9).rounded(.up))
+        let forRate = capacity > 0 ? wholeWorkers(rps / capacity) : (rps > 0 ? scaling.maxWorkers : 0)
+        let forUsers = scaling.usersPerWorker > 0 ? wholeWorkers(Double(users) / Double(scaling.usersPerWorker)) : 0
         return min(scaling.maxWorkers, max(scaling.minWorkers, forRate, forUsers, 0))
     }
 

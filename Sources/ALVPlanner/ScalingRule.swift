@@ -17,8 +17,7 @@ public struct ScalingRule: Sendable, Equatable {
     /// Workers needed to serve `demand` req/s, clamped.
     public func workers(for demand: Double) -> Int {
         guard demand.isFinite, capacityPerWorker > 0 else { return minWorkers }
-        let needed = Int((max(0, demand) / capacityPerWorker - 1e-9).rounded(.up))
-        return min(maxWorkers, max(minWorkers, needed))
+        return min(maxWorkers, max(minWorkers, wholeWorkers(max(0, demand) / capacityPerWorker)))
     }
 }
 
@@ -48,4 +47,12 @@ public struct ScalingDecision: Sendable, Equatable {
     public var workersBefore: Int
     public var workersAfter: Int
     public var reason: String
+}
+
+/// The smallest whole number of workers that covers `x` (a demand over a capacity), never trapping: NaN and
+/// negatives are 0, infinity and anything beyond 2^40 are 2^40 (a capacity of 0 asks for every worker there is).
+func wholeWorkers(_ x: Double) -> Int {
+    guard x > 0 else { return 0 }
+    let ceiling = (x - 1e-9).rounded(.up)
+    return ceiling < 1_099_511_627_776 ? Int(ceiling) : 1_099_511_627_776
 }

@@ -39,4 +39,14 @@ public struct EngineOptions: Sendable, Equatable, Codable {
         self.followRedirects = followRedirects
         self.drainSec = drainSec
     }
+
+    /// Why a worker cannot use these options (broken or forged), naming the field; nil when it can.
+    public var problem: String? {
+        guard (1...3_600_000).contains(connectTimeoutMs) else { return "options.connectTimeoutMs must be 1–3600000, got \(connectTimeoutMs)" }
+        guard (1...86_400_000).contains(requestTimeoutMs) else { return "options.requestTimeoutMs must be 1–86400000, got \(requestTimeoutMs)" }
+        guard (1...1_000_000).contains(connections) else { return "options.connections must be 1–1000000, got \(connections)" }
+        guard (1...10_000_000).contains(maxInFlight) else { return "options.maxInFlight must be 1–10000000, got \(maxInFlight)" }
+        guard drainSec.isFinite, drainSec >= 0, drainSec <= 3_600 else { return "options.drainSec must be 0–3600, got \(drainSec)" }
+        return nil
+    }
 }

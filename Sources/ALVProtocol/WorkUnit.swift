@@ -64,4 +64,32 @@ public struct WorkUnit: Sendable, Equatable, Codable {
         case startMs = "start_ms", rampUpSec = "ramp_up_sec", rampFrom = "ramp_from", durationSec = "duration_sec", deadlineMs = "deadline_ms", seed
         case firstUserIndex = "first_user_index", rateShape = "rate_shape", data
     }
+
+    /// Why a worker cannot run this unit as sent (broken or forged), naming the field; nil when it can.
+    /// Checked before anything is scheduled, so no value reaches arithmetic that would trap.
+    public var problem: String? {
+        let week = 7.0 * 86_400
+        guard durationSec.isFinite, durationSec > 0, durationSec <= week else { return "duration_sec must be above 0 and at most \(Int(week)), got \(durationSec)" }
+        guard rampUpSec.isFinite, rampUpSec >= 0, rampUpSec <= week else { return "ramp_up_sec must be 0–\(Int(week)), got \(rampUpSec)" }
+        guard rampFrom.isFinite, rampFrom >= 0, rampFrom <= 1 else { return "ramp_from must be 0–1, got \(rampFrom)" }
+        let epochMs: ClosedRange<Int64> = 0...10_000_000_000_000
+        guard epochMs.contains(startMs) else { return "start_ms must be a Unix time in ms, got \(startMs)" }
+        guard epochMs.contains(deadlineMs) else { return "deadline_ms must be a Unix time in ms, got \(deadlineMs)" }
+        guard firstUserIndex >= 0, firstUserIndex < 1 << 40 else { return "first_user_index must be 0–2^40, got \(firstUserIndex)" }
+        switch load {
+        case .open(let rate, _, let cap):
+            guard rate.isFinite, rate >= 0, rate <= 10_000_000 else { return "load.target_rps must be 0–10000000, got \(rate)" }
+            if let cap, cap < 1 || cap > 10_000_000 { return "load.max_in_flight must be 1–10000000, got \(cap)" }
+        case .closed(let users):
+            guard users >= 0, users <= 10_000_000 else { return "load.virtual_users must be 0–10000000, got \(users)" }
+        }
+        if let rateShape {
+            guard rateShape.count <= Int(week) else { return "rate_shape has \(rateShape.count) seconds, more than a week" }
+            if let bad = rateShape.first(where: { !($0.isFinite && $0 >= 0 && $0 <= 1_000_000) }) { return "rate_shape holds \(bad); expected multipliers 0–1000000" }
+        }
+        guard !vector.requestTypes.isEmpty else { return "vector.request_types is empty" }
+        if let bad = vector.requestTypes.first(where: { !($0.frequency.isFinite && $0.frequency >= 0) }) { return "vector.request_types frequency \(bad.frequency) of \(bad.name)" }
+        guard vector.requestTypes.contains(where: { $0.frequency > 0 }) else { return "vector.request_types: every frequency is 0" }
+        return nil
+    }
 }

@@ -136,13 +136,15 @@ public final class MetricsStore {
         try database.transaction {
             for (run, second, vector, type, worker, m) in pending {
                 var values: [(any SQLiteValue)?] = [run, Int(second), vector, type, worker]
-                values += Outcome.allCases.map { Int(m.outcomes[$0]) }
-                values += [Int(m.bytesIn), Int(m.bytesOut), Int(m.intended), Int(m.sent), Int(m.completed), Int(m.lagSumMicros), Int(m.lagMaxMicros), SQLiteBlob(m.latency)]
+                // SQLite integers are signed 64-bit: a counter beyond that (never real) is stored clamped.
+                values += Outcome.allCases.map { Int(clamping: m.outcomes[$0]) }
+                values += [Int(clamping: m.bytesIn), Int(clamping: m.bytesOut), Int(clamping: m.intended), Int(clamping: m.sent), Int(clamping: m.completed),
+                           Int(clamping: m.lagSumMicros), Int(clamping: m.lagMaxMicros), SQLiteBlob(m.latency)]
                 try insertSample.bind(values: values)
                 try insertSample.run()
             }
             for (run, second, worker, cpu, rss, running) in pendingWorkers {
-                try insertWorker.bind(run, Int(second), worker, cpu, Int(rss), running).run()
+                try insertWorker.bind(run, Int(second), worker, cpu, Int(clamping: rss), running).run()
             }
             for (run, at, kind, detail) in pendingEvents {
                 try insertEvent.bind(run, at, kind, detail).run()

@@ -40,9 +40,11 @@ public struct TargetConfiguration: Sendable, Codable, Equatable {
 
         /// Parses `20` or `10-30`.
         public static func parse(_ text: String) -> Latency? {
-            let parts = text.split(separator: "-").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-            if parts.count == 1, let v = parts[0], v >= 0 { return .fixed(v) }
-            if parts.count == 2, let lo = parts[0], let hi = parts[1], lo >= 0, lo <= hi { return .range(lo, hi) }
+            // Milliseconds 0–600000 (ten minutes): "-5" is not 5, and "inf" is not a latency.
+            let parts = text.split(separator: "-", omittingEmptySubsequences: false).map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            func ok(_ v: Double) -> Bool { v.isFinite && v >= 0 && v <= 600_000 }
+            if parts.count == 1, let v = parts[0], ok(v) { return .fixed(v) }
+            if parts.count == 2, let lo = parts[0], let hi = parts[1], ok(lo), ok(hi), lo <= hi { return .range(lo, hi) }
             return nil
         }
 

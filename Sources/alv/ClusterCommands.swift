@@ -226,6 +226,7 @@ struct BrokerCommand: ParsableCommand {
     func validate() throws {
         if (curveSecret == nil) != (allowKeys == nil) { throw ValidationError("--curve-secret and --allow-keys go together") }
         if runInput != nil && target == nil { throw ValidationError("--run needs --target") }
+        if let target { try FlagChecks.targetURL(target) }
         guard unitSeconds.isFinite, unitSeconds >= 0.5, unitSeconds <= 3600 else { throw ValidationError("--unit-sec expects seconds from 0.5 to 3600, got \(unitSeconds)") }
         guard waitTimeout.isFinite, waitTimeout >= 0, waitTimeout <= 86_400 else { throw ValidationError("--wait-timeout expects seconds from 0 to 86400, got \(waitTimeout)") }
         guard (1...10_000).contains(waitWorkers) else { throw ValidationError("--wait-workers expects 1 to 10000 workers, got \(waitWorkers)") }
@@ -297,7 +298,12 @@ struct KeysCommand: ParsableCommand {
             do {
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
                 let secretPath = "\(out)/\(name).key", publicPath = "\(out)/\(name).pub"
-                guard FileManager.default.createFile(atPath: secretPath, contents: Data("public=\(pair.publicKey)\nsecret=\(pair.secretKey)\n".utf8), attributes: [.posixPermissions: 0o600]) else {
+                // Created 0600 from the first byte (never world-readable, not even for an instant), no symlink followed.
+                let fd = open(secretPath, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+                guard fd >= 0 else { throw CLIError.badInput("--out \(out): cannot write \(secretPath) (\(String(cString: strerror(errno))))") }
+                defer { close(fd) }
+                let text = Array("public=\(pair.publicKey)\nsecret=\(pair.secretKey)\n".utf8)
+                guard fchmod(fd, 0o600) == 0, text.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == text.count else {
                     throw CLIError.badInput("--out \(out): cannot write \(secretPath) (\(String(cString: strerror(errno))))")
                 }
                 try (pair.publicKey + "\n").write(toFile: publicPath, atomically: true, encoding: .utf8)

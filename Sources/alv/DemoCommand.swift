@@ -18,6 +18,10 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Port of the built-in target (0 picks a free one).")
     var port: Int = 0
 
+    func validate() throws {
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0–65535, got \(port)") }
+    }
+
     @Flag(help: "Print the summary as one JSON object on stdout.")
     var json = false
 

@@ -135,8 +135,8 @@ struct ForecastCommand: ParsableCommand {
 /// `--season 24,168`: seasonal periods in steps, shortest first (a period of 1 means none).
 func parseSeasons(_ text: String) throws -> [Int] {
     let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-    guard !values.isEmpty, values.allSatisfy({ $0.map { $0 >= 1 } ?? false }) else {
-        throw ValidationError("--season expects positive whole numbers of steps such as 24,168, got \"\(text)\"")
+    guard !values.isEmpty, values.allSatisfy({ $0.map { $0 >= 1 && $0 <= 1_000_000 } ?? false }) else {
+        throw ValidationError("--season expects whole numbers of steps from 1 to 1000000 such as 24,168, got \"\(text)\"")
     }
     return values.compactMap { $0 }.filter { $0 > 1 }.sorted()
 }

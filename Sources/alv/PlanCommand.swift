@@ -61,12 +61,16 @@ struct PlanSimulateCommand: ParsableCommand {
             throw ValidationError("--policy expects predictive, reactive, oracle, fixed or all, got \"\(policy)\"")
         }
         guard (capacity == nil) != (peakWorkers == nil) else { throw ValidationError("give one of --capacity and --peak-workers") }
-        if let capacity, !(capacity > 0 && capacity.isFinite) { throw ValidationError("--capacity expects req/s above 0, got \(capacity)") }
-        if let peakWorkers, peakWorkers < 1 { throw ValidationError("--peak-workers expects at least 1, got \(peakWorkers)") }
+        if let capacity, !(capacity >= 1e-6 && capacity <= 1e12) { throw ValidationError("--capacity expects req/s from 0.000001 to 1e12, got \(capacity)") }
+        if let peakWorkers, !(1...1_000_000).contains(peakWorkers) { throw ValidationError("--peak-workers expects 1–1000000, got \(peakWorkers)") }
         guard leadTime >= 1 && leadTime <= 10_000 else { throw ValidationError("--lead-time expects 1…10000 steps, got \(leadTime)") }
         guard level > 0 && level < 100 else { throw ValidationError("--level expects a percentage between 0 and 100, got \(level)") }
         if let season { _ = try parseSeasons(season) }
-        guard minWorkers >= 0, maxWorkers >= max(1, minWorkers) else { throw ValidationError("--min-workers/--max-workers: expected 0 ≤ min ≤ max, max ≥ 1") }
+        guard minWorkers >= 0, maxWorkers >= max(1, minWorkers), maxWorkers <= 1_000_000 else {
+            throw ValidationError("--min-workers/--max-workers: expected 0 ≤ min ≤ max ≤ 1000000, max ≥ 1, got \(minWorkers) and \(maxWorkers)")
+        }
+        guard (0...1_000_000).contains(cooldown) else { throw ValidationError("--cooldown expects 0–1000000 steps, got \(cooldown)") }
+        if let warmup, !(0...10_000_000).contains(warmup) { throw ValidationError("--warmup expects 0–10000000 steps, got \(warmup)") }
     }
 
     func run() throws {

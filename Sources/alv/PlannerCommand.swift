@@ -51,7 +51,13 @@ struct PlannerCommand: ParsableCommand {
 
     func validate() throws {
         if let mode, Scaling.Mode(rawValue: mode) == nil { throw ValidationError("--mode expects predictive, reactive or fixed, got \"\(mode)\"") }
-        if let capacity, !(capacity > 0) { throw ValidationError("--capacity expects req/s above 0") }
+        if let capacity, !(capacity >= 1e-6 && capacity <= 1e12) { throw ValidationError("--capacity expects req/s from 0.000001 to 1e12, got \(capacity)") }
+        for (flag, value) in [("--min-workers", minWorkers), ("--max-workers", maxWorkers)] {
+            if let value, !(0...100_000).contains(value) { throw ValidationError("\(flag) expects 0–100000 workers, got \(value)") }
+        }
+        if let duration, !(duration.isFinite && duration > 0 && duration <= 31_536_000) {
+            throw ValidationError("--duration expects seconds above 0 and at most a year, got \(duration)")
+        }
     }
 
     func run() throws {

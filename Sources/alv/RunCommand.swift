@@ -72,11 +72,9 @@ struct RunCommand: ParsableCommand {
     }
 
     func validate() throws {
-        guard let url = URL(string: target), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
-            throw ValidationError("--target expects an http:// or https:// URL such as http://127.0.0.1:8080, got \"\(target)\"")
-        }
+        try FlagChecks.targetURL(target)
         guard workerCount != nil else { throw ValidationError("--workers expects a number or auto, got \"\(workers)\"") }
-        guard unitSeconds >= 0.5 else { throw ValidationError("--unit-sec must be at least 0.5") }
+        try FlagChecks.seconds(unitSeconds, flag: "--unit-sec", in: 0.5...3_600)
         if let dashboard, DashboardAddress(dashboard) == nil { throw ValidationError("--dashboard expects HOST:PORT, got \"\(dashboard)\"") }
     }
 
@@ -152,12 +150,10 @@ struct RunCommand: ParsableCommand {
             placement.remoteBrokerHost = file.brokerAddress
         }
         let bind = listen ?? placement.remoteBrokerHost.map { Self.isAddressLiteral($0) ? $0 : "0.0.0.0" } ?? "127.0.0.1"
-        // Workers on other machines, or a broker off loopback: CURVE, with a key pair for this run and one
-        // for each worker, handed over its stdin.
-        var curve: CurveServerKeys?
-        if placement.hosts.contains(where: { !$0.isLocal }) || !BrokerEndpoints.isLoopback(bind) {
-            do { curve = CurveServerKeys(keys: try CurveKeyPair.generate(), allowedClients: []) } catch { throw CLIError.runtime("broker: \(error)") }
-        }
+        // CURVE always, loopback too (any local user can reach a loopback port): a key pair for this run and
+        // one for each worker, handed over its stdin.
+        let curve: CurveServerKeys
+        do { curve = CurveServerKeys(keys: try CurveKeyPair.generate(), allowedClients: []) } catch { throw CLIError.runtime("broker: \(error)") }
         let broker: Broker
         do {
             broker = try Broker(
@@ -206,8 +202,8 @@ struct EngineFlags: ParsableArguments {
 
     func validate() throws {
         guard EngineOptions.HTTPVersion(rawValue: http) != nil else { throw ValidationError("--http expects 1.1, 2 or h2c, got \"\(http)\"") }
-        guard connections >= 1 else { throw ValidationError("--connections must be at least 1") }
-        guard timeoutMs >= 1 else { throw ValidationError("--timeout-ms must be at least 1") }
+        guard (1...1_000_000).contains(connections) else { throw ValidationError("--connections must be 1–1000000, got \(connections)") }
+        guard (1...86_400_000).contains(timeoutMs) else { throw ValidationError("--timeout-ms must be 1–86400000 (a day), got \(timeoutMs)") }
     }
 
     /// - Parameter verifyTLS: from the command's own flag (`--insecure` on `alv run`, where `alv broker`'s

@@ -47,7 +47,11 @@ struct TargetCommand: ParsableCommand {
         if let latency, TargetConfiguration.Latency.parse(latency) == nil {
             throw ValidationError("--latency-ms expects milliseconds (20) or a range (10-30), got \"\(latency)\"")
         }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be 1–256, got \(threads)") }
+        if let duration, !(duration.isFinite && duration > 0 && duration <= 31_536_000) {
+            throw ValidationError("--duration expects seconds above 0 and at most a year, got \(duration)")
+        }
+        guard (0...1_000_000).contains(recordBodies) else { throw ValidationError("--record-bodies must be 0–1000000, got \(recordBodies)") }
     }
 
     func run() throws {

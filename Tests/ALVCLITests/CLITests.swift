@@ -119,6 +119,20 @@ import Testing
         #expect(plain.status == 2 && plain.stderr.contains("is not loopback"), "\(plain.stderr)")
     }
 
+    @Test func aSecretKeyFileIsPrivateAndNeverWrittenThroughALink() throws {
+        let keys = directory.file("keys")
+        let made = try AlvBinary.run(["keys", "generate", "--out", keys, "--name", "k"], in: directory.path)
+        #expect(made.status == 0, "\(made.stderr)")
+        let mode = try #require(try FileManager.default.attributesOfItem(atPath: keys + "/k.key")[.posixPermissions] as? Int)
+        #expect(mode & 0o077 == 0, "mode \(String(mode, radix: 8))")
+        // A secret path that is a symlink (planted by another user) is refused, not followed.
+        let elsewhere = directory.write("elsewhere.txt", "")
+        try FileManager.default.createSymbolicLink(atPath: keys + "/trap.key", withDestinationPath: elsewhere)
+        let trapped = try AlvBinary.run(["keys", "generate", "--out", keys, "--name", "trap"], in: directory.path)
+        #expect(trapped.status == 2 && trapped.stderr.contains("trap.key"), "\(trapped.stderr)")
+        #expect((try? String(contentsOfFile: elsewhere, encoding: .utf8)) == "", "the secret went through the link")
+    }
+
     @Test func badDatabasePathIsBadInput() throws {
         let result = try alv("vector", "list", "--db", "/proc/alv.db")
         #expect(result.status == 2, "\(result.stderr)")

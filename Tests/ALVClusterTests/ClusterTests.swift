@@ -10,6 +10,7 @@ import ALVTarget
 import ALVTesting
 import ALVTransport
 import Foundation
+import Synchronization
 import Testing
 
 func plan(_ json: String, target: String) throws -> RunPlan {
@@ -213,6 +214,47 @@ final class Cluster {
         cluster.broker.revoke(publicKey: a.publicKey)
         #expect(try publisher(from: nil) == nil)
         #expect((cluster.broker.dropped["unauthenticated"] ?? 0) >= 1, "\(cluster.broker.dropped)")
+    }
+
+    /// Numbers no engine could send, from a peer that speaks the protocol: a sequence jump to 2^64−1 and a
+    /// count of 2^63 during a run. Counted and dropped; the run completes and its store row is readable.
+    @Test func forgedNumbersAreDroppedNotTrapped() throws {
+        let target = try LiveTarget()
+        let cluster = try Cluster(workers: 1)
+        #expect(cluster.broker.waitForWorkers(1, timeout: 20, cancellation: CancellationFlag()) == 1)
+        let e = cluster.broker.endpoints
+        let runID = Mutex<String?>(nil)
+        cluster.broker.onStart = { id in runID.withLock { $0 = id } }
+        let forger = Thread {
+            let context = ZMQContext()
+            guard let pub = try? ZMQSocket(context, .xpub) else { return }
+            try? pub.setLinger(ms: 2_000)
+            try? pub.connect("tcp://127.0.0.1:\(e.metricsPort)")
+            let patience = Date().addingTimeInterval(10)
+            while Date() < patience, !(ZMQPoller.readable([pub], timeoutMs: 50)[0] && (try? pub.receive(dontWait: true))??.first?.first == 1) {}
+            func send(_ seq: UInt64, _ body: WorkerMessage.Body) {
+                if let frames = try? WireCodec.encode(WorkerMessage(worker: "forger", incarnation: 0, seq: seq, body)) { _ = try? pub.send(frames) }
+            }
+            send(0, .hello(.init(host: "forged", pid: 1)))
+            send(UInt64.max, .heartbeat(.init(cpuSeconds: 0, rssBytes: UInt64.max, runningUnits: Int.max)))
+            while Date() < patience && runID.withLock({ $0 }) == nil { usleep(20_000) }
+            guard let run = runID.withLock({ $0 }) else { return }
+            var huge = RequestMetrics()
+            huge.outcomes[.status2xx] = 1 << 63
+            huge.bytesIn = UInt64.max
+            let delta = MetricsDelta(second: Int64(Date().timeIntervalSince1970), requestTypes: ["a": RequestDelta(huge)], cpuSeconds: 0, rssBytes: 0)
+            send(UInt64.max, .metrics(.init(unitID: "\(run)-u1", runID: run, epoch: 0, vectorIndex: 0, delta: delta)))
+            var hot = delta
+            hot.cpuSeconds = 1e300  // (JSON has no infinity)
+            send(UInt64.max, .metrics(.init(unitID: "\(run)-u1", runID: run, epoch: 0, vectorIndex: 0, delta: hot)))
+            usleep(500_000)
+        }
+        forger.start()
+        let summary = try cluster.run(try plan(#"{"vector_id": "forged", "name": "Forged", "duration_sec": 3, "load": {"target_rps": 100}, "request_types": [{"name": "a", "url": "/", "frequency": 100}]}"#, target: target.url))
+        #expect(summary.status == "completed" && summary.requestsTotal == UInt64(target.stats.total) && summary.requestsTotal > 250, "\(summary.requestsTotal)")
+        let counted = cluster.broker.dropped
+        #expect(counted["implausible"] == 2, "\(counted)")
+        #expect(try cluster.store.requestsByWorker(run: summary.runID)["forger"] == nil)
     }
 
     @Test func hostileInputLeavesTheBrokerRunningAndCounted() throws {

@@ -227,3 +227,11 @@ struct ClockOffsetEstimatorTests {
         #expect(e.offsetMs == 5_000)
     }
 }
+
+/// Loopback is decided by parsing the address, not by its first characters.
+struct LoopbackTests {
+    @Test func loopbackAddressesAndNamesThatOnlyLookLikeThem() {
+        for host in ["127.0.0.1", "127.9.8.7", "localhost", "::1", "[::1]"] { #expect(BrokerEndpoints.isLoopback(host), "\(host)") }
+        for host in ["127.evil.example", "127.0.0.1.example", "10.0.0.1", "::2", "0.0.0.0", "128.0.0.1", ""] { #expect(!BrokerEndpoints.isLoopback(host), "\(host)") }
+    }
+}

@@ -51,6 +51,11 @@ final class Transfer {
         alv_curl_easy_setopt_long(handle, CURLOPT_HTTP_VERSION, version)
         if options.httpVersion != .http1 { alv_curl_easy_setopt_long(handle, CURLOPT_PIPEWAIT, 1) }
         "alv/0.1".withCString { _ = alv_curl_easy_setopt_ptr(handle, CURLOPT_USERAGENT, $0) }
+        // Only HTTP: a unit's URL (or a redirect) naming file://, gopher:// or any other scheme fails the request.
+        "http,https".withCString {
+            _ = alv_curl_easy_setopt_ptr(handle, CURLOPT_PROTOCOLS_STR, $0)
+            _ = alv_curl_easy_setopt_ptr(handle, CURLOPT_REDIR_PROTOCOLS_STR, $0)
+        }
         // ALV_CURL_VERBOSE=1 prints libcurl's own trace to stderr, for debugging a target.
         if Transfer.verbose { alv_curl_easy_setopt_long(handle, CURLOPT_VERBOSE, 1) }
     }

@@ -24,6 +24,15 @@ public struct HostsFile: Sendable, Equatable {
         public var isLocal: Bool { host == "local" }
     }
 
+    /// Whether `name` can be a host entry: `local`, or what ssh takes as a destination and alv can put in a
+    /// file name (no `/`, whitespace or control characters, not an option, at most 255 characters).
+    public static func isHostName(_ name: String) -> Bool {
+        guard !name.isEmpty, name.utf8.count <= 255, !name.hasPrefix("-"), !name.hasPrefix("."), name != ".." else { return false }
+        return name.unicodeScalars.allSatisfy { c in
+            (c.value < 128 && (c.properties.isAlphabetic || ("0"..."9").contains(c))) || "._-@:[]".unicodeScalars.contains(c)
+        }
+    }
+
     /// The address remote workers use to reach the broker (default: the broker's listen address).
     public var brokerAddress: String?
     public var hosts: [Host]
@@ -64,8 +73,8 @@ public enum HostsFileValidator {
                     let at = listPath.appending(index)
                     guard let h = sink.object(element, at: at, allowed: hostFields, required: ["host", "max_workers"], what: "a host") else { continue }
                     let name = sink.string(h["host"], at: at.appending("host"))
-                    if let name, name.hasPrefix("-") || name.contains(" ") {
-                        sink.error(at.appending("host"), h["host"], "expected a host name, user@host or ssh alias, found \"\(name)\"")
+                    if let name, !HostsFile.isHostName(name) {
+                        sink.error(at.appending("host"), h["host"], "expected a host name, address, user@host or ssh alias (letters, digits and . - _ @ : [ ]), found \"\(name.prefix(80))\"")
                     }
                     if let name, let first = seen[name] {
                         sink.error(at.appending("host"), h["host"], "host \"\(name)\" is listed twice (first at $.hosts[\(first)])")
