@@ -65,6 +65,8 @@ public final class Broker {
     var epoch = 0
     /// Bad, stale or unauthenticated messages dropped, by reason.
     public internal(set) var dropped: [String: Int] = [:]
+    /// Messages (and refused handshakes) taken off the sockets since the broker started, good or bad.
+    public internal(set) var inputs = 0
     /// `dropped` as the last run's `messages_refused` event counted it.
     var droppedReported: [String: Int] = [:]
     var lastHousekeeping = Date.distantPast
@@ -155,6 +157,7 @@ public final class Broker {
     }
 
     func handle(_ input: BrokerInput) {
+        inputs &+= 1
         switch input {
         case .dropped(let reason):
             dropped[reason, default: 0] += 1
