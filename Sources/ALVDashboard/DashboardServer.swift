@@ -7,6 +7,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// The live dashboard, HTTP API and Prometheus endpoint, on SwiftNIO.
 ///
@@ -26,7 +27,8 @@ public final class DashboardServer: Sendable {
     ///   - token: required on every request when set (`?token=` or `Authorization: Bearer`).
     public init(host: String, port: Int, database: String, token: String?, feed: LiveFeed) throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let context = DashboardContext(feed: feed, database: database, token: token)
+        let bound = BoundPort()
+        let context = DashboardContext(feed: feed, database: database, token: token, host: host, port: bound)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
@@ -45,6 +47,7 @@ public final class DashboardServer: Sendable {
         self.feed = feed
         self.host = host
         self.port = channel.localAddress?.port ?? port
+        bound.value.store(self.port, ordering: .relaxed)
     }
 
     public var url: String { "http://\(host):\(port)/" }
@@ -55,10 +58,58 @@ public final class DashboardServer: Sendable {
     }
 }
 
+/// The port actually bound, known once the listening socket exists (before any connection).
+final class BoundPort: Sendable {
+    let value = Atomic<Int>(0)
+}
+
 struct DashboardContext: Sendable {
     let feed: LiveFeed
     let database: String
     let token: String?
+    /// The address the dashboard was bound to.
+    let host: String
+    let port: BoundPort
+
+    /// Host headers a request may carry: the bound address and port, and for loopback its other names. A
+    /// page on another site that rebinds its own name to 127.0.0.1 sends its own name and is refused. Bound
+    /// to every interface, any name goes (and a token is required there).
+    func allows(hostHeader: String?) -> Bool {
+        guard let header = hostHeader?.lowercased(), !header.isEmpty else { return false }
+        if host == "0.0.0.0" || host == "::" { return true }
+        let port = self.port.value.load(ordering: .relaxed)
+        var names = [host.lowercased()]
+        if LoopbackAddress.isLoopback(host) { names += ["localhost", "127.0.0.1", "[::1]"] }
+        if host.contains(":") && !host.hasPrefix("[") { names.append("[\(host.lowercased())]") }
+        return names.contains { header == "\($0):\(port)" || (port == 80 && header == $0) }
+    }
+
+    /// Whether `origin` (the Origin header of a state-changing request) is this dashboard itself.
+    func allows(origin: String?) -> Bool {
+        guard let origin else { return true }  // not a browser (curl, scripts)
+        guard origin.hasPrefix("http://") else { return false }
+        return allows(hostHeader: String(origin.dropFirst("http://".count)))
+    }
+}
+
+/// Loopback, parsed (the dashboard does not link the cluster module).
+enum LoopbackAddress {
+    static func isLoopback(_ host: String) -> Bool {
+        if host == "localhost" { return true }
+        var v4 = in_addr(), v6 = in6_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        guard inet_pton(AF_INET6, host, &v6) == 1 else { return false }
+        return withUnsafeBytes(of: &v6) { bytes in bytes.prefix(15).allSatisfy { $0 == 0 } && bytes[15] == 1 }
+    }
+}
+
+/// Compares two secrets in time that depends only on their lengths.
+func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8), y = Array(b.utf8)
+    guard x.count == y.count else { return false }
+    var difference: UInt8 = 0
+    for i in x.indices { difference |= x[i] ^ y[i] }
+    return difference == 0
 }
 
 final class DashboardHandler: ChannelInboundHandler {
@@ -99,10 +150,23 @@ final class DashboardHandler: ChannelInboundHandler {
         let parts = head.uri.split(separator: "?", maxSplits: 1)
         let path = String(parts.first ?? "/")
         let query = parts.count > 1 ? String(parts[1]) : ""
+        guard context.allows(hostHeader: head.headers.first(name: "host")) else {
+            return send(ctx, head, 421, "text/plain", "this dashboard answers to \(context.host):\(context.port.value.load(ordering: .relaxed)) only (Host header)\n")
+        }
         if let token = context.token {
             let given = query.split(separator: "&").first { $0.hasPrefix("token=") }.map { String($0.dropFirst(6)) }
-                ?? head.headers.first(name: "authorization").map { $0.replacingOccurrences(of: "Bearer ", with: "") }
-            guard given == token else { return send(ctx, head, 401, "text/plain", "a token is required (?token=… or Authorization: Bearer …)\n") }
+                ?? head.headers.first(name: "authorization").flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+            guard let given, constantTimeEqual(given, token) else { return send(ctx, head, 401, "text/plain", "a token is required (?token=… or Authorization: Bearer …)\n") }
+        }
+        if head.method != .GET && head.method != .HEAD {
+            // A page on another site may POST here (a "simple" request needs no preflight): only this
+            // dashboard's own pages, or clients that send no Origin, and only JSON.
+            guard context.allows(origin: head.headers.first(name: "origin")) else {
+                return send(ctx, head, 403, "text/plain", "cross-origin requests are refused (Origin \(head.headers.first(name: "origin") ?? ""))\n")
+            }
+            guard head.headers.first(name: "content-type")?.lowercased().hasPrefix("application/json") == true else {
+                return send(ctx, head, 415, "text/plain", "POST bodies must be Content-Type: application/json\n")
+            }
         }
         if head.method == .POST && (path == "/api/vectors" || path == "/api/profiles") {
             return addDocument(ctx, head, kind: path == "/api/vectors" ? .vector : .profile)

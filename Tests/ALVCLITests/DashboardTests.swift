@@ -83,6 +83,7 @@ import FoundationNetworking
         func post(_ body: String) async throws -> (Int, [String: Any]) {
             var request = URLRequest(url: URL(string: base + "/api/vectors")!)
             request.httpMethod = "POST"
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
             request.httpBody = Data(body.utf8)
             let (data, response) = try await URLSession.shared.data(for: request)
             return ((response as? HTTPURLResponse)?.statusCode ?? 0, (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
@@ -93,6 +94,25 @@ import FoundationNetworking
         #expect(rejected == 422)
         let paths = (problems["diagnostics"] as? [[String: Any]])?.compactMap { $0["path"] as? String } ?? []
         #expect(Set(paths) == ["duration_sec", "request_types"], "\(problems)")
+        // Doors a page on another site would use: a text/plain POST (no preflight), a foreign Origin, a rebound
+        // Host name. Each is refused, and nothing is stored.
+        func curl(_ arguments: [String]) throws -> String {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            process.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5"] + arguments
+            let out = Pipe()
+            process.standardOutput = out
+            try process.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return text
+        }
+        let evil = #"{"vector_id": "evil", "name": "E", "duration_sec": 5, "load": {"target_rps": 1}, "request_types": [{"name": "a", "url": "/", "frequency": 100}]}"#
+        #expect(try curl(["-X", "POST", "-H", "Content-Type: text/plain", "--data", evil, base + "/api/vectors"]) == "415")
+        #expect(try curl(["-X", "POST", "-H", "Content-Type: application/json", "-H", "Origin: http://evil.example", "--data", evil, base + "/api/vectors"]) == "403")
+        #expect(try curl(["-H", "Host: evil.example:\(port)", base + "/api/status"]) == "421")
+        #expect(try curl([base + "/api/status"]) == "200")
+        #expect(try curl([base + "/api/vectors/evil"]) == "404", "nothing was stored")
         let stored = try #require(Self.get(base + "/api/vectors/api-v"))
         #expect(stored.contains("\"version\":1") && stored.contains("\"duration_sec\":5"))
 
