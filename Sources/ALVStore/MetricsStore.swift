@@ -28,26 +28,66 @@ public final class MetricsStore {
     /// Opens the metrics tables in `database`, creating them when missing.
     public init(database: SQLiteDatabase) throws {
         self.database = database
-        try database.execute("""
-            CREATE TABLE IF NOT EXISTS runs (
-                run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, ended_at TEXT, status TEXT NOT NULL,
-                target TEXT, profile_id TEXT, plan_json TEXT, summary_json TEXT);
-            CREATE TABLE IF NOT EXISTS samples (
-                run_id TEXT NOT NULL, second INTEGER NOT NULL, vector_index INTEGER NOT NULL, request_type TEXT NOT NULL,
-                worker TEXT NOT NULL, \(Self.outcomeColumns.map { "\($0) INTEGER NOT NULL" }.joined(separator: ", ")),
-                bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL, intended INTEGER NOT NULL, sent INTEGER NOT NULL,
-                completed INTEGER NOT NULL, lag_sum_us INTEGER NOT NULL, lag_max_us INTEGER NOT NULL, latency BLOB NOT NULL);
-            CREATE INDEX IF NOT EXISTS samples_by_run ON samples (run_id, second);
-            CREATE TABLE IF NOT EXISTS worker_samples (
-                run_id TEXT NOT NULL, second INTEGER NOT NULL, worker TEXT NOT NULL, cpu_s REAL NOT NULL,
-                rss_bytes INTEGER NOT NULL, running_units INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS events (run_id TEXT NOT NULL, at TEXT NOT NULL, kind TEXT NOT NULL, detail_json TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS host_lead_times (
-                host TEXT PRIMARY KEY, seconds REAL NOT NULL, samples INTEGER NOT NULL, updated_at TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS history (
-                endpoint TEXT NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL, PRIMARY KEY (endpoint, ts)) WITHOUT ROWID;
-            """)
+        if database.isReadOnly { return }
+        // One process at a time (BEGIN IMMEDIATE): two commands opening a fresh store at once both succeed.
+        // A store already set up needs no lock.
+        if try !columns("runs").contains("owner") {
+            try database.transaction {
+                try database.execute("""
+                    CREATE TABLE IF NOT EXISTS runs (
+                        run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, ended_at TEXT, status TEXT NOT NULL,
+                        target TEXT, profile_id TEXT, plan_json TEXT, summary_json TEXT);
+                    CREATE TABLE IF NOT EXISTS samples (
+                        run_id TEXT NOT NULL, second INTEGER NOT NULL, vector_index INTEGER NOT NULL, request_type TEXT NOT NULL,
+                        worker TEXT NOT NULL, \(Self.outcomeColumns.map { "\($0) INTEGER NOT NULL" }.joined(separator: ", ")),
+                        bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL, intended INTEGER NOT NULL, sent INTEGER NOT NULL,
+                        completed INTEGER NOT NULL, lag_sum_us INTEGER NOT NULL, lag_max_us INTEGER NOT NULL, latency BLOB NOT NULL);
+                    CREATE INDEX IF NOT EXISTS samples_by_run ON samples (run_id, second);
+                    CREATE TABLE IF NOT EXISTS worker_samples (
+                        run_id TEXT NOT NULL, second INTEGER NOT NULL, worker TEXT NOT NULL, cpu_s REAL NOT NULL,
+                        rss_bytes INTEGER NOT NULL, running_units INTEGER NOT NULL);
+                    CREATE TABLE IF NOT EXISTS events (run_id TEXT NOT NULL, at TEXT NOT NULL, kind TEXT NOT NULL, detail_json TEXT NOT NULL);
+                    CREATE TABLE IF NOT EXISTS host_lead_times (
+                        host TEXT PRIMARY KEY, seconds REAL NOT NULL, samples INTEGER NOT NULL, updated_at TEXT NOT NULL);
+                    CREATE TABLE IF NOT EXISTS history (
+                        endpoint TEXT NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL, PRIMARY KEY (endpoint, ts)) WITHOUT ROWID;
+                    """)
+                // Who runs a run (host:pid), so a run whose process is gone can be told from one still going.
+                if try !columns("runs").contains("owner") { try database.execute("ALTER TABLE runs ADD COLUMN owner TEXT") }
+            }
+        }
+        try markInterrupted()
     }
+
+    private func columns(_ table: String) throws -> Set<String> {
+        let statement = try database.prepare("SELECT name FROM pragma_table_info('\(table)')")
+        var names: Set<String> = []
+        while try statement.step() { if let name = statement.string(0) { names.insert(name) } }
+        return names
+    }
+
+    /// This process, as `host:pid`.
+    static let owner = "\(ProcessInfo.processInfo.hostName):\(getpid())"
+
+    /// Runs still `running` whose process on this host is gone (killed, crashed, power lost) become
+    /// `interrupted`, with the time this was noticed as their end.
+    /// - Returns: the runs marked.
+    @discardableResult
+    public func markInterrupted() throws -> [String] {
+        let statement = try database.prepare("SELECT run_id, owner FROM runs WHERE status = 'running' AND owner IS NOT NULL")
+        var gone: [String] = []
+        let host = ProcessInfo.processInfo.hostName + ":"
+        while try statement.step() {
+            guard let run = statement.string(0), let owner = statement.string(1), owner.hasPrefix(host),
+                  let pid = Int32(owner.dropFirst(host.count)) else { continue }
+            if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { gone.append(run) }
+        }
+        for run in gone {
+            try database.prepare("UPDATE runs SET status = 'interrupted', ended_at = ? WHERE run_id = ? AND status = 'running'").bind(Self.timestamp(), run).run()
+        }
+        return gone
+    }
+
 
     /// Launcher lead times (spawn to first hello) per host, as the planner last measured them.
     public func leadTimes() throws -> [String: (seconds: Double, samples: Int)] {
@@ -100,8 +140,8 @@ public final class MetricsStore {
     }
 
     public func beginRun(_ runID: String, target: String, profileID: String?, planJSON: String?) throws {
-        try database.prepare("INSERT INTO runs (run_id, started_at, status, target, profile_id, plan_json) VALUES (?, ?, 'running', ?, ?, ?)")
-            .bind(runID, Self.timestamp(), target, profileID, planJSON).run()
+        try database.prepare("INSERT INTO runs (run_id, started_at, status, target, profile_id, plan_json, owner) VALUES (?, ?, 'running', ?, ?, ?, ?)")
+            .bind(runID, Self.timestamp(), target, profileID, planJSON, Self.owner).run()
     }
 
     public func endRun(_ runID: String, status: String, summaryJSON: String?) throws {

@@ -82,7 +82,7 @@ public final class Repository {
     }
 
     private func migrate() throws {
-        guard try database.userVersion < Self.schemaVersion else { return }
+        guard !database.isReadOnly, try database.userVersion < Self.schemaVersion else { return }
         try database.transaction {
             try database.execute("""
                 CREATE TABLE IF NOT EXISTS documents (
@@ -223,6 +223,13 @@ public final class Repository {
 
     /// Loads `vectors/*.json` then `profiles/*.json` from `directory`, once per database.
     public func seedBuiltins(from directory: String) throws {
+        // One writer at a time (BEGIN IMMEDIATE), the flag read again inside: two processes opening a fresh
+        // store at once load the built-ins once, and neither fails.
+        if database.isReadOnly { return }
+        try database.transaction { try seedBuiltinsOnce(from: directory) }
+    }
+
+    private func seedBuiltinsOnce(from directory: String) throws {
         let flag = try database.prepare("SELECT value FROM meta WHERE key = 'builtins_loaded'")
         if try flag.step() { return }
         let files = { (sub: String) -> [String] in

@@ -40,8 +40,14 @@ public final class SQLiteDatabase {
         }
         handle = db
         sqlite3_busy_timeout(db, 5000)
-        try execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+        // A file this user may only read opens read-only: it can still be reported on, and asking for WAL
+        // (a write) would refuse it.
+        isReadOnly = sqlite3_db_readonly(db, "main") == 1
+        try execute(isReadOnly ? "PRAGMA foreign_keys=ON;" : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
     }
+
+    /// Whether the file could only be opened for reading.
+    public let isReadOnly: Bool
 
     deinit {
         sqlite3_close_v2(handle)
@@ -67,6 +73,8 @@ public final class SQLiteDatabase {
 
     /// Runs `body` in one IMMEDIATE transaction; rolls back if it throws.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
+        // Inside a transaction already: the outer one commits or rolls back.
+        if sqlite3_get_autocommit(handle) == 0 { return try body() }
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()
