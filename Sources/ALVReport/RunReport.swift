@@ -56,7 +56,9 @@ public enum ReportError: Error, CustomStringConvertible {
         case .notFound(let run, let known):
             return "no run \"\(run)\" in the store" + (known.isEmpty ? " (it holds no runs yet)" : "; latest: \(known.joined(separator: ", "))")
         case .noSummary(let run, let status):
-            return "run \(run) has no summary (status \(status)): it is still running or its process was killed"
+            return status == "interrupted"
+                ? "run \(run) was interrupted: its process ended (killed or crashed) before writing a summary"
+                : "run \(run) has no summary (status \(status)): it is still running"
         }
     }
 }

@@ -46,5 +46,7 @@ import Testing
         let store = try MetricsStore(database: try SQLiteDatabase(path: db))
         let record = try #require(try store.run(id))
         #expect(record.status == "interrupted" && record.endedAt != nil, "\(record.status)")
+        let report = try AlvBinary.run(["report", id, "--format", "json", "--out", "-", "--db", db])
+        #expect(report.status == 2 && report.stderr.contains("was interrupted"), "\(report.stderr)")
     }
 }
