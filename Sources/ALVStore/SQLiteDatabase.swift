@@ -43,7 +43,20 @@ public final class SQLiteDatabase {
         // A file this user may only read opens read-only: it can still be reported on, and asking for WAL
         // (a write) would refuse it.
         isReadOnly = sqlite3_db_readonly(db, "main") == 1
-        try execute(isReadOnly ? "PRAGMA foreign_keys=ON;" : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+        if !isReadOnly {
+            // Changing the journal mode takes an exclusive lock and does not wait on the busy handler: when
+            // several processes open a fresh file at once, the others retry for up to 5 s.
+            let deadline = Date().addingTimeInterval(5)
+            while true {
+                do {
+                    try execute("PRAGMA journal_mode=WAL;")
+                    break
+                } catch where error.code == SQLITE_BUSY && Date() < deadline {
+                    usleep(10_000)
+                }
+            }
+        }
+        try execute(isReadOnly ? "PRAGMA foreign_keys=ON;" : "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
     }
 
     /// Whether the file could only be opened for reading.

@@ -133,6 +133,16 @@ import Testing
         #expect((try? String(contentsOfFile: elsewhere, encoding: .utf8)) == "", "the secret went through the link")
     }
 
+    @Test func targetsOtherThanHTTPAreRefused() throws {
+        let vector = directory.write("t.json", #"{"vector_id": "t", "name": "T", "duration_sec": 1, "load": {"target_rps": 1}, "request_types": [{"name": "a", "url": "/", "frequency": 100}]}"#)
+        for target in ["file:///etc/passwd", "gopher://127.0.0.1:70/", "http://127.0.0.1:99999", "http://"] {
+            for command in [["run", vector, "--workers", "0", "--no-dashboard"], ["broker", "--run", vector, "--wait-timeout", "0"]] {
+                let result = try AlvBinary.run(command + ["--target", target, "--db", directory.file("t.db")], in: directory.path)
+                #expect(result.status == 2 && result.stderr.contains("--target"), "\(command[0]) --target \(target): \(result.status) \(result.stderr)")
+            }
+        }
+    }
+
     @Test func badDatabasePathIsBadInput() throws {
         let result = try alv("vector", "list", "--db", "/proc/alv.db")
         #expect(result.status == 2, "\(result.stderr)")

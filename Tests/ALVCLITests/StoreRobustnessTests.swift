@@ -7,7 +7,7 @@ import Testing
 @Suite(.serialized) struct StoreRobustnessTests {
     @Test func sixCommandsOpeningAFreshStoreAtOnceAllSucceed() throws {
         let directory = TemporaryDirectory("alv-store-race")
-        for round in 0..<3 {
+        for round in 0..<10 {
             let db = directory.file("fresh-\(round).db")
             let processes = try (0..<6).map { _ -> Process in
                 let process = Process()

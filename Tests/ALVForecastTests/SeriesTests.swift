@@ -35,6 +35,7 @@ import Testing
         #expect(message("timestamp,value\n2024-01-01 00:00:00,1\nnot-a-time,2\n").contains("h.csv:3: 'not-a-time' is not a timestamp"))
         #expect(message("timestamp,value\n2024-01-01 00:00:00\n").contains("h.csv:2: expected 'timestamp,value'"))
         #expect(message("timestamp,value\n2024-01-01 00:00:00,nan\n").contains("not a finite number"))
+        #expect(message("timestamp,value\n2024-01-01 00:00:00,1e308\n2024-01-01 01:00:00,1\n").contains("h.csv:2: value 1e308 is outside ±1e15"))
     }
 
     @Test func csvColumnsAndFormats() throws {
@@ -52,5 +53,14 @@ import Testing
         // No calendar cycle (a 10-second step that does not show a day): the ACF peak is found.
         let cycle = TimeSeries(start: 0, step: 7, values: (0..<300).map { sin(2 * Double.pi * Double($0) / 17) })
         #expect(Seasonality.detect(cycle) == [17])
+    }
+
+    /// Four rows 10^9 s apart ask for a grid of 10^9 steps: refused before anything is allocated.
+    @Test func aHugeGridIsRefusedBeforeAllocation() {
+        let points: [(Int64, Double)] = [(0, 1), (1, 2), (1_000_000_000, 3), (2_000_000_000, 4)]
+        #expect(throws: ForecastError.self) { try TimeSeries.regularised(points, step: 1) }
+        do { _ = try TimeSeries.regularised(points, step: 1) } catch { #expect(error.description.contains("more than 10000000 steps"), "\(error)") }
+        let wide: [(Int64, Double)] = [(Int64.min + 10, 1), (Int64.max - 10, 2)]
+        #expect(throws: ForecastError.self) { try TimeSeries.regularised(wide, step: 1) }
     }
 }

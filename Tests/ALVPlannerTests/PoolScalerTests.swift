@@ -93,6 +93,26 @@ final class ScriptedContext: ScalingContext {
     }
 }
 
+/// A target that stalls: every arrival of a second is dropped. The capacity learned stays above 0 and the
+/// planner sizes to its maximum instead of dividing by zero.
+@Suite struct SaturatedScalingTests {
+    @Test func aSecondWithEveryArrivalDroppedDoesNotTrap() {
+        let start = Date(timeIntervalSince1970: 1_000_000)
+        let context = ScriptedContext()
+        context.demand = { _ in 4000 }
+        let scaler = PoolScaler(scaling: Scaling(mode: .predictive, minWorkers: 1, maxWorkers: 6, cooldownSec: 0), pool: nil, initialWorkers: 2)
+        context.lastSecondRate = 1e-9
+        context.saturation = (droppedShare: 1, lagMs: 5000)
+        scaler.observeSaturation(broker: context, workers: 2)
+        let capacity = scaler.capacity(broker: context).value
+        #expect(capacity >= 1 && capacity.isFinite, "\(capacity)")
+        for second in 0..<3 { scaler.tick(broker: context, now: start.addingTimeInterval(Double(second))) }
+        #expect(scaler.targetWorkers == 6)
+        #expect(scaler.workers(rps: .infinity, users: 0, capacity: 0) == 6 && scaler.workers(rps: .nan, users: 0, capacity: 1) == 1)
+        #expect(ScalingRule(capacityPerWorker: 1e-300).workers(for: 1e300) == 10_000)
+    }
+}
+
 @Suite struct LeadTimeTests {
     @Test func measuredLeadTimesSeedTheNextPool() {
         let hosts = [ALVModel.HostsFile.Host(host: "local", maxWorkers: 2), .init(host: "lg@10.0.0.7", maxWorkers: 4)]

@@ -94,9 +94,13 @@ public enum AlvBinary {
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { _, new in new }
         process.environment = env
-        process.standardOutput = FileHandle(forWritingAtPath: out)
-        process.standardError = FileHandle(forWritingAtPath: err)
-        process.standardInput = input.flatMap { FileHandle(forReadingAtPath: $0) } ?? FileHandle.nullDevice
+        // Closed here once the child has them: Process keeps its handles open, and a test that runs hundreds
+        // of commands would otherwise pass 1,024 descriptors (where select(2) in the runtime corrupts memory).
+        let handles = [FileHandle(forWritingAtPath: out), FileHandle(forWritingAtPath: err), input.flatMap { FileHandle(forReadingAtPath: $0) }]
+        defer { for handle in handles { try? handle?.close() } }
+        process.standardOutput = handles[0]
+        process.standardError = handles[1]
+        process.standardInput = handles[2] ?? FileHandle.nullDevice
         try process.run()
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(2_000) }
