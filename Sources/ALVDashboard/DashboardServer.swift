@@ -63,6 +63,17 @@ final class BoundPort: Sendable {
     let value = Atomic<Int>(0)
 }
 
+/// Open connections, against a cap: a client that opens a thousand and sends half a request each must not
+/// take the dashboard (or the run's file descriptors) with it.
+final class ConnectionCount: Sendable {
+    let open = Atomic<Int>(0)
+    static let maximum = 256
+    /// A request must arrive whole within this many seconds of the connection or of its first byte.
+    static let requestSeconds: Int64 = 10
+    /// A connection with no request in flight (and no event stream) is closed after this many seconds.
+    static let idleSeconds: Int64 = 30
+}
+
 struct DashboardContext: Sendable {
     let feed: LiveFeed
     let database: String
@@ -70,6 +81,7 @@ struct DashboardContext: Sendable {
     /// The address the dashboard was bound to.
     let host: String
     let port: BoundPort
+    let connections = ConnectionCount()
 
     /// Host headers a request may carry: the bound address and port, and for loopback its other names. A
     /// page on another site that rebinds its own name to 127.0.0.1 sends its own name and is refused. Bound
@@ -120,6 +132,9 @@ final class DashboardHandler: ChannelInboundHandler {
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
     private var ticker: RepeatedTask?
+    /// Closes the connection when a request does not arrive whole in time, or when it sits idle.
+    private var deadline: Scheduled<Void>?
+    private var counted = false
     /// Request bodies above this are refused (vectors and profiles are small).
     static let maximumBody = 1 << 20
 
@@ -127,22 +142,48 @@ final class DashboardHandler: ChannelInboundHandler {
         self.context = context
     }
 
+    func channelActive(context ctx: ChannelHandlerContext) {
+        let open = context.connections.open.wrappingAdd(1, ordering: .relaxed).newValue
+        counted = true
+        if open > ConnectionCount.maximum {
+            ctx.close(promise: nil)
+            return
+        }
+        closeUnlessDone(ctx, within: ConnectionCount.requestSeconds)
+        ctx.fireChannelActive()
+    }
+
+    private func closeUnlessDone(_ ctx: ChannelHandlerContext, within seconds: Int64) {
+        deadline?.cancel()
+        let channel = ctx.channel
+        deadline = ctx.eventLoop.scheduleTask(in: .seconds(seconds)) { channel.close(promise: nil) }
+    }
+
     func channelRead(context ctx: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
             self.head = head
             body = []
+            closeUnlessDone(ctx, within: ConnectionCount.requestSeconds)
         case .body(let chunk):
             if body.count <= Self.maximumBody { body += chunk.readableBytesView.prefix(Self.maximumBody + 1 - body.count) }
         case .end:
+            deadline?.cancel()
             if let head { route(ctx, head) }
             head = nil
             body = []
+            // An event stream lives as long as its client; any other connection may wait for its next request.
+            if ticker == nil { closeUnlessDone(ctx, within: ConnectionCount.idleSeconds) }
         }
     }
 
     func channelInactive(context ctx: ChannelHandlerContext) {
         ticker?.cancel()
+        deadline?.cancel()
+        if counted {
+            context.connections.open.wrappingSubtract(1, ordering: .relaxed)
+            counted = false
+        }
         ctx.fireChannelInactive()
     }
 

@@ -113,6 +113,18 @@ import FoundationNetworking
         #expect(try curl(["-H", "Host: evil.example:\(port)", base + "/api/status"]) == "421")
         #expect(try curl([base + "/api/status"]) == "200")
         #expect(try curl([base + "/api/vectors/evil"]) == "404", "nothing was stored")
+        // 300 clients that send half a request and wait: the first 256 are held for at most 10 s, the rest
+        // closed at once, and then the dashboard answers again.
+        let halfOpen = (0..<300).compactMap { _ in Self.halfRequest(port: port) }
+        #expect(halfOpen.count == 300)
+        usleep(500_000)
+        let refusedAtOnce = halfOpen.filter { Self.closedByPeer($0, waitMs: 0) }.count
+        #expect(refusedAtOnce >= 300 - 256, "\(refusedAtOnce) closed at once")
+        let heldUntil = Date().addingTimeInterval(15)
+        while Date() < heldUntil && !halfOpen.allSatisfy({ Self.closedByPeer($0, waitMs: 0) }) { usleep(200_000) }
+        #expect(halfOpen.allSatisfy { Self.closedByPeer($0, waitMs: 0) }, "half-sent requests were all closed within 15 s")
+        halfOpen.forEach { close($0) }
+        #expect(try curl([base + "/api/status"]) == "200")
         let stored = try #require(Self.get(base + "/api/vectors/api-v"))
         #expect(stored.contains("\"version\":1") && stored.contains("\"duration_sec\":5"))
 
@@ -158,6 +170,29 @@ import FoundationNetworking
             let size = (try FileManager.default.attributesOfItem(atPath: artifacts + "/" + shot)[.size] as? Int) ?? 0
             #expect(size > 10_000, "\(shot) is \(size) bytes")
         }
+    }
+
+    /// A TCP connection to 127.0.0.1:`port` that sent the start of a request and no more.
+    static func halfRequest(port: Int) -> Int32? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard connected == 0 else { close(fd); return nil }
+        let partial = Array("GET /api/status HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n".utf8)
+        _ = partial.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        return fd
+    }
+
+    /// Whether the peer has closed `fd` (a read returns end of file or an error).
+    static func closedByPeer(_ fd: Int32, waitMs: Int32) -> Bool {
+        var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&ready, 1, waitMs) > 0 else { return false }
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, Int32(MSG_DONTWAIT)) <= 0
     }
 
     /// A PNG of `url` from headless Chromium, with a profile directory of its own (a profile still
