@@ -1,4 +1,4 @@
-import Foundation
+import ALVModel
 import ALVTransport
 
 /// Where the broker listens: one host, three ports (fixed defaults 5557/5558/5559).
@@ -19,16 +19,6 @@ public struct BrokerEndpoints: Sendable, Equatable {
     public var metrics: String { "tcp://\(host):\(metricsPort)" }
     public var control: String { "tcp://\(host):\(controlPort)" }
 
-    /// Whether `host` is a loopback address, where plain TCP is allowed.
-    /// An address is parsed, not matched by prefix: `127.evil.example` is a name, not loopback.
-    public static func isLoopback(_ host: String) -> Bool {
-        if host == "localhost" { return true }
-        var v4 = in_addr(), v6 = in6_addr()
-        if inet_pton(AF_INET, host, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
-        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        if inet_pton(AF_INET6, bare, &v6) == 1 {
-            return withUnsafeBytes(of: &v6) { bytes in bytes.prefix(15).allSatisfy { $0 == 0 } && bytes[15] == 1 }
-        }
-        return false
-    }
+    /// Whether `host` is a loopback address, where plain TCP is allowed (parsed: `NetworkAddress`).
+    public static func isLoopback(_ host: String) -> Bool { NetworkAddress.isLoopback(host) }
 }

@@ -91,7 +91,7 @@ struct DashboardContext: Sendable {
         if host == "0.0.0.0" || host == "::" { return true }
         let port = self.port.value.load(ordering: .relaxed)
         var names = [host.lowercased()]
-        if LoopbackAddress.isLoopback(host) { names += ["localhost", "127.0.0.1", "[::1]"] }
+        if NetworkAddress.isLoopback(host) { names += ["localhost", "127.0.0.1", "[::1]"] }
         if host.contains(":") && !host.hasPrefix("[") { names.append("[\(host.lowercased())]") }
         return names.contains { header == "\($0):\(port)" || (port == 80 && header == $0) }
     }
@@ -101,17 +101,6 @@ struct DashboardContext: Sendable {
         guard let origin else { return true }  // not a browser (curl, scripts)
         guard origin.hasPrefix("http://") else { return false }
         return allows(hostHeader: String(origin.dropFirst("http://".count)))
-    }
-}
-
-/// Loopback, parsed (the dashboard does not link the cluster module).
-enum LoopbackAddress {
-    static func isLoopback(_ host: String) -> Bool {
-        if host == "localhost" { return true }
-        var v4 = in_addr(), v6 = in6_addr()
-        if inet_pton(AF_INET, host, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
-        guard inet_pton(AF_INET6, host, &v6) == 1 else { return false }
-        return withUnsafeBytes(of: &v6) { bytes in bytes.prefix(15).allSatisfy { $0 == 0 } && bytes[15] == 1 }
     }
 }
 

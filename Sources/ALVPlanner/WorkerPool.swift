@@ -35,30 +35,6 @@ public struct WorkerInvocation: Sendable {
     }
 }
 
-/// The line a launcher writes first on an `alv worker --keys-on-stdin`'s stdin.
-public enum KeysLine {
-    public static func render(_ keys: CurveClientKeys) -> String {
-        "alv-keys server=\(keys.serverPublicKey) public=\(keys.keys.publicKey) secret=\(keys.keys.secretKey)\n"
-    }
-
-    /// - Returns: the keys, or nil when `line` is not a keys line with three well-formed keys whose public
-    ///   key belongs to the secret one.
-    public static func parse(_ line: String) -> CurveClientKeys? {
-        let fields = line.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
-        guard fields.first == "alv-keys", fields.count == 4 else { return nil }
-        var values: [String: String] = [:]
-        for field in fields.dropFirst() {
-            let parts = field.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2 else { return nil }
-            values[String(parts[0])] = String(parts[1])
-        }
-        guard let server = values["server"], let publicKey = values["public"], let secret = values["secret"],
-              [server, publicKey, secret].allSatisfy(CurveKeyPair.isValidKey),
-              (try? CurveKeyPair.publicKey(ofSecret: secret)) == publicKey else { return nil }
-        return CurveClientKeys(serverPublicKey: server, keys: CurveKeyPair(publicKey: publicKey, secretKey: secret))
-    }
-}
-
 /// Something that happened to the pool, for the run's event log.
 public struct PoolEvent: Sendable, Equatable {
     public var kind: String

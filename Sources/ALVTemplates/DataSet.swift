@@ -14,17 +14,9 @@ public struct DataSet: Sendable, Equatable {
         self.rows = rows
     }
 
-    /// Loads and checks a CSV file.
-    /// - Throws: `DataSetError` naming the file and line: unreadable file, empty header, duplicate
-    ///   column, a row with the wrong number of fields, an unclosed quote, no data rows.
-    public static func load(name: String, path: String) throws(DataSetError) -> DataSet {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DataSetError(path: path, line: nil, message: "cannot read the file")
-        }
-        return try parse(name: name, text: String(decoding: data, as: UTF8.self), path: path)
-    }
-
-    /// Parses CSV text; `path` is only used in messages.
+    /// Parses and checks CSV text (a file's, read by the caller); `path` is only used in messages.
+    /// - Throws: `DataSetError` naming the file and line: empty header, duplicate column, a row with the wrong
+    ///   number of fields, an unclosed quote, no data rows.
     public static func parse(name: String, text: String, path: String) throws(DataSetError) -> DataSet {
         var records: [(line: Int, fields: [String])] = []
         var fields: [String] = []

@@ -32,6 +32,30 @@ public struct CurveServerKeys: Sendable, Equatable {
     }
 }
 
+/// The line a launcher writes first on an `alv worker --keys-on-stdin`'s stdin.
+public enum KeysLine {
+    public static func render(_ keys: CurveClientKeys) -> String {
+        "alv-keys server=\(keys.serverPublicKey) public=\(keys.keys.publicKey) secret=\(keys.keys.secretKey)\n"
+    }
+
+    /// - Returns: the keys, or nil when `line` is not a keys line with three well-formed keys whose public
+    ///   key belongs to the secret one.
+    public static func parse(_ line: String) -> CurveClientKeys? {
+        let fields = line.split(whereSeparator: \.isWhitespace)
+        guard fields.first == "alv-keys", fields.count == 4 else { return nil }
+        var values: [String: String] = [:]
+        for field in fields.dropFirst() {
+            let parts = field.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { return nil }
+            values[String(parts[0])] = String(parts[1])
+        }
+        guard let server = values["server"], let publicKey = values["public"], let secret = values["secret"],
+              [server, publicKey, secret].allSatisfy(CurveKeyPair.isValidKey),
+              (try? CurveKeyPair.publicKey(ofSecret: secret)) == publicKey else { return nil }
+        return CurveClientKeys(serverPublicKey: server, keys: CurveKeyPair(publicKey: publicKey, secretKey: secret))
+    }
+}
+
 // libzmq option numbers (zmq.h), named here to keep the call sites readable.
 public let ZMQ_CURVE_SERVER_OPTION: Int32 = 47
 public let ZMQ_CURVE_PUBLICKEY_OPTION: Int32 = 48

@@ -2,7 +2,6 @@ import ALVCluster
 import ALVDashboard
 import ALVDistributed
 import ALVLifecycle
-import ALVPlanner
 import ALVProtocol
 import ALVEngine
 import ALVRun
@@ -227,8 +226,8 @@ struct BrokerCommand: ParsableCommand {
         if (curveSecret == nil) != (allowKeys == nil) { throw ValidationError("--curve-secret and --allow-keys go together") }
         if runInput != nil && target == nil { throw ValidationError("--run needs --target") }
         if let target { try FlagChecks.targetURL(target) }
-        guard unitSeconds.isFinite, unitSeconds >= 0.5, unitSeconds <= 3600 else { throw ValidationError("--unit-sec expects seconds from 0.5 to 3600, got \(unitSeconds)") }
-        guard waitTimeout.isFinite, waitTimeout >= 0, waitTimeout <= 86_400 else { throw ValidationError("--wait-timeout expects seconds from 0 to 86400, got \(waitTimeout)") }
+        try FlagChecks.seconds(unitSeconds, flag: "--unit-sec", in: 0.5...3_600)
+        try FlagChecks.seconds(waitTimeout, flag: "--wait-timeout", in: 0...86_400)
         guard (1...10_000).contains(waitWorkers) else { throw ValidationError("--wait-workers expects 1 to 10000 workers, got \(waitWorkers)") }
     }
 

@@ -62,16 +62,16 @@ struct ClusterInstallCommand: ParsableCommand {
         guard probe.status == 0 else { return Outcome(ok: false, line: "cannot connect over ssh: \(probe.output.trimmed.suffix(300))") }
         var copied = ""
         if !probe.output.hasPrefix(digest) {
-            let send = Shell.run(ssh + ["mkdir -p \"$HOME\"/.alv/bin && cat > \(path).part && chmod 755 \(path).part && mv \(path).part \(path)"], stdinFile: executable)
+            // One session: the copy, then its hash as the host computes it.
+            let send = Shell.run(ssh + ["mkdir -p \"$HOME\"/.alv/bin && cat > \(path).part && chmod 755 \(path).part && mv \(path).part \(path) && sha256sum \(path)"], stdinFile: executable)
             guard send.status == 0 else { return Outcome(ok: false, line: "copy failed: \(send.output.trimmed.suffix(300))") }
-            let check = Shell.run(ssh + ["sha256sum \(path)"])
-            guard check.output.hasPrefix(digest) else { return Outcome(ok: false, line: "the copy differs from this binary (disk full?): \(check.output.trimmed.suffix(200))") }
+            guard send.output.hasPrefix(digest) else { return Outcome(ok: false, line: "the copy differs from this binary (disk full?): \(send.output.trimmed.suffix(200))") }
             copied = "copied in \(String(format: "%.1f", Date().timeIntervalSince(started))) s"
         } else {
             copied = "already there"
         }
-        _ = Shell.run(ssh + ["ln -sfn \(name) \"$HOME\"/.alv/bin/alv"])
-        let version = Shell.run(ssh + ["\(path) --version"])
+        // One session: the link, then whether the binary starts there.
+        let version = Shell.run(ssh + ["ln -sfn \(name) \"$HOME\"/.alv/bin/alv; \(path) --version"])
         if version.status == 0 {
             return Outcome(ok: true, line: "\(copied); starts (\(version.output.split(separator: "\n").first ?? "")); ~/.alv/bin/alv → \(name)")
         }

@@ -14,6 +14,14 @@ enum FlagChecks {
         }
     }
 
+    /// A `--duration`: finite seconds above 0, at most a year.
+    static func duration(_ value: Double?, flag: String = "--duration") throws {
+        guard let value else { return }
+        guard value.isFinite, value > 0, value <= 31_536_000 else {
+            throw ValidationError("\(flag) expects seconds above 0 and at most a year, got \(value)")
+        }
+    }
+
     /// Seconds that are a finite number in `range`.
     static func seconds(_ value: Double, flag: String, in range: ClosedRange<Double>) throws {
         guard value.isFinite, range.contains(value) else {

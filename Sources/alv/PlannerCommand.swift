@@ -55,9 +55,7 @@ struct PlannerCommand: ParsableCommand {
         for (flag, value) in [("--min-workers", minWorkers), ("--max-workers", maxWorkers)] {
             if let value, !(0...100_000).contains(value) { throw ValidationError("\(flag) expects 0–100000 workers, got \(value)") }
         }
-        if let duration, !(duration.isFinite && duration > 0 && duration <= 31_536_000) {
-            throw ValidationError("--duration expects seconds above 0 and at most a year, got \(duration)")
-        }
+        try FlagChecks.duration(duration)
     }
 
     func run() throws {

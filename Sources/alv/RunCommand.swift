@@ -149,7 +149,8 @@ struct RunCommand: ParsableCommand {
             placement.hosts = file.hosts
             placement.remoteBrokerHost = file.brokerAddress
         }
-        let bind = listen ?? placement.remoteBrokerHost.map { Self.isAddressLiteral($0) ? $0 : "0.0.0.0" } ?? "127.0.0.1"
+        // ZeroMQ binds an address or an interface, not a name.
+        let bind = listen ?? placement.remoteBrokerHost.map { NetworkAddress.isLiteral($0) ? $0 : "0.0.0.0" } ?? "127.0.0.1"
         // CURVE always, loopback too (any local user can reach a loopback port): a key pair for this run and
         // one for each worker, handed over its stdin.
         let curve: CurveServerKeys
@@ -160,7 +161,8 @@ struct RunCommand: ParsableCommand {
                 configuration: BrokerConfiguration(endpoints: BrokerEndpoints(host: bind, workPort: 0, metricsPort: 0, controlPort: 0), curve: curve, unitSeconds: unitSeconds),
                 store: metricsStore, log: { printError("alv broker: \($0)") })
         } catch let error as ZMQError {
-            throw CLIError.runtime("broker: cannot listen on \(bind)\(listen == nil ? " (the hosts file's broker_address; --listen chooses another)" : ""): \(error)")
+            let origin = listen == nil && placement.remoteBrokerHost != nil ? " (the hosts file's broker_address; --listen chooses another)" : ""
+            throw CLIError.runtime("broker: cannot listen on \(bind)\(origin): \(error)")
         } catch {
             throw CLIError.runtime("broker: \(error)")
         }
@@ -175,12 +177,6 @@ struct RunCommand: ParsableCommand {
         } catch let error as BrokerError {
             throw CLIError.runtime(error.description)
         }
-    }
-
-    /// Whether `host` is an IPv4 or IPv6 address (ZeroMQ binds an address or an interface, not a name).
-    static func isAddressLiteral(_ host: String) -> Bool {
-        var v4 = in_addr(), v6 = in6_addr()
-        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 
     /// Serves the dashboard (default 127.0.0.1:8089); a busy port is reported, not fatal.

@@ -48,9 +48,7 @@ struct TargetCommand: ParsableCommand {
             throw ValidationError("--latency-ms expects milliseconds (20) or a range (10-30), got \"\(latency)\"")
         }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be 1–256, got \(threads)") }
-        if let duration, !(duration.isFinite && duration > 0 && duration <= 31_536_000) {
-            throw ValidationError("--duration expects seconds above 0 and at most a year, got \(duration)")
-        }
+        try FlagChecks.duration(duration)
         guard (0...1_000_000).contains(recordBodies) else { throw ValidationError("--record-bodies must be 0–1000000, got \(recordBodies)") }
     }
 

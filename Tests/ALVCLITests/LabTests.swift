@@ -18,16 +18,15 @@ struct LabTests {
         // The binary alone, in an empty directory.
         let alv = try lab.copyBinary()
 
-        let targetPort = 18_000 + Int.random(in: 0..<1000)
-        let target = try lab.spawn(lab.inside("c", [alv, "target", "--host", lab.controller, "--port", String(targetPort), "--duration", "90"]), log: "target.log")
-        defer { target.stop(grace: 0) }
+        let target = try lab.target(alv: alv, seconds: 90)
+        defer { target.stop() }
         let ports = ["--work-port", "5557", "--metrics-port", "5558", "--control-port", "5559"]
         let workers = try ["h1", "h2"].map { host in
             try lab.spawn(lab.overSSH(host, ([alv, "worker", "--broker", lab.controller, "--insecure", "--id", "\(host)-w"] + ports).joined(separator: " ")), log: "worker-\(host).log")
         }
         defer { workers.forEach { $0.stop(grace: 0) } }
         let vector = lab.directory.write("v.json", #"{"vector_id": "lab", "name": "Lab", "duration_sec": 6, "load": {"target_rps": 200}, "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}"#)
-        let run = NetnsLab.shell(lab.inside("c", [alv, "broker", "--listen", lab.controller, "--insecure", "--run", vector, "--target", "http://\(lab.controller):\(targetPort)",
+        let run = NetnsLab.shell(lab.inside("c", [alv, "broker", "--listen", lab.controller, "--insecure", "--run", vector, "--target", target.url,
                                                    "--wait-workers", "2", "--wait-timeout", "30", "--db", lab.directory.file("alv.db"), "--no-dashboard", "--json"] + ports),
                                  timeout: 80)
         #expect(run.status == 0, "\(run.output.suffix(2000))")
@@ -35,8 +34,7 @@ struct LabTests {
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         let perWorker = (summary["workers"] as? [[String: Any]] ?? []).map { ($0["id"] as? String ?? "", $0["requests_total"] as? Int ?? 0) }
         #expect(Set(perWorker.map(\.0)) == ["h1-w", "h2-w"] && perWorker.allSatisfy { $0.1 > 300 }, "\(perWorker)")
-        let stats = NetnsLab.shell(lab.inside("c", ["curl", "-s", "http://\(lab.controller):\(targetPort)/__stats"]))
-        let served = try #require(try JSONSerialization.jsonObject(with: Data(stats.output.utf8)) as? [String: Any])
+        let served = try #require(target.stats())
         #expect(served["total"] as? Int == summary["requests_total"] as? Int, "target \(served), summary \(summary["requests_total"] ?? "?")")
         #expect(summary["metrics_gaps"] as? Int == 0)
     }
@@ -71,11 +69,7 @@ extension LabTests {
     @Test func clusterInstallCopiesWhatIsMissingAndRunsUseIt() throws {
         let lab = try NetnsLab(hosts: 2)
         let alv = try lab.copyBinary()
-        let hostsFile = lab.directory.write("hosts.json", """
-            {"broker_address": "\(lab.controller)", "hosts": [
-              {"host": "h1", "max_workers": 1, "alv_path": "~/.alv/bin/alv", "ssh_options": ["-F", "\(lab.sshConfig)"]},
-              {"host": "h2", "max_workers": 1, "alv_path": "~/.alv/bin/alv", "ssh_options": ["-F", "\(lab.sshConfig)"]}]}
-            """)
+        let hostsFile = lab.hostsFile(alvPath: "~/.alv/bin/alv")
         func install() throws -> [String: String] {
             let result = NetnsLab.shell(lab.inside("c", [alv, "cluster", "install", "--hosts", hostsFile]), timeout: 120)
             #expect(result.status == 0, "\(result.output)")
@@ -99,11 +93,10 @@ extension LabTests {
         lines = try install()
         #expect(lines["h1"]?.contains("already there") == true && lines["h2"]?.contains("copied") == true, "\(lines)")
 
-        let targetPort = 18_000 + Int.random(in: 0..<1000)
-        let target = try lab.spawn(lab.inside("c", [alv, "target", "--host", lab.controller, "--port", String(targetPort), "--duration", "60"]), log: "target.log")
-        defer { target.stop(grace: 0) }
+        let target = try lab.target(alv: alv, seconds: 60)
+        defer { target.stop() }
         let vector = lab.directory.write("v.json", #"{"vector_id": "inst", "name": "Installed", "duration_sec": 3, "load": {"target_rps": 200}, "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}"#)
-        let run = NetnsLab.shell(lab.inside("c", [alv, "run", vector, "--target", "http://\(lab.controller):\(targetPort)", "--hosts", hostsFile, "--workers", "2",
+        let run = NetnsLab.shell(lab.inside("c", [alv, "run", vector, "--target", target.url, "--hosts", hostsFile, "--workers", "2",
                                                    "--db", lab.directory.file("alv.db"), "--no-dashboard", "--json"]), timeout: 60)
         #expect(run.status == 0, "\(run.output.suffix(1500))")
         #expect(run.output.contains("\"h1-") && run.output.contains("\"h2-"), "\(run.output.suffix(800))")
@@ -119,18 +112,12 @@ struct LabRunTests {
         let lab = try NetnsLab(hosts: 3)
         let alv = try lab.copyBinary()
 
-        let targetPort = 18_000 + Int.random(in: 0..<1000)
-        let target = try lab.spawn(lab.inside("c", [alv, "target", "--host", lab.controller, "--port", String(targetPort), "--duration", "120"]), log: "target.log")
-        defer { target.stop(grace: 0) }
-        let hostsFile = lab.directory.write("hosts.json", """
-            {"broker_address": "\(lab.controller)", "hosts": [
-              {"host": "h1", "max_workers": 1, "alv_path": "\(alv)", "ssh_options": ["-F", "\(lab.sshConfig)"]},
-              {"host": "h2", "max_workers": 1, "alv_path": "\(alv)", "ssh_options": ["-F", "\(lab.sshConfig)"]},
-              {"host": "h3", "max_workers": 1, "alv_path": "\(alv)", "ssh_options": ["-F", "\(lab.sshConfig)"]}]}
-            """)
+        let target = try lab.target(alv: alv, seconds: 120)
+        defer { target.stop() }
+        let hostsFile = lab.hostsFile(alvPath: alv)
         let vector = lab.directory.write("v.json", #"{"vector_id": "lab3", "name": "Three hosts", "duration_sec": 10, "load": {"target_rps": 300}, "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}"#)
         let out = lab.directory.file("summary.json")
-        let command = [alv, "run", vector, "--target", "http://\(lab.controller):\(targetPort)", "--hosts", hostsFile, "--workers", "3",
+        let command = [alv, "run", vector, "--target", target.url, "--hosts", hostsFile, "--workers", "3",
                        "--db", lab.directory.file("alv.db"), "--no-dashboard", "--json"].map { "'\($0)'" }.joined(separator: " ")
         let run = try lab.spawn(lab.inside("c", ["sh", "-c", "exec \(command) > '\(out)'"]), log: "run.log")
         defer { run.stop(grace: 0) }
@@ -177,8 +164,7 @@ struct LabRunTests {
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
         let workerIDs = (summary["workers"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
         #expect(workerIDs.count == 3 && ["h1", "h2", "h3"].allSatisfy { h in workerIDs.contains { $0.hasPrefix(h + "-") } }, "\(workerIDs)")
-        let stats = NetnsLab.shell(lab.inside("c", ["curl", "-s", "http://\(lab.controller):\(targetPort)/__stats"]))
-        let served = try #require(try JSONSerialization.jsonObject(with: Data(stats.output.utf8)) as? [String: Any])
+        let served = try #require(target.stats())
         #expect(served["total"] as? Int == summary["requests_total"] as? Int, "target \(served), summary \(summary["requests_total"] ?? "?")")
         let clients = served["clients"] as? [String: Int] ?? [:]
         #expect(Set(clients.keys) == Set(lab.hosts) && clients.values.allSatisfy { $0 > 300 }, "requests by client address: \(clients)")
@@ -210,17 +196,11 @@ struct LabRunTests {
             let added = NetnsLab.shell([alv, kind, "add", file, "--db", db])
             #expect(added.status == 0, "\(added.output)")
         }
-        let targetPort = 18_000 + Int.random(in: 0..<1000)
-        let target = try lab.spawn(lab.inside("c", [alv, "target", "--host", lab.controller, "--port", String(targetPort), "--threads", "2", "--duration", "120"]), log: "target.log")
-        defer { target.stop(grace: 0) }
-        let hostsFile = lab.directory.write("hosts.json", """
-            {"broker_address": "\(lab.controller)", "hosts": [
-              {"host": "h1", "max_workers": 1, "alv_path": "\(alv)", "ssh_options": ["-F", "\(lab.sshConfig)"]},
-              {"host": "h2", "max_workers": 1, "alv_path": "\(alv)", "ssh_options": ["-F", "\(lab.sshConfig)"]},
-              {"host": "h3", "max_workers": 1, "alv_path": "\(alv)", "ssh_options": ["-F", "\(lab.sshConfig)"]}]}
-            """)
+        let target = try lab.target(alv: alv, seconds: 120, extra: ["--threads", "2"])
+        defer { target.stop() }
+        let hostsFile = lab.hostsFile(alvPath: alv)
         let out = lab.directory.file("summary.json")
-        let command = [alv, "run", "lab-step", "--target", "http://\(lab.controller):\(targetPort)", "--hosts", hostsFile,
+        let command = [alv, "run", "lab-step", "--target", target.url, "--hosts", hostsFile,
                        "--db", db, "--no-dashboard", "--json"].map { "'\($0)'" }.joined(separator: " ")
         let run = try lab.spawn(lab.inside("c", ["sh", "-c", "exec \(command) > '\(out)'"]), log: "run.log")
         defer { run.stop(grace: 0) }
@@ -246,8 +226,7 @@ struct LabRunTests {
         #expect(lost.contains { ($0.detail["worker"] ?? "").hasPrefix("h3-") && $0.detail["estimated_requests_lost"] != nil }, "\(lost.map(\.detail))")
         let workers = summary["workers"] as? [[String: Any]] ?? []
         #expect(workers.contains { ($0["id"] as? String ?? "").hasPrefix("h3-") && $0["lost"] as? Bool == true && $0["estimated_requests_lost"] != nil }, "\(workers)")
-        let stats = NetnsLab.shell(lab.inside("c", ["curl", "-s", "http://\(lab.controller):\(targetPort)/__stats"]))
-        let served = try #require(try JSONSerialization.jsonObject(with: Data(stats.output.utf8)) as? [String: Any])
+        let served = try #require(target.stats())
         let clients = served["clients"] as? [String: Int] ?? [:]
         #expect(Set(clients.keys) == Set(lab.hosts), "\(clients)")
         // Every response the broker counted reached the target; what the target got beyond them is at most

@@ -47,6 +47,50 @@ public final class NetnsLab {
         Self.shell(["ip", "-n", "\(name)-\(ns)", "link", "set", "eth0", up ? "up" : "down"]).status == 0
     }
 
+    /// Writes `hosts.json`: the controller as `broker_address`, one worker slot on each of `hosts` (default
+    /// every host), reached with the lab's ssh configuration.
+    public func hostsFile(alvPath: String, hosts names: [String]? = nil) -> String {
+        let entries = (names ?? hosts.indices.map { "h\($0 + 1)" }).map {
+            #"{"host": "\#($0)", "max_workers": 1, "alv_path": "\#(alvPath)", "ssh_options": ["-F", "\#(sshConfig)"]}"#
+        }
+        return directory.write("hosts.json", #"{"broker_address": "\#(controller)", "hosts": [\#(entries.joined(separator: ", "))]}"#)
+    }
+
+    /// `alv target` on the controller's address, stopped when released.
+    public final class Target {
+        public let port: Int
+        public let url: String
+        let process: ChildProcess
+        let lab: NetnsLab
+
+        init(lab: NetnsLab, alv: String, seconds: Int, extra: [String]) throws {
+            self.lab = lab
+            port = 18_000 + Int.random(in: 0..<1000)
+            url = "http://\(lab.controller):\(port)"
+            process = try lab.spawn(lab.inside("c", [alv, "target", "--host", lab.controller, "--port", String(port), "--duration", String(seconds)] + extra), log: "target.log")
+        }
+
+        deinit { stop() }
+
+        /// Stops the target (callers `defer` it, which also keeps the target alive to the end of their scope).
+        public func stop() {
+            guard !stopped else { return }
+            stopped = true
+            process.stop(grace: 0)
+        }
+        private var stopped = false
+
+        /// What the target counted (`GET /__stats`, asked from the controller).
+        public func stats() -> [String: Any]? {
+            let result = NetnsLab.shell(lab.inside("c", ["curl", "-s", url + "/__stats"]))
+            return (try? JSONSerialization.jsonObject(with: Data(result.output.utf8))) as? [String: Any]
+        }
+    }
+
+    public func target(alv: String, seconds: Int, extra: [String] = []) throws -> Target {
+        try Target(lab: self, alv: alv, seconds: seconds, extra: extra)
+    }
+
     /// Copies the built `alv` alone into an empty directory (`bin/` of the lab's state) and returns its path.
     public func copyBinary() throws -> String {
         let bin = directory.file("bin")

@@ -31,29 +31,28 @@ public struct DataFileResolver {
     /// Loads the data file `name`.
     public mutating func load(_ name: String) -> Result<DataSet, Problem> {
         if let cached = cache[name] { return cached }
-        let paths = candidates(for: name)
-        let result: Result<DataSet, Problem>
-        if let inline {
-            if let text = inline[name] {
-                do {
-                    result = .success(try DataSet.parse(name: name, text: text, path: paths.first ?? name))
-                } catch {
-                    result = .failure(Problem(description: "bad data file \(error.description)"))
-                }
-            } else {
-                result = .failure(Problem(description: "data file '\(name)' was not sent with the unit"))
-            }
-        } else if let found = paths.first(where: { FileManager.default.fileExists(atPath: $0) }) {
-            do {
-                result = .success(try DataSet.load(name: name, path: found))
-            } catch {
-                result = .failure(Problem(description: "bad data file \(error.description)"))
-            }
-        } else {
-            result = .failure(Problem(description: "data file '\(name)' not found; looked for \(paths.joined(separator: ", "))"))
+        let result = text(of: name).flatMap { text, path in
+            Result { () throws(DataSetError) in try DataSet.parse(name: name, text: text, path: path) }
+                .mapError { Problem(description: "bad data file \($0.description)") }
         }
         cache[name] = result
         return result
+    }
+
+    /// The text of data file `name` and the path it is known by: sent with the unit, or read from disk.
+    private func text(of name: String) -> Result<(String, String), Problem> {
+        let paths = candidates(for: name)
+        if let inline {
+            guard let text = inline[name] else { return .failure(Problem(description: "data file '\(name)' was not sent with the unit")) }
+            return .success((text, paths.first ?? name))
+        }
+        guard let found = paths.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+            return .failure(Problem(description: "data file '\(name)' not found; looked for \(paths.joined(separator: ", "))"))
+        }
+        guard let data = FileManager.default.contents(atPath: found) else {
+            return .failure(Problem(description: "bad data file \(found): cannot read the file"))
+        }
+        return .success((String(decoding: data, as: UTF8.self), found))
     }
 
     /// Every data file the vector uses: those it declares and those its templates name.
@@ -71,14 +70,7 @@ public struct DataFileResolver {
     /// - Throws: `Problem` naming a file that is missing or unreadable.
     public func texts(for vector: LoadVector) throws(Problem) -> [String: String] {
         var texts: [String: String] = [:]
-        for name in names(for: vector) {
-            let paths = candidates(for: name)
-            guard let found = paths.first(where: { FileManager.default.fileExists(atPath: $0) }),
-                  let data = FileManager.default.contents(atPath: found) else {
-                throw Problem(description: "data file '\(name)' not found; looked for \(paths.joined(separator: ", "))")
-            }
-            texts[name] = String(decoding: data, as: UTF8.self)
-        }
+        for name in names(for: vector) { texts[name] = try text(of: name).get().0 }
         return texts
     }
 
