@@ -29,7 +29,7 @@ extension Broker {
         }
         let lead = configuration.leadSeconds
         let scheduler = UnitScheduler(
-            runID: runID, target: plan.target, options: options, seed: seed, lead: lead,
+            runID: runID, target: plan.target, env: plan.env, options: options, seed: seed, lead: lead,
             send: { [sockets] message in
                 do { return try sockets.send(message) ? nil : "no worker ready (send queue full)" } catch { return "\(error)" }
             },

@@ -28,6 +28,8 @@ struct UnitScheduler {
 
     let runID: String
     let target: String
+    /// What `{{env.NAME}}` reads, carried by every unit.
+    let env: [String: String]
     let options: EngineOptions
     let seed: UInt64
     let lead: Double
@@ -35,17 +37,18 @@ struct UnitScheduler {
     private var counter = 0
     /// Each vector's data files as sent with its units (nil: none, or sent by path), read once per run.
     private var dataTexts: [String: [String: String]?] = [:]
-    /// Data files larger than this in total travel by path (the worker reads them from its own disk).
+    /// Data files larger than this in total travel by name (a worker reads them under its `--data-dir`).
     static let inlineDataLimit = 8 << 20
     /// Pushes one unit. - Returns: nil when sent, else why not.
     private let send: (UnitMessage) -> String?
     /// Records an event of the run.
     private let event: (String, EventDetail) -> Void
 
-    init(runID: String, target: String, options: EngineOptions, seed: UInt64, lead: Double,
+    init(runID: String, target: String, env: [String: String] = [:], options: EngineOptions, seed: UInt64, lead: Double,
          send: @escaping (UnitMessage) -> String?, event: @escaping (String, EventDetail) -> Void) {
         self.runID = runID
         self.target = target
+        self.env = env
         self.options = options
         self.seed = seed
         self.lead = lead
@@ -78,7 +81,8 @@ struct UnitScheduler {
                 runID: runID, unitID: "\(runID)-u\(counter)", epoch: epoch, vector: vector, dataDirectory: step.dataDirectory,
                 baseURL: target, load: load, startMs: from, rampUpSec: rampLeft, rampFrom: rampFrom, durationSec: seconds,
                 deadlineMs: from + 1000, seed: seed &+ UInt64(counter) &* 0x9E37_79B9_7F4A_7C15, firstUserIndex: firstUser,
-                rateShape: vector.rateShape.map { Self.slice($0, fromSecond: offset, seconds: seconds) }, data: data)
+                rateShape: vector.rateShape.map { Self.slice($0, fromSecond: offset, seconds: seconds) }, data: data,
+                env: env.isEmpty ? nil : env)
             let message = UnitMessage(unit: unit, vectorIndex: vectorIndex, options: options)
             if let failure = send(message) {
                 event("unit_not_sent", ["unit_id": .string(unit.unitID), "reason": .string(failure)])
@@ -102,7 +106,7 @@ struct UnitScheduler {
             let read = try resolver.texts(for: step.vector)
             let bytes = read.values.reduce(0) { $0 + $1.utf8.count }
             if bytes > Self.inlineDataLimit {
-                event("unit_data_by_path", ["vector_id": .string(step.vector.vectorID), "bytes": .int(bytes), "reason": .string("data files above \(Self.inlineDataLimit >> 20) MiB go by path: every worker needs them at the same place")])
+                event("unit_data_by_path", ["vector_id": .string(step.vector.vectorID), "bytes": .int(bytes), "reason": .string("data files above \(Self.inlineDataLimit >> 20) MiB go by name: every worker reads them under its --data-dir")])
             } else if !read.isEmpty {
                 texts = read
             }

@@ -14,8 +14,15 @@ public struct WorkerConfiguration: Sendable {
     public var curve: CurveClientKeys?
     public var engine: EngineOptions
     public var heartbeatSeconds: Double
+    /// The one directory whose files units may name without bringing them (`--data-dir`); nil: none. Units
+    /// come over the network, so a worker never reads a path a unit chose anywhere else.
+    public var dataDirectory: String?
 
-    public init(broker: BrokerEndpoints, id: String? = nil, curve: CurveClientKeys? = nil, engine: EngineOptions = EngineOptions(), heartbeatSeconds: Double = 1) {
+    public init(
+        broker: BrokerEndpoints, id: String? = nil, curve: CurveClientKeys? = nil, engine: EngineOptions = EngineOptions(),
+        heartbeatSeconds: Double = 1, dataDirectory: String? = nil
+    ) {
+        self.dataDirectory = dataDirectory
         self.broker = broker
         self.id = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         self.curve = curve
@@ -159,7 +166,9 @@ public final class Worker: Service, @unchecked Sendable {
         let flag = CancellationFlag()
         let executor: UnitExecutor
         do {
-            executor = try UnitExecutor(unit: unit, options: message.options, cancellation: flag) { delta in
+            executor = try UnitExecutor(
+                unit: unit, options: message.options, workerID: id, localFiles: configuration.dataDirectory.map { .under($0) } ?? .none, cancellation: flag
+            ) { delta in
                 let metrics = WorkerMessage.Metrics(unitID: unit.unitID, runID: unit.runID, epoch: unit.epoch, vectorIndex: vectorIndex, delta: delta)
                 shared.outbox.withLock { $0.append(WorkerMessage(worker: id, incarnation: incarnation, .metrics(metrics))) }
             }

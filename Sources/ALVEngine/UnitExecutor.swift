@@ -14,6 +14,16 @@ import Foundation
 /// (coordinated-omission safe). Arrivals beyond the in-flight cap are counted as dropped.
 /// Closed model: virtual users send, wait for the response, think, repeat.
 public final class UnitExecutor {
+    /// Which files of this machine a unit may read when it did not bring its data with it.
+    public enum LocalFiles: Sendable, Equatable {
+        /// The paths the unit names, relative ones against its `dataDirectory` (a run on this machine).
+        case asTheUnitSays
+        /// None (a worker: units come over the network).
+        case none
+        /// Relative paths under this directory only (`alv worker --data-dir`).
+        case under(String)
+    }
+
     /// How the unit ended.
     public struct Report: Sendable, Equatable {
         /// The unit arrived after its deadline and was not run.
@@ -59,18 +69,31 @@ public final class UnitExecutor {
     private var sleeping = WakeHeap()
 
     /// Compiles the unit's templates and sets up curl.
+    /// - Parameters:
+    ///   - workerID: what `{{worker_id}}` renders.
+    ///   - localFiles: which files of this machine the unit may read when it did not bring its data: those the
+    ///     unit names, where it says (a run on this machine, the default); none; or those under one directory.
     /// - Throws: `EngineError` or a template/data error when the unit cannot run.
     public init(
-        unit: WorkUnit, options: EngineOptions = EngineOptions(), cancellation: CancellationFlag = CancellationFlag(),
-        alsoCancelledBy: CancellationFlag? = nil, sink: @escaping (MetricsDelta) -> Void
+        unit: WorkUnit, options: EngineOptions = EngineOptions(), workerID: String = "local", localFiles: LocalFiles = .asTheUnitSays,
+        cancellation: CancellationFlag = CancellationFlag(), alsoCancelledBy: CancellationFlag? = nil, sink: @escaping (MetricsDelta) -> Void
     ) throws {
         self.alsoCancelledBy = alsoCancelledBy
         self.unit = unit
         self.options = options
         self.sink = sink
         self.cancellation = cancellation
-        var resolver = DataFileResolver(baseDirectory: unit.dataDirectory ?? FileManager.default.currentDirectoryPath, declared: unit.vector.dataFiles, inline: unit.data)
-        let data = try resolver.templateData(for: unit.vector, environment: ProcessInfo.processInfo.environment)
+        var resolver: DataFileResolver
+        switch localFiles {
+        case .asTheUnitSays:
+            resolver = DataFileResolver(baseDirectory: unit.dataDirectory ?? FileManager.default.currentDirectoryPath, declared: unit.vector.dataFiles, inline: unit.data)
+        case .none:
+            resolver = DataFileResolver(baseDirectory: "/nonexistent", declared: unit.vector.dataFiles, inline: unit.data, reading: .none)
+        case .under(let directory):
+            resolver = DataFileResolver(baseDirectory: directory, declared: unit.vector.dataFiles, inline: unit.data, reading: .confined)
+        }
+        var data = try resolver.templateData(for: unit.vector, environment: unit.env ?? [:])
+        data.workerID = workerID
         self.data = data
         requests = try unit.vector.requestTypes.map { try CompiledRequest($0, baseURL: unit.baseURL, data: data, options: options) }
         alias = AliasTable(weights: unit.vector.requestTypes.map(\.frequency))

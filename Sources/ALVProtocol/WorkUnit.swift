@@ -15,6 +15,9 @@ public struct WorkUnit: Sendable, Equatable, Codable {
     /// The vector's data files themselves, name → CSV text, so a worker on another machine needs none on
     /// its disk; when present, `dataDirectory` is not read.
     public var data: [String: String]?
+    /// Values `{{env.NAME}}` reads, name → value, as the run was given them (`--env`). A worker never reads
+    /// its own environment: a vector learns only what the person who started the run chose to pass.
+    public var env: [String: String]?
     /// Prefix for relative request URLs, such as `http://127.0.0.1:8080`.
     public var baseURL: String
     /// This unit's share of the load (the vector's `load`, scaled for this worker).
@@ -39,8 +42,10 @@ public struct WorkUnit: Sendable, Equatable, Codable {
     public init(
         runID: String, unitID: String, epoch: Int = 0, vector: LoadVector, dataDirectory: String?, baseURL: String,
         load: LoadModel, startMs: Int64, rampUpSec: Double, rampFrom: Double = 0, durationSec: Double, deadlineMs: Int64,
-        seed: UInt64, firstUserIndex: Int = 0, rateShape: [Double]? = nil, data: [String: String]? = nil
+        seed: UInt64, firstUserIndex: Int = 0, rateShape: [Double]? = nil, data: [String: String]? = nil,
+        env: [String: String]? = nil
     ) {
+        self.env = env
         self.rateShape = rateShape
         self.data = data
         self.runID = runID
@@ -62,7 +67,7 @@ public struct WorkUnit: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case runID = "run_id", unitID = "unit_id", epoch, vector, dataDirectory = "data_directory", baseURL = "base_url", load
         case startMs = "start_ms", rampUpSec = "ramp_up_sec", rampFrom = "ramp_from", durationSec = "duration_sec", deadlineMs = "deadline_ms", seed
-        case firstUserIndex = "first_user_index", rateShape = "rate_shape", data
+        case firstUserIndex = "first_user_index", rateShape = "rate_shape", data, env
     }
 
     /// Why a worker cannot run this unit as sent (broken or forged), naming the field; nil when it can.
@@ -87,6 +92,7 @@ public struct WorkUnit: Sendable, Equatable, Codable {
             guard rateShape.count <= Int(week) else { return "rate_shape has \(rateShape.count) seconds, more than a week" }
             if let bad = rateShape.first(where: { !($0.isFinite && $0 >= 0 && $0 <= 1_000_000) }) { return "rate_shape holds \(bad); expected multipliers 0–1000000" }
         }
+        if let env, env.count > 1_000 { return "env has \(env.count) values; at most 1000" }
         guard !vector.requestTypes.isEmpty else { return "vector.request_types is empty" }
         if let bad = vector.requestTypes.first(where: { !($0.frequency.isFinite && $0.frequency >= 0) }) { return "vector.request_types frequency \(bad.frequency) of \(bad.name)" }
         guard vector.requestTypes.contains(where: { $0.frequency > 0 }) else { return "vector.request_types: every frequency is 0" }

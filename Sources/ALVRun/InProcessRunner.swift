@@ -69,7 +69,8 @@ public final class InProcessRunner {
             let unit = WorkUnit(
                 runID: runID, unitID: "\(runID)-\(slot.index)", vector: step.vector, dataDirectory: step.dataDirectory,
                 baseURL: plan.target, load: step.vector.load, startMs: startMs, rampUpSec: min(step.vector.rampUpTimeSec, duration),
-                durationSec: duration, deadlineMs: startMs + 10_000, seed: seed &+ UInt64(slot.index), rateShape: step.vector.rateShape)
+                durationSec: duration, deadlineMs: startMs + 10_000, seed: seed &+ UInt64(slot.index), rateShape: step.vector.rateShape,
+                env: plan.env)
             timeline.started(slot)
             let vectorStop = CancellationFlag()
             let watch = VectorWatch(adjustment: plan.profile?.adjustment)

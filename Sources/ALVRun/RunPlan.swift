@@ -16,10 +16,24 @@ public struct RunPlan: Sendable {
     public var profile: ALVProfile?
     public var steps: [Step]
     public var target: String
+    /// What `{{env.NAME}}` reads in every unit of the run (`--env`); nothing else of any environment is read.
+    public var env: [String: String]
 
-    public init(profile: ALVProfile?, steps: [Step], target: String) {
+    public init(profile: ALVProfile?, steps: [Step], target: String, env: [String: String] = [:]) {
         self.profile = profile
         self.steps = steps
         self.target = target
+        self.env = env
+    }
+
+    /// Every `{{env.NAME}}` the plan's vectors read that `env` does not give: where it is read, and the name.
+    public var missingEnvironment: [(vector: String, path: String, name: String)] {
+        var missing: [(vector: String, path: String, name: String)] = []
+        for step in steps {
+            for reference in step.vector.environmentReferences where env[reference.name] == nil {
+                missing.append((step.vector.vectorID, reference.path, reference.name))
+            }
+        }
+        return missing
     }
 }

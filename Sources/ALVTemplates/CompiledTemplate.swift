@@ -15,10 +15,13 @@ public struct TemplateData: Sendable {
     public var bindings: [Binding]
     /// The environment snapshot `env.NAME` reads from, taken once when templates are compiled.
     public var environment: [String: String]
+    /// What `worker_id` renders.
+    public var workerID: String
 
-    public init(bindings: [Binding] = [], environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(bindings: [Binding] = [], environment: [String: String] = [:], workerID: String = "local") {
         self.bindings = bindings
         self.environment = environment
+        self.workerID = workerID
     }
 
     func slot(named name: String) -> Int? {
@@ -112,9 +115,11 @@ public struct CompiledTemplate: Sendable {
                 case .randomChoice(let values): segments.append(.randomChoice(values.map { escaping.escaped($0) }))
                 case .env(let name):
                     guard let value = data.environment[name] else {
-                        throw TemplateCompileError(message: "environment variable \(name) is not set", offset: offset)
+                        throw TemplateCompileError(message: "env.\(name) was not passed to the run (--env \(name))", offset: offset)
                     }
                     appendBytes(escaping.escaped(value))
+                case .workerID:
+                    appendBytes(escaping.escaped(data.workerID))
                 case .data(let file, let column):
                     guard let slot = data.slot(named: file) else {
                         throw TemplateCompileError(message: "no data file named '\(file)'", offset: offset)

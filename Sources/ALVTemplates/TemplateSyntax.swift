@@ -7,10 +7,12 @@ public enum TemplateExpression: Sendable, Equatable {
     case randomInt(Int64, Int64)
     case randomChoice([String])
     case env(String)
+    /// The id of the worker that renders ("local" in a single-process run).
+    case workerID
     case data(file: String, column: String)
 
     /// Names accepted in `{{ … }}`, for messages and did-you-mean suggestions.
-    public static let functionNames = ["uuid", "seq", "now_iso", "now_ms", "random_int", "random_choice", "env.NAME", "data.FILE.COLUMN"]
+    public static let functionNames = ["uuid", "seq", "now_iso", "now_ms", "worker_id", "random_int", "random_choice", "env.NAME", "data.FILE.COLUMN"]
 }
 
 /// A template split into literal text and expressions, with the offset of each expression.
@@ -112,12 +114,13 @@ extension ParsedTemplate {
         }
 
         switch name {
-        case "uuid", "seq", "now_iso", "now_ms":
+        case "uuid", "seq", "now_iso", "now_ms", "worker_id":
             if let arguments, !arguments.isEmpty { throw fail("'\(name)' takes no arguments") }
             switch name {
             case "uuid": return .uuid
             case "seq": return .seq
             case "now_iso": return .nowISO
+            case "worker_id": return .workerID
             default: return .nowMs
             }
         case "random_int":
@@ -131,7 +134,7 @@ extension ParsedTemplate {
             guard let arguments, !arguments.isEmpty else { throw fail("random_choice takes at least one value: random_choice(a,b,…)") }
             return .randomChoice(arguments)
         default:
-            let suggestion = closestName(to: name, among: ["uuid", "seq", "now_iso", "now_ms", "random_int", "random_choice", "env", "data"])
+            let suggestion = closestName(to: name, among: ["uuid", "seq", "now_iso", "now_ms", "worker_id", "random_int", "random_choice", "env", "data"])
                 .map { " (did you mean '\($0)'?)" } ?? ""
             throw fail("unknown function or variable '\(name)'\(suggestion); expected one of \(TemplateExpression.functionNames.joined(separator: ", "))")
         }

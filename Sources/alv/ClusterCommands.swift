@@ -89,10 +89,19 @@ struct WorkerCommand: ParsableCommand {
     @Flag(name: .customLong("insecure"), help: "Allow plain TCP to a non-loopback broker.")
     var insecure = false
 
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp("Data files too large to travel with units (over 8 MiB) are read from here, by relative path only; without it this worker reads no file a unit names.", valueName: "DIR"))
+    var dataDir: String?
+
     @Flag(name: .shortAndLong, help: "Log joins, units and evictions to stderr.")
     var verbose = false
 
     func validate() throws {
+        if let dataDir {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: dataDir, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("--data-dir \(dataDir): no such directory")
+            }
+        }
         if (curveServerKey == nil) != (curveKey == nil) { throw ValidationError("--curve-server-key and --curve-key go together") }
         if keysOnStdin && curveServerKey != nil { throw ValidationError("--keys-on-stdin and --curve-server-key are two ways to give the keys: choose one") }
         if curveServerKey == nil && !keysOnStdin && !BrokerEndpoints.isLoopback(broker) && !insecure {
@@ -118,7 +127,9 @@ struct WorkerCommand: ParsableCommand {
             }
             curve = keys
         }
-        let configuration = WorkerConfiguration(broker: ports.endpoints(host: broker), id: id, curve: curve)
+        let configuration = WorkerConfiguration(
+            broker: ports.endpoints(host: broker), id: id, curve: curve,
+            dataDirectory: dataDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
         let verbose = self.verbose
         let worker = Worker(configuration: configuration) { line in if verbose { printError("alv worker: \(line)") } }
         let supervisor = Supervisor { line in if verbose { printError("alv worker: \(line)") } }
@@ -208,6 +219,9 @@ struct BrokerCommand: ParsableCommand {
     @OptionGroup(title: "With --run: the engine's HTTP settings (every unit carries them)")
     var engine: EngineFlags
 
+    @OptionGroup(title: "With --run: values the vectors' {{env.NAME}} read (every unit carries them)")
+    var env: EnvFlags
+
     @Flag(name: .customLong("no-verify-tls"), help: "With --run: do not verify the target's TLS certificates.")
     var noVerifyTLS = false
 
@@ -258,7 +272,7 @@ struct BrokerCommand: ParsableCommand {
             supervisor.run { stop in broker.serve(until: stop) }
             return
         }
-        let plan = try RunInputResolver(store: store).plan(for: input, target: target)
+        let plan = try RunInputResolver(store: store).plan(for: input, target: target, env: try env.values())
         let feed = LiveFeed()
         if !noDashboard, let server = serveDashboard(feed: feed, address: dashboard, db: store.db) { supervisor.start(server) }
         defer { supervisor.shutdown() }

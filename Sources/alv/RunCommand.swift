@@ -37,6 +37,8 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var engine: EngineFlags
 
+    @OptionGroup var env: EnvFlags
+
     @Flag(help: "Do not verify TLS certificates (self-signed lab targets).")
     var insecure = false
 
@@ -79,7 +81,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        let plan = try RunInputResolver(store: store).plan(for: input, target: target)
+        let plan = try RunInputResolver(store: store).plan(for: input, target: target, env: try env.values())
         let options = engine.options(verifyTLS: !insecure)
         let supervisor = Supervisor { printError("\nalv: \($0)") }
         let cancellation = supervisor.stop
@@ -209,6 +211,34 @@ struct EngineFlags: ParsableArguments {
     }
 }
 
+/// `--env NAME[=VALUE]`, for `alv run` and `alv broker --run`: the only values `{{env.NAME}}` reads.
+/// Workers never read their own environment, and a vector from the repository reads only what is passed here.
+struct EnvFlags: ParsableArguments {
+    @Option(name: .customLong("env"), help: ArgumentHelp("A value for {{env.NAME}}: NAME takes this process's value of NAME, NAME=VALUE gives one (repeat for more).", valueName: "NAME[=VALUE]"))
+    var pairs: [String] = []
+
+    func validate() throws { _ = try values() }
+
+    /// Name → value. - Throws: `ValidationError` naming a bad or unset `--env`.
+    func values(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> [String: String] {
+        var values: [String: String] = [:]
+        for pair in pairs {
+            let name = pair.firstIndex(of: "=").map { String(pair[..<$0]) } ?? pair
+            guard let first = name.unicodeScalars.first, first == "_" || ("A"..."Z").contains(first) || ("a"..."z").contains(first),
+                  name.unicodeScalars.allSatisfy({ $0 == "_" || ("A"..."Z").contains($0) || ("a"..."z").contains($0) || ("0"..."9").contains($0) })
+            else { throw ValidationError("--env expects NAME or NAME=VALUE with NAME of letters, digits and _, got \"\(pair)\"") }
+            if let equals = pair.firstIndex(of: "=") {
+                values[name] = String(pair[pair.index(after: equals)...])
+            } else if let value = environment[name] {
+                values[name] = value
+            } else {
+                throw ValidationError("--env \(name): \(name) is not set in this environment; export it or pass --env \(name)=VALUE")
+            }
+        }
+        return values
+    }
+}
+
 /// Serves the dashboard for `alv run` and `alv broker`; off loopback a token is generated and printed.
 func serveDashboard(feed: LiveFeed, address text: String, db: String) -> DashboardServer? {
     guard let address = DashboardAddress(text) else {
@@ -231,8 +261,14 @@ struct RunInputResolver {
     let store: StoreOptions
 
     /// The plan for `input`, with forecast-shaped loads resolved into per-second rates.
-    func plan(for input: String, target: String) throws -> RunPlan {
+    /// - Throws: `CLIError.badInput` when a template reads an `env.NAME` that `env` does not give.
+    func plan(for input: String, target: String, env: [String: String] = [:]) throws -> RunPlan {
         var plan = try unresolvedPlan(for: input, target: target)
+        plan.env = env
+        let missing = plan.missingEnvironment
+        if !missing.isEmpty {
+            throw CLIError.badInput(missing.map { "vector \($0.vector): \($0.path) reads {{env.\($0.name)}}, which the run was not given; add --env \($0.name) (its value here) or --env \($0.name)=VALUE" }.joined(separator: "\n"))
+        }
         guard plan.steps.contains(where: { $0.vector.forecast != nil }) else { return plan }
         var metrics: MetricsStore?
         for (i, step) in plan.steps.enumerated() where step.vector.forecast != nil {

@@ -48,6 +48,33 @@ import FoundationNetworking
         #expect((summary["vectors"] as? [[String: Any]])?.first?["status"] as? String == "completed")
     }
 
+    /// `{{env.NAME}}` reads only what `--env` passes, in-process and on workers: a run that does not pass
+    /// it is refused before any load with the JSON path and the flag, even when alv's own environment has it.
+    @Test func envValuesComeOnlyFromTheEnvFlag() throws {
+        let (target, url) = try SpawnedAlv.target()
+        defer { _ = target }
+        let file = directory.write("env.json", #"{"vector_id": "env", "name": "Env", "duration_sec": 1, "load": {"target_rps": 20}, "request_types": [{"name": "a", "url": "/a", "frequency": 50}, {"name": "s", "url": "/s/{{env.ALV_SECRET}}", "frequency": 50}]}"#)
+        func run(_ extra: [String], environment: [String: String] = ["ALV_SECRET": "fromenv"]) throws -> AlvBinary.Result {
+            var env = environment
+            env["ALV_CONFIG_DIR"] = Fixtures.path("config")
+            return try AlvBinary.run(["run", file, "--target", url, "--no-dashboard"] + extra, in: directory.path, environment: env)
+        }
+        let refused = try run(["--workers", "0"])
+        #expect(refused.status == 2, "\(refused.stderr)")
+        #expect(refused.stderr.contains("vector env: request_types[1].url reads {{env.ALV_SECRET}}") && refused.stderr.contains("--env ALV_SECRET"), "\(refused.stderr)")
+        for bad in ["1BAD", "A-B=c", ""] {
+            let result = try run(["--workers", "0", "--env", bad])
+            #expect(result.status == 2 && result.stderr.contains("--env"), "\(bad): \(result.stderr)")
+        }
+        let unset = try run(["--workers", "0", "--env", "ALV_SECRET"], environment: [:])
+        #expect(unset.status == 2 && unset.stderr.contains("ALV_SECRET is not set in this environment"), "\(unset.stderr)")
+        #expect(try run(["--workers", "0", "--env", "ALV_SECRET"]).status == 0)
+        #expect(try run(["--workers", "1", "--env", "ALV_SECRET=given"]).status == 0)
+        let paths = Set((try stats(url)["requests"] as? [String: Int] ?? [:]).keys)
+        #expect(paths.contains("GET /s/fromenv") && paths.contains("GET /s/given"), "\(paths)")
+        #expect(paths.filter { $0.hasPrefix("GET /s/") }.count == 2, "\(paths)")
+    }
+
     @Test func aFailedThresholdExitsOne() throws {
         let (target, url) = try SpawnedAlv.target(["--error-rate", "0.5", "--error-status", "503"])
         defer { _ = target }

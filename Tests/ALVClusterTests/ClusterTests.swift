@@ -144,14 +144,14 @@ final class Cluster {
         let target = try LiveTarget()
         let cluster = try Cluster(workers: 0)
         let e = cluster.broker.endpoints
-        try cluster.workers.start(1, endpoints: e, idPrefix: "true", environment: ["WTAG": "true"])
-        try cluster.workers.start(1, endpoints: e, idPrefix: "ahead", environment: ["WTAG": "ahead", "FAKETIME_DONT_FAKE_MONOTONIC": "1"],
+        try cluster.workers.start(1, endpoints: e, idPrefix: "true")
+        try cluster.workers.start(1, endpoints: e, idPrefix: "ahead", environment: ["FAKETIME_DONT_FAKE_MONOTONIC": "1"],
                                   launcher: ["/usr/bin/faketime", "-f", "+3s"])
         #expect(cluster.broker.waitForWorkers(2, timeout: 20, cancellation: CancellationFlag()) == 2)
         // A few heartbeats, so the offset is known before the first unit.
         cluster.broker.waitForWorkers(3, timeout: 2.5, cancellation: CancellationFlag())
         let summary = try cluster.run(try plan(
-            #"{"vector_id": "clock", "name": "Clock", "duration_sec": 4, "load": {"target_rps": 1000, "arrival": "uniform"}, "request_types": [{"name": "w", "url": "/w/{{env.WTAG}}", "frequency": 100}]}"#,
+            #"{"vector_id": "clock", "name": "Clock", "duration_sec": 4, "load": {"target_rps": 1000, "arrival": "uniform"}, "request_types": [{"name": "w", "url": "/w/{{worker_id}}", "frequency": 100}]}"#,
             target: target.url))
         let offsets = Dictionary(uniqueKeysWithValues: summary.workers.map { ($0.id, $0.clockOffsetMs) })
         let ahead = try #require(offsets["ahead-1"] ?? nil, "\(offsets)")
@@ -160,10 +160,10 @@ final class Cluster {
         #expect(abs(exact) <= 100, "\(exact)")
         #expect(summary.requestsTotal == UInt64(target.stats.total))
         let timings = target.stats.timings
-        let first = try #require(timings["GET /w/ahead"]?.first, "\(target.stats.counts)"), other = try #require(timings["GET /w/true"]?.first)
+        let first = try #require(timings["GET /w/ahead-1"]?.first, "\(target.stats.counts)"), other = try #require(timings["GET /w/true-1"]?.first)
         #expect(abs(first - other) <= 0.05, "first requests \(Int((first - other) * 1000)) ms apart")
         let counts = target.stats.counts
-        #expect(Double(counts["GET /w/ahead"] ?? 0) >= 0.95 * 2000 && Double(counts["GET /w/true"] ?? 0) >= 0.95 * 2000, "\(counts)")
+        #expect(Double(counts["GET /w/ahead-1"] ?? 0) >= 0.95 * 2000 && Double(counts["GET /w/true-1"] ?? 0) >= 0.95 * 2000, "\(counts)")
     }
 
     /// A key admitted for one worker (as `alv run` admits each worker's own pair) speaks only as that worker,

@@ -107,6 +107,10 @@ import FoundationXML
         var context = RenderContext(seed: 5)
         #expect(try compile("{\"t\":\"{{env.TOKEN}}\"}", .json, data: data).render(context: &context) == #"{"t":"a\"b"}"#)
         #expect(throws: TemplateCompileError.self) { try compile("{{env.MISSING}}", data: data) }
+        // Nothing comes from this process's own environment unless passed.
+        #expect(throws: TemplateCompileError.self) { try compile("{{env.HOME}}", data: TemplateData()) }
+        #expect(try compile("{\"w\":\"{{worker_id}}\"}", .json, data: TemplateData(workerID: "h\"1")).render(context: &context) == #"{"w":"h\"1"}"#)
+        #expect(throws: TemplateSyntaxError.self) { try ParsedTemplate.parse("{{worker_id(1)}}") }
     }
 
     @Test func constantTemplatesAreMarked() throws {

@@ -166,7 +166,7 @@ public enum VectorValidator {
             }
         }
         for reference in parsed.environmentReferences where environment[reference.name] == nil {
-            sink.warning(path, node, "template at character \(reference.offset + 1): environment variable \(reference.name) is not set here; a run needs it")
+            sink.warning(path, node, "template at character \(reference.offset + 1): environment variable \(reference.name) is not set here; a run needs --env \(reference.name)")
         }
     }
 

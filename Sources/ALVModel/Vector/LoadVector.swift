@@ -87,6 +87,22 @@ public struct LoadVector: Sendable, Equatable, Codable {
     /// Total seconds the vector runs: ramp-up plus hold.
     public var totalSeconds: Double { rampUpTimeSec + durationSec }
 
+    /// Every `{{env.NAME}}` the templates read: the JSON path of the template, and the name.
+    public var environmentReferences: [(path: String, name: String)] {
+        var found: [(path: String, name: String)] = []
+        for (i, request) in requestTypes.enumerated() {
+            let base = JSONPath.root.appending("request_types").appending(i)
+            var sources = [(base.appending("url").description, request.url)]
+            if let payload = request.payloadTemplate { sources.append((base.appending("payload_template").description, payload)) }
+            for (name, value) in request.headers.sorted(by: { $0.key < $1.key }) { sources.append((base.appending("headers").appending(name).description, value)) }
+            for (path, source) in sources {
+                guard let parsed = try? ParsedTemplate.parse(source) else { continue }
+                for reference in parsed.environmentReferences { found.append((path, reference.name)) }
+            }
+        }
+        return found
+    }
+
     enum ForecastKey: String, CodingKey { case forecast, arrival, maxInFlight = "max_in_flight" }
 
     /// The multiplier of the open-model rate `seconds` after the vector's start (1 without a shape).
