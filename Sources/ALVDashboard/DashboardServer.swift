@@ -25,10 +25,15 @@ public final class DashboardServer: Sendable {
     /// - Parameters:
     ///   - database: the SQLite file runs are read from.
     ///   - token: required on every request when set (`?token=` or `Authorization: Bearer`).
-    public init(host: String, port: Int, database: String, token: String?, feed: LiveFeed) throws {
+    ///   - dataDirectory: the one directory whose files a posted vector's data files may name, by relative
+    ///     path (default: `data/` beside the database).
+    public init(host: String, port: Int, database: String, token: String?, feed: LiveFeed, dataDirectory: String? = nil) throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let bound = BoundPort()
-        let context = DashboardContext(feed: feed, database: database, token: token, host: host, port: bound)
+        let data = dataDirectory ?? ((database as NSString).deletingLastPathComponent.isEmpty ? "data" : (database as NSString).deletingLastPathComponent + "/data")
+        let context = DashboardContext(
+            feed: feed, database: database, token: token, host: host, port: bound,
+            dataDirectory: URL(fileURLWithPath: data).standardizedFileURL.path)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
@@ -81,6 +86,8 @@ struct DashboardContext: Sendable {
     /// The address the dashboard was bound to.
     let host: String
     let port: BoundPort
+    /// Posted vectors' data files are read from here only (relative paths, links not leaving it).
+    let dataDirectory: String
     let connections = ConnectionCount()
 
     /// Host headers a request may carry: the bound address and port, and for loopback its other names. A
@@ -315,7 +322,7 @@ final class DashboardHandler: ChannelInboundHandler {
         do {
             let repository = try Repository(path: context.database, builtinDirectory: nil)
             let outcome = kind == .vector
-                ? try repository.addVector(body, file: "request body", baseDirectory: FileManager.default.currentDirectoryPath)
+                ? try repository.addVector(body, file: "request body", baseDirectory: context.dataDirectory, reading: .confined)
                 : try repository.addProfile(body, file: "request body")
             switch outcome {
             case .added(let id, let version), .unchanged(let id, let version):

@@ -98,8 +98,13 @@ public final class Repository {
     // MARK: Writing
 
     /// Validates and stores a vector.
-    public func addVector(_ bytes: [UInt8], file: String?, baseDirectory: String?) throws -> AddOutcome {
-        let result = VectorValidator.validate(bytes, file: file, baseDirectory: baseDirectory)
+    /// - Parameters:
+    ///   - reading: which files its data files may name; `.confined` (under `baseDirectory`) for a vector that
+    ///     came over the network, whose `{{env.NAME}}` are then not checked against this process's environment.
+    public func addVector(_ bytes: [UInt8], file: String?, baseDirectory: String?, reading: DataFileResolver.Reading = .anywhere) throws -> AddOutcome {
+        let result = reading == .anywhere
+            ? VectorValidator.validate(bytes, file: file, baseDirectory: baseDirectory)
+            : VectorValidator.validate(bytes, file: file, baseDirectory: baseDirectory, environment: [:], reading: reading)
         guard let vector = result.model else { return .invalid(result.diagnostics) }
         return try store(.vector, id: vector.vectorID, name: vector.name, bytes: bytes, sourceDirectory: baseDirectory, origin: file)
     }

@@ -113,6 +113,25 @@ import FoundationNetworking
         #expect(try curl(["-H", "Host: evil.example:\(port)", base + "/api/status"]) == "421")
         #expect(try curl([base + "/api/status"]) == "200")
         #expect(try curl([base + "/api/vectors/evil"]) == "404", "nothing was stored")
+        // A posted vector's data files are read under data/ beside the database only, by relative path; a
+        // path that leaves it (absolute, '..', a link out) is refused without a byte of the file in the answer.
+        let dataDir = directory.file("data")
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        try "name\nposted\n".write(toFile: dataDir + "/users.csv", atomically: true, encoding: .utf8)
+        try "secretcolumn\nsecretvalue\n".write(toFile: directory.file("secret.csv"), atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: dataDir + "/link.csv", withDestinationPath: directory.file("secret.csv"))
+        func reading(_ id: String, _ path: String) -> String {
+            #"{"vector_id": "\#(id)", "name": "D", "duration_sec": 5, "load": {"target_rps": 1}, "data_files": {"f": {"path": "\#(path)"}}, "request_types": [{"name": "a", "url": "/{{data.f.name}}", "frequency": 100}]}"#
+        }
+        #expect(try await post(reading("data-ok", "users.csv")).0 == 201)
+        for (id, path, words) in [("abs", directory.file("secret.csv"), "must be relative"), ("up", "../secret.csv", "must not contain"), ("link", "link.csv", "leads outside"), ("passwd", "/etc/passwd", "must be relative")] {
+            let (code, answer) = try await post(reading(id, path))
+            let text = String(describing: answer)
+            #expect(code == 422 && text.contains(words), "\(path): \(code) \(text)")
+            #expect(!text.contains("secretcolumn") && !text.contains("secretvalue") && !text.contains("root:"), "\(path): the answer shows the file: \(text)")
+        }
+        let undeclared = try await post(#"{"vector_id": "undeclared", "name": "U", "duration_sec": 5, "load": {"target_rps": 1}, "request_types": [{"name": "a", "url": "/{{data./etc/hosts.x}}", "frequency": 100}]}"#)
+        #expect(undeclared.0 == 422 && String(describing: undeclared.1).contains("must be relative"), "\(undeclared)")
         // 300 clients that send half a request and wait: the first 256 are held for at most 10 s, the rest
         // closed at once, and then the dashboard answers again.
         let halfOpen = (0..<300).compactMap { _ in Self.halfRequest(port: port) }

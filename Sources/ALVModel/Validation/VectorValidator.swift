@@ -17,13 +17,14 @@ public enum VectorValidator {
     ///   - file: the name to put in messages.
     ///   - baseDirectory: where relative data files resolve; the file's directory.
     ///   - environment: what `{{env.NAME}}` is checked against (a missing variable is a warning).
+    ///   - reading: which files data files may name (`.confined` for a vector that came over the network).
     public static func validate(
         _ bytes: [UInt8], file: String?, baseDirectory: String?,
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment, reading: DataFileResolver.Reading = .anywhere
     ) -> Validated<LoadVector> {
         var sink = DiagnosticSink(file: file)
         guard let root = sink.parse(bytes) else { return Validated(model: nil, diagnostics: sink.diagnostics, document: nil) }
-        let model = read(root, sink: &sink, baseDirectory: baseDirectory ?? FileManager.default.currentDirectoryPath, environment: environment)
+        let model = read(root, sink: &sink, baseDirectory: baseDirectory ?? FileManager.default.currentDirectoryPath, environment: environment, reading: reading)
         return Validated(model: sink.diagnostics.hasErrors ? nil : model, diagnostics: sink.diagnostics, document: root)
     }
 
@@ -35,7 +36,7 @@ public enum VectorValidator {
         return validate(Array(data), file: path, baseDirectory: (path as NSString).deletingLastPathComponent.nonEmpty ?? ".", environment: environment)
     }
 
-    static func read(_ root: JSONNode, sink: inout DiagnosticSink, baseDirectory: String, environment: [String: String]) -> LoadVector? {
+    static func read(_ root: JSONNode, sink: inout DiagnosticSink, baseDirectory: String, environment: [String: String], reading: DataFileResolver.Reading) -> LoadVector? {
         let path = JSONPath.root
         guard let fields = sink.object(root, at: path, allowed: fields, required: ["vector_id", "name", "request_types", "duration_sec", "load"], what: "a Load Vector")
         else { return nil }
@@ -50,7 +51,7 @@ public enum VectorValidator {
         let load = fields["load"].flatMap { readLoad($0, at: path.appending("load"), sink: &sink, forecast: &forecast) }
         let thresholds = fields["thresholds"].map { readThresholds($0, at: path.appending("thresholds"), sink: &sink) } ?? []
         let dataFiles = fields["data_files"].map { readDataFiles($0, at: path.appending("data_files"), sink: &sink) } ?? [:]
-        var resolver = DataFileResolver(baseDirectory: baseDirectory, declared: dataFiles)
+        var resolver = DataFileResolver(baseDirectory: baseDirectory, declared: dataFiles, reading: reading)
         for (name, _) in dataFiles.sorted(by: { $0.key < $1.key }) {
             if case .failure(let problem) = resolver.load(name) {
                 sink.error(path.appending("data_files").appending(name), fields["data_files"]?[name], problem.description)
