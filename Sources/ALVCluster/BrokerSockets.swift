@@ -21,6 +21,8 @@ final class BrokerSockets {
     private let zap: ZAPAuthenticator?
     /// With CURVE: PAIR sockets reading each endpoint's failed handshakes (plain-TCP peers).
     private var monitors: [ZMQSocket] = []
+    /// Worker ids bound to the fleet and planner keys that spoke as them first.
+    private var identities = WorkerIdentities()
     /// What was bound (ports 0 resolved).
     let endpoints: BrokerEndpoints
 
@@ -29,7 +31,9 @@ final class BrokerSockets {
     init(endpoints requested: BrokerEndpoints, curve: CurveServerKeys?) throws(ZMQError) {
         let context = ZMQContext()
         self.context = context
-        zap = try curve.map { keys throws(ZMQError) in try ZAPAuthenticator(context: context, allowedClients: keys.allowedClients) }
+        zap = try curve.map { keys throws(ZMQError) in
+            try ZAPAuthenticator(context: context, allowedClients: keys.allowedClients, plannerClients: keys.plannerClients)
+        }
         push = try ZMQSocket(context, .push)
         sub = try ZMQSocket(context, .sub)
         pub = try ZMQSocket(context, .pub)
@@ -74,7 +78,11 @@ final class BrokerSockets {
         if ready[0] {
             var handled = 0
             while handled < limit, let (frames, userID) = try? sub.receiveWithUserID(dontWait: true) {
-                handle(Self.decode(frames, userID: userID))
+                var input = Self.decode(frames, userID: userID)
+                if case .worker(let message) = input, let reason = identities.refusal(worker: message.worker, userID: userID) {
+                    input = .dropped(reason)
+                }
+                handle(input)
                 handled += 1
             }
         }
@@ -94,16 +102,17 @@ final class BrokerSockets {
     func revoke(_ publicKey: String) { zap?.revoke(publicKey) }
 
     /// Frames off the metrics endpoint as a typed input.
-    /// - Parameter userID: the connection's ZAP User-Id: a key admitted for one worker speaks only as it,
-    ///   and never as a planner.
+    /// - Parameter userID: the connection's ZAP User-Id (see `ZAPAuthenticator`): only a planner key (`p:`)
+    ///   or a broker without CURVE ("") sends planner messages; a key admitted for one worker (`w:ID`) speaks
+    ///   only as it. Which fleet key owns which id is the poll's check (`WorkerIdentities`), not this one.
     static func decode(_ frames: [[UInt8]], userID: String = "") -> BrokerInput {
         do {
             if frames.first == plannerTopic {
-                if !userID.isEmpty { return .dropped("impersonation") }
+                if !userID.isEmpty && !userID.hasPrefix("p:") { return .dropped("impersonation") }
                 return .planner(try WireCodec.decode(frames, topics: ["planner"], as: PlannerMessage.self).1)
             }
             let message = try WireCodec.decodeWorkerMessage(frames)
-            if !userID.isEmpty && message.worker != userID { return .dropped("impersonation") }
+            if userID.hasPrefix("w:") && message.worker != userID.dropFirst(2) { return .dropped("impersonation") }
             return .worker(message)
         } catch {
             return .dropped(frames.first == plannerTopic ? "planner" : error.counterKey)

@@ -15,14 +15,17 @@ public struct CurveClientKeys: Sendable, Equatable {
     }
 }
 
-/// CURVE settings of the broker: its key pair and the worker public keys it accepts.
+/// CURVE settings of the broker: its key pair, the worker public keys it accepts, and the planner keys
+/// (which may also send planner messages and start workers that share them).
 public struct CurveServerKeys: Sendable, Equatable {
     public var keys: CurveKeyPair
     public var allowedClients: Set<String>
+    public var plannerClients: Set<String>
 
-    public init(keys: CurveKeyPair, allowedClients: Set<String>) {
+    public init(keys: CurveKeyPair, allowedClients: Set<String>, plannerClients: Set<String> = []) {
         self.keys = keys
         self.allowedClients = allowedClients
+        self.plannerClients = plannerClients
     }
 
     public func apply(to socket: ZMQSocket) throws(ZMQError) {

@@ -38,7 +38,7 @@ struct CurveClientOptions: ParsableArguments {
     @Option(name: .customLong("curve-server-key"), help: ArgumentHelp("The broker's public key: a file from `alv keys generate`, or the key.", valueName: "FILE|KEY"))
     var curveServerKey: String?
 
-    @Option(name: .customLong("curve-key"), help: ArgumentHelp("A key file from `alv keys generate` whose public key is on the broker's --allow-keys; used by this command and the workers it starts.", valueName: "FILE"))
+    @Option(name: .customLong("curve-key"), help: ArgumentHelp("A key file from `alv keys generate` whose public key is on the broker's --planner-keys; used by this command and the workers it starts.", valueName: "FILE"))
     var curveKey: String?
 
     func validate() throws {
@@ -184,7 +184,9 @@ struct BrokerCommand: ParsableCommand {
         abstract: "Run the ZeroMQ broker; with --run, execute a vector or profile on the workers that join.",
         discussion: """
             Binds work (PUSH), metrics (SUB) and control (PUB). A non-loopback --listen needs CURVE \
-            (--curve-secret and --allow-keys) or an explicit --insecure.
+            (--curve-secret with --allow-keys and/or --planner-keys) or an explicit --insecure. A key on \
+            --allow-keys speaks as workers, each worker id belonging to the first key that uses it; only a key \
+            on --planner-keys may also scale or retire workers (the workers a planner starts share its key).
             """)
 
     @Option(help: ArgumentHelp("Address to bind.", valueName: "HOST"))
@@ -197,6 +199,9 @@ struct BrokerCommand: ParsableCommand {
 
     @Option(name: .customLong("allow-keys"), help: ArgumentHelp("Worker public keys: a directory of .pub files or one file.", valueName: "PATH"))
     var allowKeys: String?
+
+    @Option(name: .customLong("planner-keys"), help: ArgumentHelp("Planner public keys (`alv planner`, `alv cluster up`): a directory of .pub files or one file.", valueName: "PATH"))
+    var plannerKeys: String?
 
     @Flag(help: "Allow plain TCP on a non-loopback address.")
     var insecure = false
@@ -237,7 +242,8 @@ struct BrokerCommand: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
-        if (curveSecret == nil) != (allowKeys == nil) { throw ValidationError("--curve-secret and --allow-keys go together") }
+        if curveSecret != nil && allowKeys == nil && plannerKeys == nil { throw ValidationError("--curve-secret needs --allow-keys or --planner-keys (the keys it admits)") }
+        if curveSecret == nil && (allowKeys != nil || plannerKeys != nil) { throw ValidationError("--allow-keys and --planner-keys need --curve-secret") }
         if runInput != nil && target == nil { throw ValidationError("--run needs --target") }
         if let target { try FlagChecks.targetURL(target) }
         try FlagChecks.seconds(unitSeconds, flag: "--unit-sec", in: 0.5...3_600)
@@ -247,8 +253,11 @@ struct BrokerCommand: ParsableCommand {
 
     func run() throws {
         var curve: CurveServerKeys? = nil
-        if let curveSecret, let allowKeys {
-            curve = CurveServerKeys(keys: try KeyFiles.keyPair(curveSecret), allowedClients: try KeyFiles.allowedKeys(allowKeys))
+        if let curveSecret {
+            curve = CurveServerKeys(
+                keys: try KeyFiles.keyPair(curveSecret),
+                allowedClients: try allowKeys.map { try KeyFiles.allowedKeys($0, flag: "--allow-keys") } ?? [],
+                plannerClients: try plannerKeys.map { try KeyFiles.allowedKeys($0, flag: "--planner-keys") } ?? [])
         }
         let database: SQLiteDatabase
         do { database = try SQLiteDatabase(path: store.db) } catch { throw CLIError.badInput("--db \(store.db): \(error)") }
@@ -359,13 +368,13 @@ enum KeyFiles {
         return key
     }
 
-    static func allowedKeys(_ path: String) throws -> Set<String> {
+    static func allowedKeys(_ path: String, flag: String) throws -> Set<String> {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw CLIError.badInput("--allow-keys \(path): no such file or directory") }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw CLIError.badInput("\(flag) \(path): no such file or directory") }
         if !isDirectory.boolValue { return [try publicKey(path)] }
         let files = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
         let keys = try files.filter { $0.hasSuffix(".pub") }.map { try publicKey("\(path)/\($0)") }
-        guard !keys.isEmpty else { throw CLIError.badInput("--allow-keys \(path): no .pub files") }
+        guard !keys.isEmpty else { throw CLIError.badInput("\(flag) \(path): no .pub files") }
         return Set(keys)
     }
 }

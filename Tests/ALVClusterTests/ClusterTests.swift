@@ -174,21 +174,10 @@ final class Cluster {
         cluster.broker.admit(publicKey: a.publicKey, as: "w-a")
         let e = cluster.broker.endpoints
         let context = ZMQContext()
-        /// An XPUB with key A, connected from `source`, once the broker's subscription has arrived.
         func publisher(from source: String?) throws -> ZMQSocket? {
-            let socket = try ZMQSocket(context, .xpub)
-            try CurveClientKeys(serverPublicKey: brokerKeys.publicKey, keys: a).apply(to: socket)
-            try socket.connect("tcp://" + (source.map { "\($0):0;" } ?? "") + "127.0.0.1:\(e.metricsPort)")
-            let patience = Date().addingTimeInterval(3)
-            while Date() < patience {
-                cluster.broker.waitForWorkers(9, timeout: 0.05, cancellation: CancellationFlag())  // pumps the broker
-                if ZMQPoller.readable([socket], timeoutMs: 20)[0], let frames = try socket.receive(dontWait: true), frames.first?.first == 1 { return socket }
-            }
-            return nil
+            try curvePublisher(context, cluster: cluster, brokerKey: brokerKeys.publicKey, keys: a, from: source)
         }
-        func hello(_ id: String, seq: UInt64) throws -> [[UInt8]] {
-            try WireCodec.encode(WorkerMessage(worker: id, incarnation: 0, seq: seq, .hello(.init(host: "test", pid: 1))))
-        }
+        func hello(_ id: String, seq: UInt64) throws -> [[UInt8]] { try helloFrames(id, seq: seq) }
         let own = try #require(try publisher(from: nil), "key A is admitted from its first address")
         try own.send(try hello("w-b", seq: 1))
         try own.send(try WireCodec.encode(topic: "planner", PlannerMessage(kind: .retire, worker: "w-a")))
@@ -214,6 +203,50 @@ final class Cluster {
         cluster.broker.revoke(publicKey: a.publicKey)
         #expect(try publisher(from: nil) == nil)
         #expect((cluster.broker.dropped["unauthenticated"] ?? 0) >= 1, "\(cluster.broker.dropped)")
+    }
+
+    /// `alv broker --allow-keys` and `--planner-keys`: a fleet key speaks as workers, but a worker id belongs
+    /// to the first key that speaks as it, so another key can neither say hello as that worker nor evict it
+    /// with a higher incarnation; only a planner key sends planner messages (and its workers, which share the
+    /// key, speak as workers too).
+    @Test func fleetKeysOwnTheIdsTheyUseAndOnlyPlannerKeysPlan() throws {
+        let brokerKeys = try CurveKeyPair.generate()
+        let fleetA = try CurveKeyPair.generate(), fleetB = try CurveKeyPair.generate(), planner = try CurveKeyPair.generate()
+        let cluster = try Cluster(workers: 0, curve: CurveServerKeys(
+            keys: brokerKeys, allowedClients: [fleetA.publicKey, fleetB.publicKey], plannerClients: [planner.publicKey]))
+        let events = Mutex<[RunSummary.Event]>([])
+        cluster.broker.onEvent = { event in events.withLock { $0.append(event) } }
+        let context = ZMQContext()
+        func peer(_ keys: CurveKeyPair) throws -> ZMQSocket {
+            try #require(try curvePublisher(context, cluster: cluster, brokerKey: brokerKeys.publicKey, keys: keys, from: nil))
+        }
+        func pump(_ seconds: Double) { cluster.broker.waitForWorkers(99, timeout: seconds, cancellation: CancellationFlag()) }
+        let a = try peer(fleetA), b = try peer(fleetB), p = try peer(planner)
+        try a.send(try helloFrames("f-1", seq: 1))
+        #expect(cluster.broker.waitForWorkers(1, timeout: 3, cancellation: CancellationFlag()) == 1)
+        // Key B takes f-1's id with a huge incarnation, and tries to plan: dropped, f-1 stays as it was.
+        try b.send(try helloFrames("f-1", incarnation: 1 << 40, seq: 1))
+        try b.send(try WireCodec.encode(topic: "planner", PlannerMessage(kind: .retire, worker: "f-1")))
+        try a.send(try WireCodec.encode(topic: "planner", PlannerMessage(kind: .event, event: "forged", detail: [:])))
+        pump(0.5)
+        #expect(cluster.broker.dropped["impersonation"] == 3, "\(cluster.broker.dropped)")
+        #expect(cluster.broker.registry.state(of: "f-1") == .live)
+        #expect(!events.withLock { $0.contains { $0.kind == "worker_rejoined" || $0.kind == "forged" } })
+        // Key B's own id, and key A's rejoin after a restart, are taken.
+        try b.send(try helloFrames("f-2", seq: 1))
+        try a.send(try helloFrames("f-1", incarnation: 1, seq: 1))
+        #expect(cluster.broker.waitForWorkers(2, timeout: 3, cancellation: CancellationFlag()) == 2)
+        pump(0.3)
+        #expect(events.withLock { $0.contains { $0.kind == "worker_rejoined" && $0.detail["worker"] == "f-1" && $0.detail["incarnation"] == .int(1) } })
+        // The planner key writes events, retires a worker and speaks as a worker of its own.
+        try p.send(try WireCodec.encode(topic: "planner", PlannerMessage(kind: .event, event: "planned", detail: [:])))
+        try p.send(try WireCodec.encode(topic: "planner", PlannerMessage(kind: .retire, worker: "f-2")))
+        try p.send(try helloFrames("p-1", seq: 1))
+        pump(0.5)
+        #expect(events.withLock { $0.contains { $0.kind == "planned" } })
+        #expect(cluster.broker.registry.state(of: "f-2") == .retiring)
+        #expect(cluster.broker.registry.state(of: "p-1") == .live)
+        #expect(cluster.broker.dropped["impersonation"] == 3, "\(cluster.broker.dropped)")
     }
 
     /// Numbers no engine could send, from a peer that speaks the protocol: a sequence jump to 2^64−1 and a
@@ -342,4 +375,22 @@ func iso(_ text: String?) -> Double? {
     let formatter = ISO8601DateFormatter()
     formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     return formatter.date(from: text)?.timeIntervalSince1970
+}
+
+/// An XPUB speaking CURVE with `keys`, connected to the cluster's metrics endpoint from `source` (an address
+/// of this machine, or any), once the broker's subscription has arrived; nil when the broker refuses it.
+private func curvePublisher(_ context: ZMQContext, cluster: Cluster, brokerKey: String, keys: CurveKeyPair, from source: String?) throws -> ZMQSocket? {
+    let socket = try ZMQSocket(context, .xpub)
+    try CurveClientKeys(serverPublicKey: brokerKey, keys: keys).apply(to: socket)
+    try socket.connect("tcp://" + (source.map { "\($0):0;" } ?? "") + "127.0.0.1:\(cluster.broker.endpoints.metricsPort)")
+    let patience = Date().addingTimeInterval(3)
+    while Date() < patience {
+        cluster.broker.waitForWorkers(99, timeout: 0.05, cancellation: CancellationFlag())  // pumps the broker
+        if ZMQPoller.readable([socket], timeoutMs: 20)[0], let frames = try socket.receive(dontWait: true), frames.first?.first == 1 { return socket }
+    }
+    return nil
+}
+
+private func helloFrames(_ id: String, incarnation: Int = 0, seq: UInt64) throws -> [[UInt8]] {
+    try WireCodec.encode(WorkerMessage(worker: id, incarnation: incarnation, seq: seq, .hello(.init(host: "test", pid: 1))))
 }
