@@ -44,6 +44,8 @@ extension Broker {
         }
         do {
             return try drive(session, plan: plan, options: options, skipped: skipped, cancellation: cancellation)
+        } catch let failure as StoreWriteFailure {
+            throw failure
         } catch {
             try? recorder?.endRun(runID, status: "failed", summaryJSON: nil)
             throw error
@@ -67,7 +69,9 @@ extension Broker {
         timeline.waitForStart(cancellation: cancellation, lead: lead) { seconds in
             self.pump(until: Date().addingTimeInterval(max(0, min(seconds, 0.05))))
         }
-        while let slot = timeline.next(now: Date(), cancelled: cancellation.isCancelled, lead: lead) {
+        // A store that has refused every write for a while ends the run: nothing more of it would be kept.
+        func storeEnded() -> Bool { recorder?.health.mustEnd ?? false }
+        while let slot = timeline.next(now: Date(), cancelled: cancellation.isCancelled || storeEnded(), lead: lead) {
             let step = plan.steps[slot.index]
             let startMs = Int64(slot.start.timeIntervalSince1970 * 1000)
             let endMs = Int64(slot.end.timeIntervalSince1970 * 1000)
@@ -77,7 +81,7 @@ extension Broker {
             session.status = { RunStatus(plan: plan, slot: slot) }
             timeline.started(slot)
             var windowStart = startMs
-            func stopped() -> Bool { cancellation.isCancelled || watch.decision != nil }
+            func stopped() -> Bool { cancellation.isCancelled || watch.decision != nil || storeEnded() }
             while windowStart < endMs && !stopped() {
                 let issueAt = Date(timeIntervalSince1970: Double(windowStart) / 1000 - lead)
                 while Date() < issueAt && !stopped() { pump(until: min(issueAt, Date().addingTimeInterval(0.05))) }
@@ -99,7 +103,7 @@ extension Broker {
             }
             if let decision = watch.decision {
                 timeline.finish(slot, at: ended, outcome: .adjusted(decision))
-            } else if cancellation.isCancelled {
+            } else if cancellation.isCancelled || storeEnded() {
                 timeline.finish(slot, at: ended, outcome: .interrupted)
             } else {
                 timeline.finish(slot, at: ended, outcome: .ran)
@@ -110,7 +114,7 @@ extension Broker {
             recorder?.event(run: runID, e)
         }
         let runStart = Date().addingTimeInterval(-timeline.elapsed)
-        if cancellation.isCancelled { sockets.send(ControlMessage(kind: .stopRun, runID: runID, epoch: epoch)) }
+        if cancellation.isCancelled || storeEnded() { sockets.send(ControlMessage(kind: .stopRun, runID: runID, epoch: epoch)) }
 
         // Wait for every unit's last metrics (units drain up to the engine's drain time).
         let drainDeadline = Date().addingTimeInterval(options.drainSec + 3)
@@ -127,6 +131,8 @@ extension Broker {
         }
         droppedReported = dropped
         if !refused.isEmpty { event("messages_refused", refused) }
+        let storeFailure = recorder?.health.detail
+        if let storeFailure { event("store_write_failed", ["detail": .string(storeFailure), "run_ended": .bool(storeEnded())]) }
         event("run_ended", ["run_id": .string(runID)])
         // The last seconds reach the progress callback too.
         session.reportSeconds(now: Date(), final: true)
@@ -138,10 +144,12 @@ extension Broker {
         do {
             try recorder?.endRun(runID, status: summary.status, summaryJSON: String(decoding: try summary.jsonData(), as: UTF8.self))
         } catch {
-            throw BrokerError.store("cannot finish run \(runID): \(error)")
+            throw StoreWriteFailure(summary: summary, detail: (storeFailure.map { $0 + "; " } ?? "") + "ending the run: \(error)")
         }
-        if let failure = recorder?.lastFailure, let failed = recorder?.failedFlushes, failed > 0 {
-            log("run \(runID): \(failed) writes to the store failed; the last: \(failure)")
+        if let storeFailure {
+            // What failed stayed buffered and is written now; but a run the store ended was cut short.
+            if storeEnded() { throw StoreWriteFailure(summary: summary, detail: storeFailure + "; the run was ended") }
+            log("run \(runID): \(storeFailure)")
         }
         return summary
     }

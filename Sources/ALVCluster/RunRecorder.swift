@@ -9,9 +9,9 @@ import Foundation
 final class RunRecorder {
     let store: MetricsStore
     private let log: (String) -> Void
-    /// Flushes that failed in the current run, and the last error.
-    private(set) var failedFlushes = 0
-    private(set) var lastFailure: String?
+    /// Flushes that failed in the current run, the last error, and whether the store has refused so long
+    /// that the run must end.
+    private(set) var health = StoreHealth()
 
     init(store: MetricsStore, log: @escaping (String) -> Void) {
         self.store = store
@@ -19,8 +19,7 @@ final class RunRecorder {
     }
 
     func beginRun(_ runID: String, target: String, profileID: String?, planJSON: String?) throws {
-        failedFlushes = 0
-        lastFailure = nil
+        health = StoreHealth()
         try store.beginRun(runID, target: target, profileID: profileID, planJSON: planJSON)
     }
 
@@ -46,13 +45,13 @@ final class RunRecorder {
     func flush() {
         do {
             try store.flush()
+            health.succeeded()
         } catch {
-            failedFlushes += 1
-            let text = "\(error)"
-            if text != lastFailure || failedFlushes.isMultiple(of: 60) {
-                log("cannot write metrics to \(store.database.path) (\(failedFlushes) failed flushes): \(text)")
+            let previous = health.lastFailure
+            health.failed(error)
+            if "\(error)" != previous || health.failedFlushes.isMultiple(of: 60) {
+                log("cannot write metrics to \(store.database.path) (\(health.failedFlushes) failed flushes): \(error)")
             }
-            lastFailure = text
         }
     }
 

@@ -14,28 +14,33 @@ import Synchronization
 /// `GET /` the live page (Server-Sent Events from `/events`, charts drawn by the reports' SVG code,
 /// no script from anywhere else); `GET /runs/ID` a stored run's HTML report; `GET /api/status`,
 /// `/api/runs`, `/api/runs/ID` (the JSON report); `GET /metrics` Prometheus text.
-/// A token is required when bound to a non-loopback address.
+/// Every path but the page itself (which holds no data) needs the token as `Authorization: Bearer`, on
+/// loopback too: any local user can reach 127.0.0.1.
 public final class DashboardServer: Sendable {
     public let feed: LiveFeed
     public let port: Int
     public let host: String
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
+    private let store: StoreAccess
 
     /// - Parameters:
     ///   - database: the SQLite file runs are read from.
-    ///   - token: required on every request when set (`?token=` or `Authorization: Bearer`).
+    ///   - token: required on every request but `GET /`, as `Authorization: Bearer TOKEN`.
     ///   - dataDirectory: the one directory whose files a posted vector's data files may name, by relative
     ///     path (default: `data/` beside the database).
-    public init(host: String, port: Int, database: String, token: String?, feed: LiveFeed, dataDirectory: String? = nil) throws {
+    public init(host: String, port: Int, database: String, token: String, feed: LiveFeed, dataDirectory: String? = nil) throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let bound = BoundPort()
         let data = dataDirectory ?? ((database as NSString).deletingLastPathComponent.isEmpty ? "data" : (database as NSString).deletingLastPathComponent + "/data")
+        let store = StoreAccess(database: database)
         let context = DashboardContext(
-            feed: feed, database: database, token: token, host: host, port: bound,
+            feed: feed, store: store, token: token, host: host, port: bound,
             dataDirectory: URL(fileURLWithPath: data).standardizedFileURL.path)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // What one client may have waiting to be sent: an event stream that cannot keep up skips ticks.
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 128 << 10, high: 512 << 10))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
@@ -46,8 +51,10 @@ public final class DashboardServer: Sendable {
             channel = try bootstrap.bind(host: host, port: port).wait()
         } catch {
             try? group.syncShutdownGracefully()
+            store.shutdown()
             throw error
         }
+        self.store = store
         self.group = group
         self.feed = feed
         self.host = host
@@ -60,6 +67,7 @@ public final class DashboardServer: Sendable {
     public func stop() {
         try? channel.close().wait()
         try? group.syncShutdownGracefully()
+        store.shutdown()
     }
 }
 
@@ -81,8 +89,8 @@ final class ConnectionCount: Sendable {
 
 struct DashboardContext: Sendable {
     let feed: LiveFeed
-    let database: String
-    let token: String?
+    let store: StoreAccess
+    let token: String
     /// The address the dashboard was bound to.
     let host: String
     let port: BoundPort
@@ -92,7 +100,7 @@ struct DashboardContext: Sendable {
 
     /// Host headers a request may carry: the bound address and port, and for loopback its other names. A
     /// page on another site that rebinds its own name to 127.0.0.1 sends its own name and is refused. Bound
-    /// to every interface, any name goes (and a token is required there).
+    /// to every interface, any name goes (the token still guards it).
     func allows(hostHeader: String?) -> Bool {
         guard let header = hostHeader?.lowercased(), !header.isEmpty else { return false }
         if host == "0.0.0.0" || host == "::" { return true }
@@ -190,10 +198,12 @@ final class DashboardHandler: ChannelInboundHandler {
         guard context.allows(hostHeader: head.headers.first(name: "host")) else {
             return send(ctx, head, 421, "text/plain", "this dashboard answers to \(context.host):\(context.port.value.load(ordering: .relaxed)) only (Host header)\n")
         }
-        if let token = context.token {
-            let given = query.split(separator: "&").first { $0.hasPrefix("token=") }.map { String($0.dropFirst(6)) }
-                ?? head.headers.first(name: "authorization").flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
-            guard let given, constantTimeEqual(given, token) else { return send(ctx, head, 401, "text/plain", "a token is required (?token=… or Authorization: Bearer …)\n") }
+        // The page holds no data (it fetches everything with the token it reads from its own URL's fragment).
+        if !(path == "/" && head.method == .GET) {
+            let given = head.headers.first(name: "authorization").flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+            guard let given, constantTimeEqual(given, context.token) else {
+                return send(ctx, head, 401, "text/plain", "this dashboard needs its token as Authorization: Bearer TOKEN (printed with its URL as #token=…, or the first line of --dashboard-token-file)\n")
+            }
         }
         if head.method != .GET && head.method != .HEAD {
             // A page on another site may POST here (a "simple" request needs no preflight): only this
@@ -239,7 +249,7 @@ final class DashboardHandler: ChannelInboundHandler {
             }
         }
         switch path {
-        case "/": send(ctx, head, 200, "text/html; charset=utf-8", DashboardPage.html(token: context.token))
+        case "/": send(ctx, head, 200, "text/html; charset=utf-8", DashboardPage.html)
         case "/events": startEvents(ctx, head, once: query.split(separator: "&").contains("once=1"))
         case "/metrics": send(ctx, head, 200, "text/plain; version=0.0.4", Prometheus.render(context.feed))
         case "/api/status": send(ctx, head, 200, "application/json", statusJSON())
@@ -282,16 +292,27 @@ final class DashboardHandler: ChannelInboundHandler {
         return ["run_id": run, "step_sec": step, "points": points]
     }
 
-    /// Opens the store for one request (SQLite connections stay on one thread).
-    private func withStore(_ ctx: ChannelHandlerContext, _ head: HTTPRequestHead, _ body: (MetricsStore) throws -> (String, String)) {
-        do {
-            let store = try MetricsStore(database: try SQLiteDatabase(path: context.database))
-            let (type, text) = try body(store)
-            send(ctx, head, 200, type, text)
-        } catch let error as ReportError {
-            send(ctx, head, 404, "application/json", Self.json(["error": error.description]))
-        } catch {
-            send(ctx, head, 500, "application/json", Self.json(["error": "\(error)"]))
+    /// Answers from the store, on the store's own thread (`StoreAccess`); the answer is sent from the event loop.
+    private func withStore(_ ctx: ChannelHandlerContext, _ head: HTTPRequestHead, _ body: @escaping @Sendable (MetricsStore) throws -> (String, String)) {
+        answer(ctx, head) { access in
+            do {
+                let (type, text) = try body(try access.store())
+                return (200, type, text)
+            } catch let error as ReportError {
+                return (404, "application/json", Self.json(["error": error.description]))
+            }
+        }
+    }
+
+    /// Runs `body` on the store's thread and sends its (status, content type, body); an error it throws is a 500.
+    private func answer(_ ctx: ChannelHandlerContext, _ head: HTTPRequestHead, _ body: @escaping @Sendable (StoreAccess) throws -> (Int, String, String)) {
+        let bound = NIOLoopBound((self, ctx), eventLoop: ctx.eventLoop)
+        context.store.run(on: ctx.eventLoop, body).whenComplete { result in
+            let (handler, ctx) = bound.value
+            switch result {
+            case .success(let (status, type, text)): handler.send(ctx, head, status, type, text)
+            case .failure(let error): handler.send(ctx, head, 500, "application/json", Self.json(["error": "\(error)"]))
+            }
         }
     }
 
@@ -300,39 +321,36 @@ final class DashboardHandler: ChannelInboundHandler {
         let kind: DocumentKind = path.hasPrefix("/api/vectors") ? .vector : .profile
         let prefix = kind == .vector ? "/api/vectors" : "/api/profiles"
         let id = path.count > prefix.count + 1 ? String(path.dropFirst(prefix.count + 1)) : nil
-        do {
-            let repository = try Repository(path: context.database, builtinDirectory: nil)
+        answer(ctx, head) { access in
+            let repository = try access.repository()
             if let id {
                 guard let stored = try repository.document(kind, id: id, version: nil) else {
-                    return send(ctx, head, 404, "application/json", Self.json(["error": "no \(kind.rawValue) \"\(id)\""]))
+                    return (404, "application/json", Self.json(["error": "no \(kind.rawValue) \"\(id)\""]))
                 }
                 let document = (try? JSONSerialization.jsonObject(with: Data(stored.json.utf8))) ?? NSNull()
-                return send(ctx, head, 200, "application/json", Self.json(["id": stored.id, "version": stored.version, "created_at": stored.createdAt, "document": document]))
+                return (200, "application/json", Self.json(["id": stored.id, "version": stored.version, "created_at": stored.createdAt, "document": document]))
             }
             let list = try repository.latest(kind).map { ["id": $0.id, "version": $0.version, "name": $0.name, "created_at": $0.createdAt] as [String: Any] }
-            send(ctx, head, 200, "application/json", Self.json(["\(kind.rawValue)s": list]))
-        } catch {
-            send(ctx, head, 500, "application/json", Self.json(["error": "\(error)"]))
+            return (200, "application/json", Self.json(["\(kind.rawValue)s": list]))
         }
     }
 
     /// POST /api/vectors or /api/profiles: validated, then stored as a new version (422 with every problem otherwise).
     private func addDocument(_ ctx: ChannelHandlerContext, _ head: HTTPRequestHead, kind: DocumentKind) {
         guard body.count <= Self.maximumBody else { return send(ctx, head, 413, "application/json", Self.json(["error": "body larger than 1 MiB"])) }
-        do {
-            let repository = try Repository(path: context.database, builtinDirectory: nil)
+        let body = self.body, dataDirectory = context.dataDirectory
+        answer(ctx, head) { access in
+            let repository = try access.repository()
             let outcome = kind == .vector
-                ? try repository.addVector(body, file: "request body", baseDirectory: context.dataDirectory, reading: .confined)
+                ? try repository.addVector(body, file: "request body", baseDirectory: dataDirectory, reading: .confined)
                 : try repository.addProfile(body, file: "request body")
             switch outcome {
             case .added(let id, let version), .unchanged(let id, let version):
-                send(ctx, head, 201, "application/json", Self.json(["id": id, "version": version]))
+                return (201, "application/json", Self.json(["id": id, "version": version]))
             case .invalid(let diagnostics):
                 let problems = diagnostics.map { ["severity": $0.severity.rawValue, "path": $0.path, "line": $0.line ?? NSNull(), "column": $0.column ?? NSNull(), "message": $0.message] as [String: Any] }
-                send(ctx, head, 422, "application/json", Self.json(["error": "invalid \(kind.rawValue)", "diagnostics": problems]))
+                return (422, "application/json", Self.json(["error": "invalid \(kind.rawValue)", "diagnostics": problems]))
             }
-        } catch {
-            send(ctx, head, 500, "application/json", Self.json(["error": "\(error)"]))
         }
     }
 
@@ -345,8 +363,11 @@ final class DashboardHandler: ChannelInboundHandler {
         ])
     }
 
-    /// Server-Sent Events: a `tick` each second with status and charts; `end` when the run is over.
-    /// With `once`, a single tick then `end`: a snapshot (headless browsers wait for streams to end).
+    /// Server-Sent Events: a `tick` when the run changes (looked at twice a second) with status and charts;
+    /// `end` when the run is over. With `once`, a single tick then `end`: a snapshot (headless browsers wait
+    /// for streams to end). The tick is rendered once for every client (`LiveFeed.tick`); a client whose
+    /// connection cannot take more (over the write buffer's high mark) skips ticks and gets the newest when it
+    /// drains, so nothing piles up for it; one that takes nothing for `stalledSeconds` is closed.
     private func startEvents(_ ctx: ChannelHandlerContext, _ head: HTTPRequestHead, once: Bool) {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "text/event-stream")
@@ -356,21 +377,24 @@ final class DashboardHandler: ChannelInboundHandler {
         let feed = context.feed
         let bound = NIOLoopBound((self, ctx), eventLoop: ctx.eventLoop)
         var lastVersion = -1
+        var stalledSince: NIODeadline?
         ticker = ctx.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(500)) { task in
             let (handler, ctx) = bound.value
-            let snapshot = feed.snapshot
-            guard snapshot.version != lastVersion else { return }
-            lastVersion = snapshot.version
-            let payload = Self.json([
-                "run_id": snapshot.runID ?? NSNull(), "status": snapshot.status, "running": snapshot.running,
-                "requests_total": snapshot.totals.total, "charts": feed.charts(),
-                "outcomes": Dictionary(uniqueKeysWithValues: Outcome.allCases.filter { snapshot.totals[$0] > 0 }.map { ($0.key, snapshot.totals[$0]) }),
-                "events": snapshot.events.suffix(30).reversed().map { ["at": $0.at, "kind": $0.kind, "detail": $0.detail.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " · ")] },
-                "workers": snapshot.workers.map { ["id": $0.id, "host": $0.host, "requests": $0.requestsTotal, "cpu_s": $0.cpuSeconds, "rss_mb": $0.peakRSSBytes / 1_048_576, "lost": $0.lost] as [String: Any] },
-                "report": snapshot.finished.map { "/runs/\($0)" } ?? NSNull(),
-            ])
-            handler.writeEvent(ctx, name: "tick", data: payload)
-            if once || (!snapshot.running && snapshot.finished != nil) {
+            guard ctx.channel.isWritable else {
+                let since = stalledSince ?? .now()
+                stalledSince = since
+                if NIODeadline.now() - since > .seconds(Self.stalledSeconds) {
+                    task.cancel()
+                    ctx.close(promise: nil)
+                }
+                return
+            }
+            stalledSince = nil
+            let tick = feed.tick()
+            guard tick.version != lastVersion else { return }
+            lastVersion = tick.version
+            handler.writeEvent(ctx, name: "tick", data: tick.payload)
+            if once || tick.final {
                 handler.writeEvent(ctx, name: "end", data: "{}")
                 task.cancel()
                 let channel = ctx.channel
@@ -378,6 +402,9 @@ final class DashboardHandler: ChannelInboundHandler {
             }
         }
     }
+
+    /// An event stream that has taken nothing for this long is closed.
+    static let stalledSeconds: Int64 = 30
 
     private func writeEvent(_ ctx: ChannelHandlerContext, name: String, data: String) {
         var buffer = ctx.channel.allocator.buffer(capacity: data.utf8.count + 32)
@@ -397,10 +424,13 @@ final class DashboardHandler: ChannelInboundHandler {
         ctx.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 
-    static func json(_ object: Any) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
-    }
+    static func json(_ object: Any) -> String { jsonText(object) }
+}
+
+/// `object` as JSON text with sorted keys ("{}" when it cannot be written).
+func jsonText(_ object: Any) -> String {
+    guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
+    return String(decoding: data, as: UTF8.self)
 }
 
 /// Prometheus text exposition of the live run: counters and latency histograms by vector and request type

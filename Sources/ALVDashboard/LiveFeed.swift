@@ -44,6 +44,16 @@ public final class LiveFeed: Sendable {
     }
 
     private let state = Mutex(State())
+    /// The last tick rendered, shared by every event stream until the state's version moves on.
+    private let rendered = Mutex<Tick?>(nil)
+
+    /// One `tick` event's data: the status, the charts, outcomes, events and workers.
+    struct Tick: Sendable {
+        var version: Int
+        var payload: String
+        /// The run is over: the stream ends after this tick.
+        var final: Bool
+    }
 
     public init() {}
 
@@ -136,9 +146,27 @@ public final class LiveFeed: Sendable {
 
     var snapshot: State { state.withLock { $0 } }
 
+    /// The tick for the state as it is now, rendered at most once per version of it however many
+    /// clients ask (two clients racing on a new version may both render it; either result is the same).
+    func tick() -> Tick {
+        let version = state.withLock { $0.version }
+        if let cached = rendered.withLock({ $0 }), cached.version == version { return cached }
+        let snapshot = self.snapshot
+        let payload = jsonText([
+            "run_id": snapshot.runID ?? NSNull(), "status": snapshot.status, "running": snapshot.running,
+            "requests_total": snapshot.totals.total, "charts": charts(snapshot),
+            "outcomes": Dictionary(uniqueKeysWithValues: Outcome.allCases.filter { snapshot.totals[$0] > 0 }.map { ($0.key, snapshot.totals[$0]) }),
+            "events": snapshot.events.suffix(30).reversed().map { ["at": $0.at, "kind": $0.kind, "detail": $0.detail.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " · ")] },
+            "workers": snapshot.workers.map { ["id": $0.id, "host": $0.host, "requests": $0.requestsTotal, "cpu_s": $0.cpuSeconds, "rss_mb": $0.peakRSSBytes / 1_048_576, "lost": $0.lost] as [String: Any] },
+            "report": snapshot.finished.map { "/runs/\($0)" } ?? NSNull(),
+        ])
+        let tick = Tick(version: snapshot.version, payload: payload, final: !snapshot.running && snapshot.finished != nil)
+        rendered.withLock { if ($0?.version ?? -1) < tick.version { $0 = tick } }
+        return tick
+    }
+
     /// The dashboard's charts of the last ten minutes, drawn with the reports' SVG code.
-    func charts() -> [String] {
-        let s = snapshot
+    func charts(_ s: State) -> [String] {
         guard let first = s.points.first?.second else { return [] }
         func x(_ p: Point) -> Double { Double(p.second - first) }
         let types = Set(s.points.flatMap { $0.byType.keys }).sorted()

@@ -41,6 +41,8 @@ public final class InProcessRunner {
         try store?.beginRun(runID, target: plan.target, profileID: plan.profile?.profileID, planJSON: nil)
         do {
             return try run(runID: runID, skipped: skipped, seed: seed)
+        } catch let failure as StoreWriteFailure {
+            throw failure
         } catch {
             try? store?.endRun(runID, status: "failed", summaryJSON: nil)
             throw error
@@ -57,10 +59,12 @@ public final class InProcessRunner {
         var cpu = 0.0
         var peakRSS: UInt64 = 0
 
-        while let slot = timeline.next(now: Date(), cancelled: cancellation.isCancelled) {
+        // Ends the run: cancelled by the user, or a store that has refused every write for a while.
+        func stopped() -> Bool { cancellation.isCancelled || storeFailures.mustEnd }
+        while let slot = timeline.next(now: Date(), cancelled: stopped()) {
             let step = plan.steps[slot.index]
-            while Date() < slot.start.addingTimeInterval(-0.02) && !cancellation.isCancelled { usleep(UInt32(min(50_000, max(500, slot.start.timeIntervalSinceNow * 1e6 - 20_000)))) }
-            if cancellation.isCancelled {
+            while Date() < slot.start.addingTimeInterval(-0.02) && !stopped() { usleep(UInt32(min(50_000, max(500, slot.start.timeIntervalSinceNow * 1e6 - 20_000)))) }
+            if stopped() {
                 timeline.finish(slot, at: Date(), outcome: .interrupted)
                 continue
             }
@@ -86,7 +90,13 @@ public final class InProcessRunner {
                         store.append(run: runID, second: delta.second, vectorIndex: index, requestType: name, worker: "local", delta: requestDelta)
                     }
                     store.appendWorker(run: runID, second: delta.second, worker: "local", cpuSeconds: delta.cpuSeconds, rssBytes: delta.rssBytes, runningUnits: 1)
-                    do { try store.flush() } catch { storeFailures.note(error) }
+                    do {
+                        try store.flush()
+                        storeFailures.succeeded()
+                    } catch {
+                        storeFailures.failed(error)
+                        if storeFailures.mustEnd { vectorStop.cancel() }
+                    }
                 }
                 onSecond?(RunStatus(plan: plan, slot: slot), delta)
                 if watch.observe(delta) { vectorStop.cancel() }
@@ -98,14 +108,15 @@ public final class InProcessRunner {
             if let decision = watch.decision {
                 timeline.finish(slot, at: ended, outcome: .adjusted(decision))
                 if decision.action == .abort { cancellation.cancel() }
-            } else if report.cancelled {
+            } else if report.cancelled || storeFailures.mustEnd {
                 timeline.finish(slot, at: ended, outcome: .interrupted)
             } else {
                 timeline.finish(slot, at: ended, outcome: .ran)
             }
         }
 
-        if let failure = storeFailures.summary { timeline.event("store_write_failed", ["detail": .string(failure)]) }
+        let storeFailure = storeFailures.detail
+        if let storeFailure { timeline.event("store_write_failed", ["detail": .string(storeFailure), "run_ended": .bool(storeFailures.mustEnd)]) }
         timeline.event("run_ended", ["run_id": .string(runID)])
         let worker = RunSummary.WorkerSummary(
             id: "local", host: ProcessInfo.processInfo.hostName, lost: false, requestsTotal: aggregator.overall.requestsTotal,
@@ -115,7 +126,13 @@ public final class InProcessRunner {
             workers: [worker], metricsGaps: aggregator.badDeltas, aborted: timeline.aborted)
         if let store {
             for e in timeline.events { store.event(run: runID, kind: e.kind, detailJSON: e.detailJSON) }
-            try store.endRun(runID, status: summary.status, summaryJSON: try? String(decoding: summary.jsonData(), as: UTF8.self))
+            do {
+                try store.endRun(runID, status: summary.status, summaryJSON: try? String(decoding: summary.jsonData(), as: UTF8.self))
+            } catch {
+                throw StoreWriteFailure(summary: summary, detail: (storeFailure.map { $0 + "; " } ?? "") + "ending the run: \(error)")
+            }
+            // What failed stayed buffered and is written now; but a run the store ended was cut short.
+            if let storeFailure, storeFailures.mustEnd { throw StoreWriteFailure(summary: summary, detail: storeFailure + "; the run was ended") }
         }
         return summary
     }
@@ -137,11 +154,11 @@ public func knownBad(in store: MetricsStore?, plan: RunPlan) throws -> Set<Strin
 
 /// Store writes that failed on the engine thread: counted, the last kept, reported in the run's events.
 final class StoreFailures: Sendable {
-    private let state = Mutex<(count: Int, last: String?)>((0, nil))
-    func note(_ error: any Error) { state.withLock { $0 = ($0.count + 1, "\(error)") } }
-    var summary: String? {
-        state.withLock { value in value.last.map { "\(value.count) flushes failed; the last: \($0)" } }
-    }
+    private let state = Mutex(StoreHealth())
+    func failed(_ error: any Error) { state.withLock { $0.failed(error) } }
+    func succeeded() { state.withLock { $0.succeeded() } }
+    var mustEnd: Bool { state.withLock { $0.mustEnd } }
+    var detail: String? { state.withLock { $0.detail } }
 }
 
 /// Feeds a vector's seconds to the adaptive controller from the engine thread.

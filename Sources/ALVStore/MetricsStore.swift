@@ -28,42 +28,9 @@ public final class MetricsStore {
     /// Opens the metrics tables in `database`, creating them when missing.
     public init(database: SQLiteDatabase) throws {
         self.database = database
+        try StoreSchema.migrate(database)
         if database.isReadOnly { return }
-        // One process at a time (BEGIN IMMEDIATE): two commands opening a fresh store at once both succeed.
-        // A store already set up needs no lock.
-        if try !columns("runs").contains("owner") {
-            try database.transaction {
-                try database.execute("""
-                    CREATE TABLE IF NOT EXISTS runs (
-                        run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, ended_at TEXT, status TEXT NOT NULL,
-                        target TEXT, profile_id TEXT, plan_json TEXT, summary_json TEXT);
-                    CREATE TABLE IF NOT EXISTS samples (
-                        run_id TEXT NOT NULL, second INTEGER NOT NULL, vector_index INTEGER NOT NULL, request_type TEXT NOT NULL,
-                        worker TEXT NOT NULL, \(Self.outcomeColumns.map { "\($0) INTEGER NOT NULL" }.joined(separator: ", ")),
-                        bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL, intended INTEGER NOT NULL, sent INTEGER NOT NULL,
-                        completed INTEGER NOT NULL, lag_sum_us INTEGER NOT NULL, lag_max_us INTEGER NOT NULL, latency BLOB NOT NULL);
-                    CREATE INDEX IF NOT EXISTS samples_by_run ON samples (run_id, second);
-                    CREATE TABLE IF NOT EXISTS worker_samples (
-                        run_id TEXT NOT NULL, second INTEGER NOT NULL, worker TEXT NOT NULL, cpu_s REAL NOT NULL,
-                        rss_bytes INTEGER NOT NULL, running_units INTEGER NOT NULL);
-                    CREATE TABLE IF NOT EXISTS events (run_id TEXT NOT NULL, at TEXT NOT NULL, kind TEXT NOT NULL, detail_json TEXT NOT NULL);
-                    CREATE TABLE IF NOT EXISTS host_lead_times (
-                        host TEXT PRIMARY KEY, seconds REAL NOT NULL, samples INTEGER NOT NULL, updated_at TEXT NOT NULL);
-                    CREATE TABLE IF NOT EXISTS history (
-                        endpoint TEXT NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL, PRIMARY KEY (endpoint, ts)) WITHOUT ROWID;
-                    """)
-                // Who runs a run (host:pid), so a run whose process is gone can be told from one still going.
-                if try !columns("runs").contains("owner") { try database.execute("ALTER TABLE runs ADD COLUMN owner TEXT") }
-            }
-        }
         try markInterrupted()
-    }
-
-    private func columns(_ table: String) throws -> Set<String> {
-        let statement = try database.prepare("SELECT name FROM pragma_table_info('\(table)')")
-        var names: Set<String> = []
-        while try statement.step() { if let name = statement.string(0) { names.insert(name) } }
-        return names
     }
 
     /// This process, as `host:pid`.

@@ -66,33 +66,18 @@ public enum RepositoryError: Error, Sendable, CustomStringConvertible {
 /// `config/` are loaded the first time a database is opened.
 public final class Repository {
     public let database: SQLiteDatabase
-    static let schemaVersion = 1
 
     /// Opens the repository in `database`, creating tables and loading built-ins on first use.
     /// - Parameter builtinDirectory: the `config/` folder holding `vectors/` and `profiles/`; nil loads none.
     public init(database: SQLiteDatabase, builtinDirectory: String?) throws {
         self.database = database
-        try migrate()
+        try StoreSchema.migrate(database)
         if let builtinDirectory { try seedBuiltins(from: builtinDirectory) }
     }
 
     /// Opens (or creates) the database file at `path`.
     public convenience init(path: String, builtinDirectory: String?) throws {
         try self.init(database: try SQLiteDatabase(path: path), builtinDirectory: builtinDirectory)
-    }
-
-    private func migrate() throws {
-        guard !database.isReadOnly, try database.userVersion < Self.schemaVersion else { return }
-        try database.transaction {
-            try database.execute("""
-                CREATE TABLE IF NOT EXISTS documents (
-                    kind TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL,
-                    name TEXT NOT NULL, json TEXT NOT NULL, source_dir TEXT, origin TEXT, created_at TEXT NOT NULL,
-                    PRIMARY KEY (kind, id, version));
-                CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                PRAGMA user_version = \(Self.schemaVersion);
-                """)
-        }
     }
 
     // MARK: Writing

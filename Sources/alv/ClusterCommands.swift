@@ -233,11 +233,8 @@ struct BrokerCommand: ParsableCommand {
     @Flag(help: "With --run: print the summary as one JSON object on stdout.")
     var json = false
 
-    @Option(help: ArgumentHelp("With --run: serve the live dashboard here.", valueName: "HOST:PORT"))
-    var dashboard: String = "127.0.0.1:8089"
-
-    @Flag(help: "With --run: no dashboard.")
-    var noDashboard = false
+    @OptionGroup(title: "With --run: the live dashboard")
+    var dashboard: DashboardFlags
 
     @OptionGroup var store: StoreOptions
 
@@ -283,18 +280,23 @@ struct BrokerCommand: ParsableCommand {
         }
         let plan = try RunInputResolver(store: store).plan(for: input, target: target, env: try env.values())
         let feed = LiveFeed()
-        if !noDashboard, let server = serveDashboard(feed: feed, address: dashboard, db: store.db) { supervisor.start(server) }
+        if let server = try dashboard.start(feed: feed, db: store.db) { supervisor.start(server) }
         defer { supervisor.shutdown() }
         feed.begin(runID: nil)
         let run = DistributedRun(broker: broker, feed: feed) { printError("alv broker: \($0)") }
         let summary: RunSummary
+        let reserve = SummaryReserve(db: store.db)
         do {
             summary = try run.runOnJoinedWorkers(plan, waitFor: waitWorkers, timeout: waitTimeout, options: engine.options(verifyTLS: !noVerifyTLS), seed: UInt64.random(in: 1...UInt64.max), cancellation: supervisor.stop)
         } catch let error as DistributedRunError {
             throw CLIError.runtime(error.description)
         } catch let error as BrokerError {
             throw CLIError.runtime(error.description)
+        } catch let failure as StoreWriteFailure {
+            feed.end(failure.summary)
+            try exitAfterStoreFailure(failure, db: store.db, json: json, reserve: reserve)
         }
+        reserve.release()
         feed.end(summary)
         try printSummary(summary, json: json)
     }

@@ -25,11 +25,8 @@ struct DemoCommand: ParsableCommand {
     @Flag(help: "Print the summary as one JSON object on stdout.")
     var json = false
 
-    @Option(help: ArgumentHelp("Serve the live dashboard here.", valueName: "HOST:PORT"))
-    var dashboard = "127.0.0.1:8089"
-
-    @Flag(name: .customLong("no-dashboard"), help: "Do not serve the dashboard (a machine without a browser, CI).")
-    var noDashboard = false
+    @OptionGroup(title: "The live dashboard")
+    var dashboard: DashboardFlags
 
     @OptionGroup var store: StoreOptions
 
@@ -53,7 +50,7 @@ struct DemoCommand: ParsableCommand {
         printError("alv demo: repository \(store.db); profile demo = demo-browse → demo-checkout → demo-spike")
 
         let reports = ((store.db as NSString).deletingLastPathComponent as NSString).appendingPathComponent("reports/latest")
-        let command = try RunCommand.parse(["demo", "--target", server.url, "--db", store.db, "--report", reports] + (noDashboard ? ["--no-dashboard"] : ["--dashboard", dashboard]) + (json ? ["--json"] : []))
+        let command = try RunCommand.parse(["demo", "--target", server.url, "--db", store.db, "--report", reports] + dashboard.arguments + (json ? ["--json"] : []))
         defer {
             // Templated paths (/items/17) are grouped by their first segment.
             var byRoute: [String: Int] = [:]

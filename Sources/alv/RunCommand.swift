@@ -51,11 +51,8 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write reports (HTML, JSON, JUnit, CSV) to this directory.", valueName: "DIR"))
     var report: String?
 
-    @Option(help: ArgumentHelp("Serve the live dashboard here.", valueName: "HOST:PORT"))
-    var dashboard: String?
-
-    @Flag(name: .customLong("no-dashboard"), help: "Do not serve the dashboard.")
-    var noDashboard = false
+    @OptionGroup(title: "The live dashboard")
+    var dashboard: DashboardFlags
 
     @Option(help: ArgumentHelp("Hosts file for remote workers.", valueName: "FILE"))
     var hosts: String?
@@ -77,7 +74,6 @@ struct RunCommand: ParsableCommand {
         try FlagChecks.targetURL(target)
         guard workerCount != nil else { throw ValidationError("--workers expects a number or auto, got \"\(workers)\"") }
         try FlagChecks.seconds(unitSeconds, flag: "--unit-sec", in: 0.5...3_600)
-        if let dashboard, DashboardAddress(dashboard) == nil { throw ValidationError("--dashboard expects HOST:PORT, got \"\(dashboard)\"") }
     }
 
     func run() throws {
@@ -89,11 +85,13 @@ struct RunCommand: ParsableCommand {
         let progress = ProgressPrinter(interactive: isatty(STDERR_FILENO) == 1)
         let seed = self.seed ?? UInt64.random(in: 1...UInt64.max)
         let feed = LiveFeed()
-        if !noDashboard, let server = startDashboard(feed: feed) { supervisor.start(server) }
+        if let server = try dashboard.start(feed: feed, db: store.db) { supervisor.start(server) }
         defer { supervisor.shutdown() }
         feed.begin(runID: nil)
         let summary: RunSummary
         let count = workerCount ?? 0
+        let reserve = SummaryReserve(db: store.db)
+        do {
         if count == 0 {
             let metricsStore: MetricsStore
             do {
@@ -117,6 +115,8 @@ struct RunCommand: ParsableCommand {
             printError("alv: running \(plan.profile.map { "profile \($0.profileID)" } ?? "vector \(plan.steps[0].vector.vectorID)") against \(plan.target) in-process")
             do {
                 summary = try runner.run(seed: seed)
+            } catch let failure as StoreWriteFailure {
+                throw failure
             } catch {
                 throw CLIError.runtime("the run could not start: \(error)")
             }
@@ -124,6 +124,12 @@ struct RunCommand: ParsableCommand {
             // The dashboard stays up until the command ends (the supervisor's shutdown, deferred above).
             summary = try runDistributed(plan, workers: count, options: options, seed: seed, cancellation: supervisor.stop, progress: progress, feed: feed)
         }
+        } catch let failure as StoreWriteFailure {
+            progress.finish()
+            feed.end(failure.summary)
+            try exitAfterStoreFailure(failure, db: store.db, json: json, reserve: reserve)
+        }
+        reserve.release()
         progress.finish()
         feed.end(summary)
         if let report {
@@ -180,11 +186,6 @@ struct RunCommand: ParsableCommand {
             throw CLIError.runtime(error.description)
         }
     }
-
-    /// Serves the dashboard (default 127.0.0.1:8089); a busy port is reported, not fatal.
-    private func startDashboard(feed: LiveFeed) -> DashboardServer? {
-        serveDashboard(feed: feed, address: dashboard ?? "127.0.0.1:8089", db: store.db)
-    }
 }
 
 /// HTTP settings of the engine, for `alv run` and `alv broker --run`.
@@ -236,23 +237,6 @@ struct EnvFlags: ParsableArguments {
             }
         }
         return values
-    }
-}
-
-/// Serves the dashboard for `alv run` and `alv broker`; off loopback a token is generated and printed.
-func serveDashboard(feed: LiveFeed, address text: String, db: String) -> DashboardServer? {
-    guard let address = DashboardAddress(text) else {
-        printError("alv: no dashboard: --dashboard expects HOST:PORT, got \"\(text)\"")
-        return nil
-    }
-    let token = BrokerEndpoints.isLoopback(address.host) ? nil : String(UInt64.random(in: 1...UInt64.max), radix: 36)
-    do {
-        let server = try DashboardServer(host: address.host, port: address.port, database: db, token: token, feed: feed)
-        printError("alv: dashboard at \(server.url)\(token.map { "?token=\($0)" } ?? "")")
-        return server
-    } catch {
-        printError("alv: no dashboard: cannot listen on \(address.host):\(address.port) (\(error)); the run goes on")
-        return nil
     }
 }
 

@@ -8,9 +8,50 @@ import FoundationNetworking
 
 /// The live dashboard of `alv run`, checked in a real browser (headless Chromium) and over HTTP.
 @Suite(.serialized) struct DashboardTests {
-    static func get(_ url: String) -> String? {
-        guard let data = try? Data(contentsOf: URL(string: url)!) else { return nil }
-        return String(decoding: data, as: UTF8.self)
+    /// The token the tests' dashboards read from --dashboard-token-file.
+    static let token = "dashboard-test-token-0123456789"
+
+    /// The body of a 2xx answer to GET `url` with the token as `Authorization: Bearer` (nil otherwise).
+    static func get(_ url: String, token: String? = DashboardTests.token) -> String? {
+        let (code, body) = (try? curl((token.map { ["-H", "Authorization: Bearer \($0)"] } ?? []) + [url], body: true)) ?? ("", "")
+        return code.hasPrefix("2") ? body : nil
+    }
+
+    /// curl's status code for a request (and the body, when `body`), within 5 s.
+    static func curl(_ arguments: [String], body: Bool = false) throws -> (String, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        let directory = TemporaryDirectory("alv-curl")
+        process.arguments = ["-s", "-o", body ? directory.file("body") : "/dev/null", "-w", "%{http_code}", "--max-time", "5"] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let code = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (code, body ? ((try? String(contentsOfFile: directory.file("body"), encoding: .utf8)) ?? "") : "")
+    }
+
+    /// Without --dashboard-token-file, each run makes a new 128-bit token and prints it in the URL's fragment.
+    @Test func aRunPrintsANewTokenInTheDashboardURL() throws {
+        let directory = TemporaryDirectory("alv-dash-token")
+        let (target, url) = try SpawnedAlv.target()
+        defer { _ = target }
+        let file = directory.write("v.json", #"{"vector_id": "tok", "name": "Tok", "duration_sec": 1, "load": {"target_rps": 10}, "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}"#)
+        var tokens: [String] = []
+        for _ in 0..<2 {
+            let port = freePort()
+            let result = try AlvBinary.run(["run", file, "--target", url, "--workers", "0", "--dashboard", "127.0.0.1:\(port)", "--db", directory.file("d.db")])
+            #expect(result.status == 0, "\(result.stderr)")
+            let prefix = "dashboard at http://127.0.0.1:\(port)/#token="
+            let line = try #require(result.stderr.split(separator: "\n").first { $0.contains(prefix) }, "\(result.stderr)")
+            let token = String(line.components(separatedBy: prefix)[1])
+            #expect(token.count == 32 && token.allSatisfy(\.isHexDigit), "\(token)")
+            tokens.append(token)
+        }
+        #expect(tokens[0] != tokens[1])
+        let short = directory.write("short.token", "tooshort\n")
+        let refused = try AlvBinary.run(["run", file, "--target", url, "--workers", "0", "--dashboard-token-file", short, "--db", directory.file("d.db")])
+        #expect(refused.status == 2 && refused.stderr.contains("--dashboard-token-file \(short): expected a first line of 16 to 256"), "\(refused.stderr)")
     }
 
     @Test func theLivePageShowsTheRunInABrowser() async throws {
@@ -20,7 +61,8 @@ import FoundationNetworking
         let port = freePort()
         // Long enough to outlast every live check on a loaded machine; stopped with SIGINT once they are done.
         let file = directory.write("v.json", #"{"vector_id": "dash", "name": "Dash", "duration_sec": 60, "load": {"target_rps": 100}, "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}"#)
-        let run = try SpawnedAlv(["run", file, "--target", url, "--workers", "0", "--dashboard", "127.0.0.1:\(port)", "--db", directory.file("d.db")])
+        let tokenFile = directory.write("dashboard.token", Self.token + "\n")
+        let run = try SpawnedAlv(["run", file, "--target", url, "--workers", "0", "--dashboard", "127.0.0.1:\(port)", "--dashboard-token-file", tokenFile, "--db", directory.file("d.db")])
         let base = "http://127.0.0.1:\(port)"
         let deadline = Date().addingTimeInterval(10)
         var status: [String: Any]? = nil
@@ -84,6 +126,7 @@ import FoundationNetworking
             var request = URLRequest(url: URL(string: base + "/api/vectors")!)
             request.httpMethod = "POST"
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.setValue("Bearer \(Self.token)", forHTTPHeaderField: "Authorization")
             request.httpBody = Data(body.utf8)
             let (data, response) = try await URLSession.shared.data(for: request)
             return ((response as? HTTPURLResponse)?.statusCode ?? 0, (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
@@ -96,17 +139,18 @@ import FoundationNetworking
         #expect(Set(paths) == ["duration_sec", "request_types"], "\(problems)")
         // Doors a page on another site would use: a text/plain POST (no preflight), a foreign Origin, a rebound
         // Host name. Each is refused, and nothing is stored.
-        func curl(_ arguments: [String]) throws -> String {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-            process.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5"] + arguments
-            let out = Pipe()
-            process.standardOutput = out
-            try process.run()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return text
-        }
+        let bearer = ["-H", "Authorization: Bearer \(Self.token)"]
+        func curl(_ arguments: [String]) throws -> String { try Self.curl(bearer + arguments).0 }
+        // The token, on loopback too: none, a wrong one, one in the query string (where logs and Referer
+        // headers keep it) are 401; the page itself (no data, no token in it) is served to anyone.
+        #expect(try Self.curl([base + "/api/status"]).0 == "401")
+        #expect(try Self.curl(["-H", "Authorization: Bearer \(Self.token.dropLast())x", base + "/api/status"]).0 == "401")
+        #expect(try Self.curl([base + "/api/status?token=\(Self.token)"]).0 == "401")
+        #expect(try Self.curl([base + "/events?once=1&token=\(Self.token)"]).0 == "401")
+        #expect(try Self.curl(["-H", "Authorization: \(Self.token)", base + "/metrics"]).0 == "401")
+        let page = try Self.curl([base + "/"], body: true)
+        #expect(page.0 == "200" && page.1.contains("<h1>alv</h1>") && !page.1.contains(Self.token))
+        #expect(try Self.curl(["-X", "POST", "-H", "Content-Type: application/json", "--data", "{}", base + "/api/vectors"]).0 == "401")
         let evil = #"{"vector_id": "evil", "name": "E", "duration_sec": 5, "load": {"target_rps": 1}, "request_types": [{"name": "a", "url": "/", "frequency": 100}]}"#
         #expect(try curl(["-X", "POST", "-H", "Content-Type: text/plain", "--data", evil, base + "/api/vectors"]) == "415")
         #expect(try curl(["-X", "POST", "-H", "Content-Type: application/json", "-H", "Origin: http://evil.example", "--data", evil, base + "/api/vectors"]) == "403")
@@ -153,19 +197,10 @@ import FoundationNetworking
         // Let a few seconds of data accumulate so the picture has lines, not single points.
         let enough = Date().addingTimeInterval(5)
         while Date() < enough, let text = Self.get(base + "/api/status"), !text.contains("\"requests_total\":3"), !text.contains("\"requests_total\":4") { usleep(200_000) }
-        try Self.screenshot(base + "/?once=1", to: artifacts + "/dashboard.png")
+        try Self.screenshot(base + "/?once=1#token=\(Self.token)", to: artifacts + "/dashboard.png")
 
         // A real browser runs the page's script against the live event stream.
-        let chromium = Process()
-        chromium.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
-        let profile = TemporaryDirectory("alv-chromium")
-        chromium.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(profile.path)", "--virtual-time-budget=4000", "--dump-dom", base + "/?once=1"]
-        let dom = Pipe()
-        chromium.standardOutput = dom
-        chromium.standardError = FileHandle.nullDevice
-        try chromium.run()
-        let html = String(decoding: dom.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        chromium.waitUntilExit()
+        let html = try Self.dumpDOM(base + "/?once=1#token=\(Self.token)", budgetMs: 4000)
         #expect(html.contains("dash (1/1"), "the status line was not updated: \(html.prefix(600))")
         #expect(html.contains("<svg") && html.contains("Requests per second"))
         // The ALV timeline lists the vector's start; the worker table the in-process generator.
@@ -173,6 +208,9 @@ import FoundationNetworking
         #expect(html.contains("<td>local</td>"), "no worker table in the page")
         let requests = html.components(separatedBy: "id=\"requests\">").dropFirst().first?.prefix { $0.isNumber }
         #expect((Int(requests ?? "") ?? 0) > 0)
+        // Without the token (no fragment, and a tab of its own) the page says what it needs and shows no data.
+        let bareHTML = try Self.dumpDOM(base + "/?once=1", budgetMs: 3000)
+        #expect(bareHTML.contains("needs the dashboard's token") && !bareHTML.contains("<svg"), "\(bareHTML.prefix(600))")
         // The charts hold data points: path elements with more than one segment.
         #expect(html.range(of: #"d="M[0-9.]+,[0-9.]+L"#, options: .regularExpression) != nil, "no plotted points")
 
@@ -212,6 +250,21 @@ import FoundationNetworking
         guard poll(&ready, 1, waitMs) > 0 else { return false }
         var byte: UInt8 = 0
         return recv(fd, &byte, 1, Int32(MSG_DONTWAIT)) <= 0
+    }
+
+    /// The DOM of `url` once headless Chromium (with a profile of its own) has run its scripts.
+    static func dumpDOM(_ url: String, budgetMs: Int) throws -> String {
+        let chromium = Process()
+        chromium.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
+        let profile = TemporaryDirectory("alv-chromium")
+        chromium.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(profile.path)", "--virtual-time-budget=\(budgetMs)", "--dump-dom", url]
+        let dom = Pipe()
+        chromium.standardOutput = dom
+        chromium.standardError = FileHandle.nullDevice
+        try chromium.run()
+        let html = String(decoding: dom.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        chromium.waitUntilExit()
+        return html
     }
 
     /// A PNG of `url` from headless Chromium, with a profile directory of its own (a profile still

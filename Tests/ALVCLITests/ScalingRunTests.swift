@@ -83,18 +83,18 @@ import Testing
 
         // The live page, polled while the run goes on, draws planned workers and the forecast with its bound.
         let port = freePort()
+        let tokenFile = directory.write("dashboard.token", DashboardTests.token + "\n")
         let sawForecast = Mutex(false)
         let running = Mutex(true)
         DispatchQueue.global().async {
             while running.withLock({ $0 }) {
-                if let url = URL(string: "http://127.0.0.1:\(port)/events?once=1"), let data = try? Data(contentsOf: url) {
-                    let text = String(decoding: data, as: UTF8.self)
+                if let text = DashboardTests.get("http://127.0.0.1:\(port)/events?once=1") {
                     if text.contains("forecast upper") && text.contains("planned") { sawForecast.withLock { $0 = true } }
                 }
                 Thread.sleep(forTimeInterval: 1)
             }
         }
-        var result = try alv(["run", predictive, "--target", nginx.url, "--db", db, "--dashboard", "127.0.0.1:\(port)", "--json"])
+        var result = try alv(["run", predictive, "--target", nginx.url, "--db", db, "--dashboard", "127.0.0.1:\(port)", "--dashboard-token-file", tokenFile, "--json"])
         running.withLock { $0 = false }
         #expect(result.status == 0, "\(result.stderr)")
         #expect(sawForecast.withLock { $0 }, "the workers chart shows planned workers and the forecast band")
