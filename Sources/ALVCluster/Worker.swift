@@ -55,6 +55,7 @@ public final class Worker: Service, @unchecked Sendable {
     private var clock = ClockOffsetEstimator()
     private let shared = WorkerShared()
     private var log: (String) -> Void
+    private var engine: Engine?
 
     public init(configuration: WorkerConfiguration, log: @escaping (String) -> Void = { _ in }) {
         self.configuration = configuration
@@ -88,6 +89,14 @@ public final class Worker: Service, @unchecked Sendable {
             }
         }
         if stop.isCancelled { return }
+        // One load engine for the worker's life: its thread, its connections, every unit.
+        let engine: Engine
+        do { engine = try Engine() } catch { throw WorkerError.engine("\(error)") }
+        self.engine = engine
+        let engineThread = Thread { engine.serve() }
+        engineThread.name = "alv-engine"
+        engineThread.start()
+        defer { engine.shutdown() }
         // Only take work once the broker can hear us.
         try pull.connect(configuration.broker.work)
         try publish(hello(), on: publisher)
@@ -167,7 +176,8 @@ public final class Worker: Service, @unchecked Sendable {
         let executor: UnitExecutor
         do {
             executor = try UnitExecutor(
-                unit: unit, options: message.options, workerID: id, localFiles: configuration.dataDirectory.map { .under($0) } ?? .none, cancellation: flag
+                unit: unit, options: message.options, workerID: id, localFiles: configuration.dataDirectory.map { .under($0) } ?? .none,
+                vectorIndex: vectorIndex, cancellation: flag
             ) { delta in
                 let metrics = WorkerMessage.Metrics(unitID: unit.unitID, runID: unit.runID, epoch: unit.epoch, vectorIndex: vectorIndex, delta: delta)
                 shared.outbox.withLock { $0.append(WorkerMessage(worker: id, incarnation: incarnation, .metrics(metrics))) }
@@ -180,15 +190,11 @@ public final class Worker: Service, @unchecked Sendable {
         }
         shared.running.withLock { $0[unit.unitID] = RunningUnit(flag: flag, runID: unit.runID, vectorIndex: vectorIndex) }
         shared.outbox.withLock { $0.append(WorkerMessage(worker: id, incarnation: incarnation, .accepted(.init(unitID: unit.unitID, runID: unit.runID)))) }
-        let box = ExecutorBox(executor)
-        let thread = Thread {
-            let report = box.executor.run()
+        engine?.submit(executor) { report in
             let done = WorkerMessage.UnitDone(unitID: unit.unitID, runID: unit.runID, requestsTotal: report.requestsTotal, late: report.late, cancelled: report.cancelled)
             shared.outbox.withLock { $0.append(WorkerMessage(worker: id, incarnation: incarnation, .unitDone(done))) }
             shared.running.withLock { $0[unit.unitID] = nil }
         }
-        thread.name = "alv-unit"
-        thread.start()
     }
 
     /// This machine's Unix time in ms, as its own clock says (not the broker's).
@@ -254,10 +260,15 @@ public final class Worker: Service, @unchecked Sendable {
     }
 }
 
-/// Hands an executor to the one thread that runs it; nothing else touches it afterwards.
-final class ExecutorBox: @unchecked Sendable {
-    let executor: UnitExecutor
-    init(_ executor: UnitExecutor) { self.executor = executor }
+/// A worker that cannot start its load engine.
+public enum WorkerError: Error, CustomStringConvertible {
+    case engine(String)
+
+    public var description: String {
+        switch self {
+        case .engine(let detail): "the load engine cannot start: \(detail)"
+        }
+    }
 }
 
 /// State shared between the socket thread and unit threads.

@@ -342,8 +342,8 @@ final class DashboardHandler: ChannelInboundHandler {
         answer(ctx, head) { access in
             let repository = try access.repository()
             let outcome = kind == .vector
-                ? try repository.addVector(body, file: "request body", baseDirectory: dataDirectory, reading: .confined)
-                : try repository.addProfile(body, file: "request body")
+                ? try repository.addVector(body, file: "POST /api/vectors", baseDirectory: dataDirectory, reading: .confined)
+                : try repository.addProfile(body, file: "POST /api/profiles")
             switch outcome {
             case .added(let id, let version), .unchanged(let id, let version):
                 return (201, "application/json", Self.json(["id": id, "version": version]))

@@ -7,7 +7,8 @@ import CCurl
 import Foundation
 
 /// Generates the load of one work unit with libcurl's multi interface and reports per-second
-/// metric deltas. Runs on the calling thread until the unit's window (plus drain) is over.
+/// metric deltas: hosted by an `Engine` (a worker's one long-lived loop, whose connections outlive the
+/// unit), or run alone on the calling thread until the unit's window (plus drain) is over.
 ///
 /// Open model: arrivals on a Poisson (or uniform) schedule; each request carries its *intended*
 /// send time, and latency counts from it even when the request had to wait for a connection
@@ -37,9 +38,10 @@ public final class UnitExecutor {
 
     let unit: WorkUnit
     let options: EngineOptions
+    /// The vector's place in its run: with the run, which units a closed-model user goes on in.
+    let vectorIndex: Int
     let requests: [CompiledRequest]
     let alias: AliasTable
-    let multi: CurlMulti
     let data: TemplateData
     let sink: (MetricsDelta) -> Void
     let cancellation: CancellationFlag
@@ -49,9 +51,23 @@ public final class UnitExecutor {
     private var metrics: [RequestMetrics]
     private var random: SeededGenerator
     private var scratch: [UInt8] = []
-    private var free: [Transfer] = []
-    private var transferCount = 0
     private var active = 0
+    /// The engine hosting the unit (set when it arrives there).
+    private unowned(unsafe) var engine: Engine!
+
+    // The unit's course on the engine's loop.
+    private(set) var startNs: UInt64 = 0
+    private(set) var endNs: UInt64 = 0
+    private var started = false
+    private var stopAt: UInt64?
+    private var cancelled = false
+    private var nextEmit: UInt64 = 0
+    private var cpuAtStart = 0.0
+    private var cpuAtEmit = 0.0
+    /// Set once the unit is over: the engine hands it on and forgets the unit.
+    private(set) var report: Report?
+    /// Closed model: users whose request is still in flight in the unit before this one.
+    private var awaited: [Int] = []
     private var activeTransfers: [ObjectIdentifier: Transfer] = [:]
     private var requestsTotal: UInt64 = 0
 
@@ -61,11 +77,10 @@ public final class UnitExecutor {
     private var nextArrival: UInt64 = .max
     private var openContext: RenderContext
     private let inFlightCap: Int
-    private let connectionCap: Int
+    let connectionCap: Int
 
     // Closed model.
     private var users: [RenderContext] = []
-    private var userTransfers: [Transfer?] = []
     private var sleeping = WakeHeap()
 
     /// Compiles the unit's templates and sets up curl.
@@ -74,12 +89,15 @@ public final class UnitExecutor {
     ///   - localFiles: which files of this machine the unit may read when it did not bring its data: those the
     ///     unit names, where it says (a run on this machine, the default); none; or those under one directory.
     /// - Throws: `EngineError` or a template/data error when the unit cannot run.
+    ///   - vectorIndex: the vector's place in its run (closed-model users go on across units of one vector).
     public init(
         unit: WorkUnit, options: EngineOptions = EngineOptions(), workerID: String = "local", localFiles: LocalFiles = .asTheUnitSays,
-        cancellation: CancellationFlag = CancellationFlag(), alsoCancelledBy: CancellationFlag? = nil, sink: @escaping (MetricsDelta) -> Void
+        vectorIndex: Int = 0, cancellation: CancellationFlag = CancellationFlag(), alsoCancelledBy: CancellationFlag? = nil,
+        sink: @escaping (MetricsDelta) -> Void
     ) throws {
         self.alsoCancelledBy = alsoCancelledBy
         self.unit = unit
+        self.vectorIndex = vectorIndex
         self.options = options
         self.sink = sink
         self.cancellation = cancellation
@@ -104,70 +122,143 @@ public final class UnitExecutor {
         case .open(_, _, let cap):
             inFlightCap = cap ?? options.maxInFlight
             connectionCap = min(options.connections, inFlightCap)
-            multi = try CurlMulti(maxConnections: connectionCap)
         case .closed(let count):
             inFlightCap = count
             connectionCap = count
-            multi = try CurlMulti(maxConnections: count)
         }
     }
 
     private var isCancelled: Bool { cancellation.isCancelled || (alsoCancelledBy?.isCancelled ?? false) }
 
-    /// Runs the unit to its end.
-    public func run() -> Report {
-        let cpuAtStart = ProcessStats.cpuSeconds()
+    /// Runs the unit to its end on the calling thread: on `engine`'s loop (with the units it already hosts,
+    /// over its connections), or on a loop of its own.
+    public func run(on engine: Engine? = nil) -> Report {
+        if let engine { return engine.runAlone(self) }
+        guard let own = try? Engine() else {
+            return Report(late: false, cancelled: false, requestsTotal: 0, cpuSeconds: 0, peakRSSBytes: ProcessStats.peakResidentBytes())
+        }
+        return own.runAlone(self)
+    }
+
+    // MARK: On the engine's loop
+
+    /// The unit arrives on `engine`'s loop. - Returns: its report when it came after its deadline (not run).
+    func attach(to engine: Engine) -> Report? {
+        self.engine = engine
+        cpuAtStart = ProcessStats.cpuSeconds()
         if MonotonicClock.unixMsNow() > unit.deadlineMs {
             return Report(late: true, cancelled: false, requestsTotal: 0, cpuSeconds: 0, peakRSSBytes: ProcessStats.peakResidentBytes())
         }
-        let start = MonotonicClock.monotonic(unixMs: unit.startMs)
-        while MonotonicClock.now() < start && !isCancelled {
-            usleep(UInt32(min(50_000, max(100, (start &- MonotonicClock.now()) / 1000))))
+        startNs = MonotonicClock.monotonic(unixMs: unit.startMs)
+        endNs = startNs + UInt64(unit.durationSec * 1e9)
+        return nil
+    }
+
+    /// Between its start and the end of its window (not draining).
+    var isRunningWindow: Bool { started && stopAt == nil }
+
+    /// Cancels the unit at once (the engine is shutting down).
+    func cancelNow() { cancellation.cancel() }
+
+    /// Starts, launches what is due, ends the window, emits the second, drains: whatever `now` calls for.
+    func advance(_ now: UInt64) {
+        guard report == nil else { return }
+        if !started {
+            if isCancelled {
+                report = Report(late: false, cancelled: true, requestsTotal: 0, cpuSeconds: 0, peakRSSBytes: ProcessStats.peakResidentBytes())
+                return
+            }
+            // A closed-model unit starts once the unit before it (same run and vector) has ended its
+            // window, so the users it hands over are there.
+            guard now >= startNs, !(isClosed && engine.hasPredecessor(of: self)) else { return }
+            started = true
+            cpuAtEmit = ProcessStats.cpuSeconds()
+            // Deltas cover whole Unix seconds, so deltas from several workers line up.
+            nextEmit = MonotonicClock.monotonic(unixMs: (MonotonicClock.unixMs(startNs) / 1000 + 1) * 1000)
+            setUpLoad(start: startNs)
         }
-        let end = start + UInt64(unit.durationSec * 1e9)
-        setUpLoad(start: start)
-
-        // Deltas cover whole Unix seconds, so deltas from several workers line up.
-        var nextEmit = MonotonicClock.monotonic(unixMs: (MonotonicClock.unixMs(start) / 1000 + 1) * 1000)
-        var cpuAtEmit = cpuAtStart
-        var stopAt: UInt64? = nil
-        var cancelled = false
-
-        while true {
-            var now = MonotonicClock.now()
-            if stopAt == nil && (now >= end || isCancelled) {
-                cancelled = isCancelled && now < end
-                stopAt = now
-                cancelWaiting()
+        if stopAt == nil && (now >= endNs || isCancelled) {
+            cancelled = isCancelled && now < endNs
+            stopAt = now
+            cancelWaiting()
+            if !cancelled {
+                handOverSleepingUsers()
+                // Users with a request in flight rest when it ends; the next unit waits for them.
+                for transfer in activeTransfers.values where transfer.user >= 0 { engine.inFlight.insert(key(transfer.user)) }
             }
-            if stopAt == nil { launchDue(now) }
-            multi.perform()
-            now = MonotonicClock.now()
-            multi.completions { transfer, code in self.finish(transfer, code, now: now) }
-            if stopAt == nil { launchDue(MonotonicClock.now()) }
-
-            now = MonotonicClock.now()
-            if now >= nextEmit {
-                emit(second: MonotonicClock.unixMs(nextEmit) / 1000 - 1, cpuAt: &cpuAtEmit)
-                nextEmit += 1_000_000_000
-            }
-            if let stopAt {
-                let drain = cancelled ? min(options.drainSec, 1) : options.drainSec
-                if active == 0 { break }
-                if now >= stopAt + UInt64(drain * 1e9) {
-                    cancelActive()
-                    break
-                }
-            }
-            var wake = nextEmit
-            if stopAt == nil { wake = min(wake, nextLaunch()) }
-            let timeoutMs = wake <= now ? 0 : Int32(min(50, (wake - now + 999_999) / 1_000_000))
-            multi.poll(timeoutMs: timeoutMs)
         }
-        emit(second: MonotonicClock.unixMs(MonotonicClock.now()) / 1000, cpuAt: &cpuAtEmit)
-        return Report(
-            late: false, cancelled: cancelled, requestsTotal: requestsTotal, cpuSeconds: ProcessStats.cpuSeconds() - cpuAtStart,
-            peakRSSBytes: ProcessStats.peakResidentBytes())
+        if stopAt == nil { adoptAwaitedUsers(now); launchDue(now) }
+        emitIfDue(now)
+    }
+
+    /// After the loop's completions: launches into freed connections, and ends a drained unit.
+    func afterCompletions(_ now: UInt64) {
+        guard started, report == nil else { return }
+        if stopAt == nil { launchDue(now) }
+        emitIfDue(now)
+        guard let stopAt else { return }
+        let drain = cancelled ? min(options.drainSec, 1) : options.drainSec
+        if active == 0 || now >= stopAt + UInt64(drain * 1e9) {
+            if active > 0 { cancelActive() }
+            emit(second: MonotonicClock.unixMs(MonotonicClock.now()) / 1000, cpuAt: &cpuAtEmit)
+            report = Report(
+                late: false, cancelled: cancelled, requestsTotal: requestsTotal, cpuSeconds: ProcessStats.cpuSeconds() - cpuAtStart,
+                peakRSSBytes: ProcessStats.peakResidentBytes())
+        }
+    }
+
+    /// When the loop must look at this unit again.
+    func wake(_ now: UInt64) -> UInt64 {
+        guard started else { return startNs }
+        var wake = nextEmit
+        if let stopAt {
+            wake = min(wake, stopAt + UInt64((cancelled ? min(options.drainSec, 1) : options.drainSec) * 1e9))
+        } else {
+            wake = min(wake, nextLaunch(), endNs)
+            if !awaited.isEmpty { wake = min(wake, now + 5_000_000) }
+        }
+        return wake
+    }
+
+    private func emitIfDue(_ now: UInt64) {
+        if now >= nextEmit {
+            emit(second: MonotonicClock.unixMs(nextEmit) / 1000 - 1, cpuAt: &cpuAtEmit)
+            nextEmit += 1_000_000_000
+        }
+    }
+
+    private var isClosed: Bool {
+        if case .closed = unit.load { return true }
+        return false
+    }
+
+    private func key(_ user: Int) -> Engine.UserKey {
+        Engine.UserKey(runID: unit.runID, vectorIndex: vectorIndex, user: unit.firstUserIndex + user)
+    }
+
+    /// The window ended: users thinking go on in the next unit of this run and vector.
+    private func handOverSleepingUsers() {
+        guard isClosed else { return }
+        while let (wake, user) = sleeping.pop() { engine.resting[key(user)] = .init(wake: wake, context: users[user]) }
+    }
+
+    /// Users the unit before this one still had in flight at its end: taken once they rest, or started
+    /// afresh if that unit cancelled them.
+    private func adoptAwaitedUsers(_ now: UInt64) {
+        guard !awaited.isEmpty else { return }
+        awaited.removeAll { user in
+            let key = key(user)
+            if let resting = engine.resting.removeValue(forKey: key) {
+                users[user] = resting.context
+                sleeping.push(max(resting.wake, now), user)
+                return true
+            }
+            if !engine.inFlight.contains(key) {
+                sleeping.push(now, user)
+                return true
+            }
+            return false
+        }
     }
 
     // MARK: Launching
@@ -181,9 +272,18 @@ public final class UnitExecutor {
             startTime = start
         case .closed(let count):
             users.reserveCapacity(count)
-            userTransfers = Array(repeating: nil, count: count)
             for i in 0..<count {
                 users.append(RenderContext(seed: unit.seed &+ UInt64(i) &* 0x9E37_79B9, userIndex: unit.firstUserIndex + i, data: data))
+                // A user the unit before this one handed over goes on where it was.
+                if let resting = engine.resting.removeValue(forKey: key(i)) {
+                    users[i] = resting.context
+                    sleeping.push(max(resting.wake, start), i)
+                    continue
+                }
+                if engine.inFlight.contains(key(i)) {
+                    awaited.append(i)
+                    continue
+                }
                 // Users join evenly over the ramp-up: user i at ramp × i / count (those below the
                 // unit's starting share at once).
                 let share = Double(i) / Double(count)
@@ -223,14 +323,7 @@ public final class UnitExecutor {
             }
         case .closed:
             while let earliest = sleeping.earliest, earliest <= now, let (wake, user) = sleeping.pop() {
-                let transfer: Transfer
-                if let existing = userTransfers[user] {
-                    transfer = existing
-                } else {
-                    guard let created = try? Transfer(options: options) else { continue }
-                    userTransfers[user] = created
-                    transfer = created
-                }
+                guard let transfer = engine.takeTransfer(options: options) else { continue }
                 transfer.user = user
                 let type = alias.pick(&users[user].random)
                 metrics[type].intended += 1
@@ -240,10 +333,8 @@ public final class UnitExecutor {
     }
 
     private func takeTransfer() -> Transfer? {
-        if let transfer = free.popLast() { return transfer }
-        guard transferCount < connectionCap, let transfer = try? Transfer(options: options) else { return nil }
-        transferCount += 1
-        return transfer
+        guard active < connectionCap else { return nil }
+        return engine.takeTransfer(options: options)
     }
 
     private func start(_ transfer: Transfer, type: Int, intended: UInt64, context: inout RenderContext) {
@@ -252,10 +343,11 @@ public final class UnitExecutor {
         context.nextIteration(data: data)
         transfer.typeIndex = type
         transfer.intendedNs = intended
+        transfer.load = self
         let now = MonotonicClock.now()
         transfer.sentNs = now
         do {
-            try multi.add(transfer)
+            try engine.multi.add(transfer)
         } catch {
             record(type: type, outcome: .other, curlCode: -1, latencyNs: 0)
             release(transfer, now: now)
@@ -271,7 +363,7 @@ public final class UnitExecutor {
 
     // MARK: Completion
 
-    private func finish(_ transfer: Transfer, _ code: CURLcode, now: UInt64) {
+    func finish(_ transfer: Transfer, _ code: CURLcode, now: UInt64) {
         active -= 1
         activeTransfers[ObjectIdentifier(transfer)] = nil
         let type = transfer.typeIndex
@@ -290,14 +382,19 @@ public final class UnitExecutor {
         requestsTotal += 1
     }
 
-    /// Hands a finished transfer back: to its user's think time, or to the free pool.
+    /// Hands a finished transfer back to the engine, and its user (closed model) to its think time: in this
+    /// unit, or, when this unit's window has ended, in the next one of its run and vector.
     private func release(_ transfer: Transfer, now: UInt64) {
-        if transfer.user >= 0 {
-            let user = transfer.user
-            let think = requests[transfer.typeIndex].thinkNanos(&users[user].random)
+        let user = transfer.user
+        let type = transfer.typeIndex
+        engine.giveBack(transfer)
+        guard user >= 0 else { return }
+        let think = requests[type].thinkNanos(&users[user].random)
+        if stopAt == nil {
             sleeping.push(now + think, user)
         } else {
-            free.append(transfer)
+            engine.inFlight.remove(key(user))
+            if !cancelled { engine.resting[key(user)] = .init(wake: now + think, context: users[user]) }
         }
     }
 
@@ -310,13 +407,15 @@ public final class UnitExecutor {
         }
     }
 
-    /// Requests still in flight at the hard deadline are cancelled and counted.
+    /// Requests still in flight at the hard deadline are cancelled and counted; their users start afresh.
     private func cancelActive() {
         for transfer in activeTransfers.values {
-            multi.remove(transfer)
+            engine.multi.remove(transfer)
             metrics[transfer.typeIndex].outcomes[.cancelled] += 1
             metrics[transfer.typeIndex].completed += 1
             requestsTotal += 1
+            if transfer.user >= 0 { engine.inFlight.remove(key(transfer.user)) }
+            engine.giveBack(transfer)
         }
         activeTransfers.removeAll()
         active = 0
@@ -350,3 +449,7 @@ public final class UnitExecutor {
         }
     }
 }
+
+// @unchecked Sendable: a unit is made on one thread and handed to one engine loop, which alone uses it
+// from then on.
+extension UnitExecutor: @unchecked Sendable {}

@@ -59,6 +59,8 @@ public final class InProcessRunner {
         var cpu = 0.0
         var peakRSS: UInt64 = 0
 
+        // One engine for the whole run: its connections carry over from vector to vector.
+        let engine = try Engine()
         // Ends the run: cancelled by the user, or a store that has refused every write for a while.
         func stopped() -> Bool { cancellation.isCancelled || storeFailures.mustEnd }
         while let slot = timeline.next(now: Date(), cancelled: stopped()) {
@@ -83,7 +85,7 @@ public final class InProcessRunner {
             let index = slot.index, plan = self.plan
             let store = self.store
             // The sink runs on this thread (the engine's), so the store's connection stays on one thread.
-            let executor = try UnitExecutor(unit: unit, options: options, cancellation: vectorStop, alsoCancelledBy: cancellation) { delta in
+            let executor = try UnitExecutor(unit: unit, options: options, vectorIndex: slot.index, cancellation: vectorStop, alsoCancelledBy: cancellation) { delta in
                 aggregator.add(delta, vectorIndex: index)
                 if let store {
                     for (name, requestDelta) in delta.requestTypes {
@@ -101,7 +103,7 @@ public final class InProcessRunner {
                 onSecond?(RunStatus(plan: plan, slot: slot), delta)
                 if watch.observe(delta) { vectorStop.cancel() }
             }
-            let report = executor.run()
+            let report = executor.run(on: engine)
             cpu += report.cpuSeconds
             peakRSS = max(peakRSS, report.peakRSSBytes)
             let ended = Date()

@@ -83,6 +83,7 @@ final class TargetHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         client = context.remoteAddress?.ipAddress ?? "?"
+        stats.connected()
         context.fireChannelActive()
     }
 
@@ -109,7 +110,7 @@ final class TargetHandler: ChannelInboundHandler {
 
         if path.hasPrefix("/__") {
             switch path {
-            case "/__stats": send(context: context, head: head, status: 200, json: Self.json(["total": stats.total, "requests": stats.counts, "clients": stats.clients]))
+            case "/__stats": send(context: context, head: head, status: 200, json: Self.json(["total": stats.total, "requests": stats.counts, "clients": stats.clients, "connections": stats.connections]))
             case "/__bodies": send(context: context, head: head, status: 200, json: Self.encode(stats.bodies))
             case "/__health": send(context: context, head: head, status: 200, json: "{\"ok\":true}")
             default: send(context: context, head: head, status: 404, json: "{\"error\":\"unknown\"}")

@@ -6,6 +6,7 @@ public final class TargetStats: Sendable {
         var counts: [String: Int] = [:]
         var clients: [String: Int] = [:]
         var total = 0
+        var connections = 0
         var bodies: [RecordedBody] = []
         var firstSeen: [String: Double] = [:]
         var lastSeen: [String: Double] = [:]
@@ -40,6 +41,9 @@ public final class TargetStats: Sendable {
         }
     }
 
+    /// A client opened a connection.
+    func connected() { state.withLock { $0.connections += 1 } }
+
     /// Elapsed time of the first request on route `index`, recorded now if this is it.
     func routeStarted(_ index: Int, elapsed: Double) -> Double {
         state.withLock { state in
@@ -69,5 +73,7 @@ public final class TargetStats: Sendable {
     public var total: Int { state.withLock { $0.total } }
     /// Requests per client IP address.
     public var clients: [String: Int] { state.withLock { $0.clients } }
+    /// Connections clients opened so far.
+    public var connections: Int { state.withLock { $0.connections } }
     public var bodies: [RecordedBody] { state.withLock { $0.bodies } }
 }

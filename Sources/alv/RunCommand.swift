@@ -249,6 +249,7 @@ struct RunInputResolver {
     func plan(for input: String, target: String, env: [String: String] = [:]) throws -> RunPlan {
         var plan = try unresolvedPlan(for: input, target: target)
         plan.env = env
+        for warning in Self.elsewhereWarnings(plan) { printError("alv: warning: " + warning) }
         let missing = plan.missingEnvironment
         if !missing.isEmpty {
             throw CLIError.badInput(missing.map { "vector \($0.vector): \($0.path) reads {{env.\($0.name)}}, which the run was not given; add --env \($0.name) (its value here) or --env \($0.name)=VALUE" }.joined(separator: "\n"))
@@ -290,10 +291,12 @@ struct RunInputResolver {
         let repository = try store.openRepository()
         if try repository.document(.vector, id: input, version: nil) != nil {
             let (vector, stored) = try repository.vector(id: input)
+            Self.announce(stored)
             return RunPlan(profile: nil, steps: [.init(vector: vector, dataDirectory: stored.sourceDirectory)], target: target)
         }
         if try repository.document(.profile, id: input, version: nil) != nil {
-            let (profile, _) = try repository.profile(id: input)
+            let (profile, stored) = try repository.profile(id: input)
+            Self.announce(stored)
             return RunPlan(profile: profile, steps: try steps(for: profile, in: repository), target: target)
         }
         let known = try repository.ids(.vector).union(try repository.ids(.profile))
@@ -304,8 +307,36 @@ struct RunInputResolver {
     private func steps(for profile: ALVProfile, in repository: Repository) throws -> [RunPlan.Step] {
         try profile.vectorSequence.map { id in
             let (vector, stored) = try repository.vector(id: id)
+            Self.announce(stored)
             return RunPlan.Step(vector: vector, dataDirectory: stored.sourceDirectory)
         }
+    }
+
+    /// Says which stored version runs and where it came from: a version someone else added (the dashboard's
+    /// API, another user's `vector add`) does not run unseen.
+    private static func announce(_ stored: StoredDocument) {
+        printError("alv: \(stored.kind.rawValue) \(stored.id) version \(stored.version), added \(stored.createdAt) from \(stored.origin ?? "an unknown source")")
+    }
+
+    /// Request types whose URL is absolute and names another host than the target: their requests go
+    /// there, not to `--target`.
+    static func elsewhereWarnings(_ plan: RunPlan) -> [String] {
+        /// "scheme://authority" of an absolute http(s) URL (templates in its path are fine), else nil.
+        func origin(_ url: String) -> String? {
+            let lower = url.lowercased()
+            guard let scheme = ["http://", "https://"].first(where: lower.hasPrefix) else { return nil }
+            let rest = lower.dropFirst(scheme.count)
+            return scheme + rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        }
+        let target = origin(plan.target)
+        var warnings: [String] = []
+        for step in plan.steps {
+            for (i, type) in step.vector.requestTypes.enumerated() {
+                guard let place = origin(type.url), place != target else { continue }
+                warnings.append("vector \(step.vector.vectorID): request_types[\(i)].url is \(type.url), an absolute URL: its requests go to \(place), not to --target \(plan.target)")
+            }
+        }
+        return warnings
     }
 
     private func badInput(_ diagnostics: [Diagnostic]) -> CLIError {

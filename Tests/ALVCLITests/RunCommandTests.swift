@@ -75,6 +75,19 @@ import FoundationNetworking
         #expect(paths.filter { $0.hasPrefix("GET /s/") }.count == 2, "\(paths)")
     }
 
+    /// A vector run by id says which stored version runs and where it came from, and an absolute request
+    /// URL that does not name the target is a warning before any load (127.0.0.2 here: loopback, port 9).
+    @Test func aStoredVectorRunSaysItsVersionAndWarnsOfRequestsElsewhere() throws {
+        let (target, url) = try SpawnedAlv.target()
+        defer { _ = target }
+        let file = directory.write("elsewhere.json", #"{"vector_id": "elsewhere", "name": "E", "duration_sec": 1, "load": {"target_rps": 5}, "request_types": [{"name": "here", "url": "/a", "frequency": 50}, {"name": "there", "url": "http://127.0.0.2:9/x/{{seq}}", "frequency": 50}]}"#)
+        #expect(try alv(["vector", "add", file]).status == 0)
+        let result = try alv(["run", "elsewhere", "--target", url, "--workers", "0", "--no-dashboard"])
+        #expect(result.stderr.contains("alv: vector elsewhere version 1, added ") && result.stderr.contains("from \(file)"), "\(result.stderr)")
+        #expect(result.stderr.contains("warning: vector elsewhere: request_types[1].url is http://127.0.0.2:9/x/{{seq}}, an absolute URL: its requests go to http://127.0.0.2:9, not to --target \(url)"), "\(result.stderr)")
+        #expect(!result.stderr.contains("request_types[0]"), "a path under the target is not warned about")
+    }
+
     @Test func aFailedThresholdExitsOne() throws {
         let (target, url) = try SpawnedAlv.target(["--error-rate", "0.5", "--error-status", "503"])
         defer { _ = target }

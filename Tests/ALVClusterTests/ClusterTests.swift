@@ -136,6 +136,19 @@ final class Cluster {
         #expect(Set(target.stats.counts.keys) == ["GET /u/alice", "GET /u/bob", "GET /u/carol%2C%20jr"], "\(target.stats.counts)")
     }
 
+    /// Two worker processes, 10 closed-model users, four 1 s units each: every worker keeps one engine and
+    /// its connections for its life, so the target sees 10 connections, not 10 per unit.
+    @Test func unitBoundariesOpenNoConnectionOnWorkers() throws {
+        let target = try LiveTarget(TargetConfiguration(latencyMs: .range(1, 3)))
+        let cluster = try Cluster(workers: 2, unitSeconds: 1)
+        #expect(cluster.broker.waitForWorkers(2, timeout: 20, cancellation: CancellationFlag()) == 2)
+        let summary = try cluster.run(try plan(
+            #"{"vector_id": "keep", "name": "Keep", "duration_sec": 4, "load": {"virtual_users": 10}, "request_types": [{"name": "a", "url": "/a", "frequency": 100, "think_time_ms": 50}]}"#,
+            target: target.url))
+        #expect(summary.status == "completed" && summary.requestsTotal == UInt64(target.stats.total) && summary.requestsTotal > 300, "\(summary.requestsTotal)")
+        #expect(target.stats.connections == 10, "connections opened: \(target.stats.connections)")
+    }
+
     /// A worker whose clock is 3 s ahead (libfaketime) learns the offset from the broker's answers to its
     /// heartbeats and runs its units in broker time: its first request comes within 50 ms of the other
     /// worker's, and the summary gives its offset.

@@ -217,3 +217,60 @@ func execute(
         #expect(collector.all.requestsTotal == UInt64(target.stats.total))
     }
 }
+
+/// One engine hosting consecutive units, as a worker runs them.
+@Suite(.serialized) struct LongLivedEngineTests {
+    /// Units of one run and vector, back to back from `start` (Unix ms), `seconds` each.
+    func units(_ vector: LoadVector, target: String, count: Int, seconds: Double, start: Int64, collector: Collector) throws -> [UnitExecutor] {
+        try (0..<count).map { i in
+            let startMs = start + Int64(Double(i) * seconds * 1000)
+            let unit = WorkUnit(
+                runID: "long", unitID: "u\(i)", vector: vector, dataDirectory: nil, baseURL: target, load: vector.load,
+                startMs: startMs, rampUpSec: 0, durationSec: seconds, deadlineMs: startMs + 10_000, seed: 7 &+ UInt64(i))
+            return try UnitExecutor(unit: unit, vectorIndex: 0, sink: collector.add)
+        }
+    }
+
+    /// Runs `units` on one engine (on a thread of its own, as `alv worker` does) until every one reported.
+    func host(_ units: [UnitExecutor]) throws -> [UnitExecutor.Report] {
+        let engine = try Engine()
+        let thread = Thread { engine.serve() }
+        thread.start()
+        defer { engine.shutdown() }
+        let reports = Mutex<[Int: UnitExecutor.Report]>([:])
+        for (i, unit) in units.enumerated() { engine.submit(unit) { report in reports.withLock { $0[i] = report } } }
+        let patience = Date().addingTimeInterval(30)
+        while reports.withLock({ $0.count }) < units.count && Date() < patience { usleep(20_000) }
+        return try reports.withLock { done in try units.indices.map { try #require(done[$0]) } }
+    }
+
+    /// Three 1 s units of 4 closed-model users on one engine: the target sees 4 connections, not 12, and
+    /// every request the units counted.
+    @Test func aUnitBoundaryOpensNoConnection() throws {
+        let target = try LiveTarget(TargetConfiguration(latencyMs: .range(1, 3)))
+        let v = try vector(#"{"vector_id": "keep", "name": "Keep", "duration_sec": 3, "load": {"virtual_users": 4}, "request_types": [{"name": "a", "url": "/a", "frequency": 100, "think_time_ms": 20}]}"#)
+        let collector = Collector()
+        let start = Int64(Date().timeIntervalSince1970 * 1000) + 300
+        let reports = try host(try units(v, target: target.url, count: 3, seconds: 1, start: start, collector: collector))
+        #expect(reports.allSatisfy { !$0.late && !$0.cancelled && $0.requestsTotal > 20 }, "\(reports)")
+        #expect(target.stats.connections == 4, "connections opened over three units: \(target.stats.connections)")
+        #expect(UInt64(target.stats.total) == reports.reduce(0) { $0 + $1.requestsTotal })
+        #expect(collector.all.outcomes[.status2xx] == UInt64(target.stats.total))
+    }
+
+    /// One closed-model user thinking 1.5 s, over three 1 s units: its think time spans the boundaries, so
+    /// it sends at 0 s and 1.5 s (and its `{{seq}}` goes on), where restarting each unit would send at 0, 1 and 2 s.
+    @Test func aClosedUsersThinkTimeSpansAUnitBoundary() throws {
+        let target = try LiveTarget()
+        let v = try vector(#"{"vector_id": "think", "name": "Think", "duration_sec": 3, "load": {"virtual_users": 1}, "request_types": [{"name": "a", "url": "/r/{{seq}}", "frequency": 100, "think_time_ms": 1500}]}"#)
+        let collector = Collector()
+        let start = Int64(Date().timeIntervalSince1970 * 1000) + 300
+        let reports = try host(try units(v, target: target.url, count: 3, seconds: 1, start: start, collector: collector))
+        let timings = target.stats.timings
+        #expect(target.stats.total == 2, "\(target.stats.counts)")
+        let times = timings.values.map(\.first).sorted()
+        #expect(times.count == 2 && abs((times.last ?? 0) - (times.first ?? 0) - 1.5) < 0.1, "request times \(times.map { $0 - Double(start) / 1000 })")
+        #expect(timings.keys.count == 2, "the user's {{seq}} went on: \(timings.keys.sorted())")
+        #expect(reports.map(\.requestsTotal) == [1, 1, 0], "\(reports)")
+    }
+}

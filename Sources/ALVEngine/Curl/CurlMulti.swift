@@ -17,6 +17,17 @@ final class CurlMulti {
         curl_multi_cleanup(handle)
     }
 
+    /// Connections open at once, at most (and as many kept idle for reuse).
+    func setConnectionLimit(_ count: Int) {
+        alv_curl_multi_setopt_long(handle, CURLMOPT_MAX_TOTAL_CONNECTIONS, count)
+        alv_curl_multi_setopt_long(handle, CURLMOPT_MAXCONNECTS, max(count, 16))
+    }
+
+    /// Ends a `poll` in progress at once (any thread).
+    func wakeup() {
+        curl_multi_wakeup(handle)
+    }
+
     func add(_ transfer: Transfer) throws(EngineError) {
         let rc = curl_multi_add_handle(handle, transfer.handle)
         if rc != CURLM_OK { throw EngineError.curl("curl_multi_add_handle: \(String(cString: curl_multi_strerror(rc)))") }

@@ -19,6 +19,8 @@ final class Transfer {
     var sentNs: UInt64 = 0
     /// The virtual user using this transfer (closed model), or -1.
     var user = -1
+    /// The unit whose request this is, while it is in flight.
+    var load: UnitExecutor?
 
     let options: EngineOptions
 
