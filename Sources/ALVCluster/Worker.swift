@@ -97,8 +97,16 @@ public final class Worker: Service, @unchecked Sendable {
         engineThread.name = "alv-engine"
         engineThread.start()
         defer { engine.shutdown() }
-        // Only take work once the broker can hear us.
+        // Only take work once the broker can hear us, and say hello only once the work connection is up: the
+        // broker sends units to complete connections only, and one sent at once after the hello would
+        // otherwise find none.
+        let handshakes = "inproc://alv-worker-work-\(UInt64.random(in: 0...UInt64.max))"
+        try pull.monitor(handshakes, events: ZMQSocket.handshakeSucceededEvent)
+        let workReady = try ZMQSocket(context, .pair)
+        try workReady.connect(handshakes)
         try pull.connect(configuration.broker.work)
+        let patience = Date().addingTimeInterval(5)
+        while !stop.isCancelled && Date() < patience && !ZMQPoller.readable([workReady], timeoutMs: 50)[0] {}
         try publish(hello(), on: publisher)
         log("connected as \(configuration.id)")
 

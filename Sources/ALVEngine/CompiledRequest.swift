@@ -59,8 +59,15 @@ final class CompiledRequest {
         if let constantHeaders { curl_slist_free_all(constantHeaders) }
     }
 
-    /// Sets URL, method, headers, body and timeout of `transfer` for one request.
+    /// Nothing in the request is templated: a handle set up for it once needs nothing more.
+    private(set) lazy var isConstant = url.isConstant && body == nil && headerTemplates.isEmpty
+
+    /// Sets URL, method, headers, body and timeout of `transfer` for one request (nothing at all when the
+    /// handle's last request was this same constant one: libcurl keeps a handle's options, and setting the
+    /// URL again would copy it).
     func prepare(_ transfer: Transfer, context: inout RenderContext, scratch: inout [UInt8]) {
+        if transfer.preparedFor === self && isConstant { return }
+        transfer.preparedFor = self
         let handle = transfer.handle
         scratch.removeAll(keepingCapacity: true)
         scratch.append(contentsOf: urlPrefix)

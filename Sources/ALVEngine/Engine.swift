@@ -120,7 +120,9 @@ public final class Engine: @unchecked Sendable {
 
     func takeTransfer(options: EngineOptions) -> Transfer? {
         if let index = pools.firstIndex(where: { $0.options == options }), let transfer = pools[index].free.popLast() { return transfer }
-        return try? Transfer(options: options)
+        guard let transfer = try? Transfer(options: options) else { return nil }
+        multi.adopt(transfer)
+        return transfer
     }
 
     func giveBack(_ transfer: Transfer) {

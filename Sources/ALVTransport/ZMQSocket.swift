@@ -88,6 +88,9 @@ public final class ZMQSocket {
     /// CURVE socket) or a broken greeting. ZAP refusals are counted by the ZAP handler.
     public static let handshakeFailureEvents = Int32(ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
 
+    /// A connection's handshake completed (with CURVE: the peer also admitted this socket's key).
+    public static let handshakeSucceededEvent = Int32(ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+
     /// Publishes this socket's `events` on `endpoint` (inproc) for a PAIR socket to read.
     public func monitor(_ endpoint: String, events: Int32) throws(ZMQError) {
         if zmq_socket_monitor(handle, endpoint, events) != 0 { throw .last("socket_monitor \(endpoint)") }

@@ -112,7 +112,7 @@ final class Cluster {
         #expect(cluster.broker.liveWorkers == ["member"])
         let summary = try cluster.run(try plan(#"{"vector_id": "curve", "name": "Curve", "duration_sec": 2, "load": {"target_rps": 100}, "request_types": [{"name": "a", "url": "/", "frequency": 100}]}"#, target: target.url))
         #expect(summary.workers.map(\.id) == ["member"])
-        #expect(summary.requestsTotal == UInt64(target.stats.total) && summary.requestsTotal > 150)
+        #expect(summary.requestsTotal == UInt64(target.stats.total) && summary.requestsTotal > 150, "\(summary.requestsTotal) \(summary.events.map { "\($0.kind) \($0.detail)" })")
         _ = (intruder, member)
     }
 

@@ -21,6 +21,8 @@ final class Transfer {
     var user = -1
     /// The unit whose request this is, while it is in flight.
     var load: UnitExecutor?
+    /// The request type this handle was last set up for (weak: a unit's compiled requests go with it).
+    weak var preparedFor: CompiledRequest?
 
     let options: EngineOptions
 
@@ -58,11 +60,25 @@ final class Transfer {
             _ = alv_curl_easy_setopt_ptr(handle, CURLOPT_PROTOCOLS_STR, $0)
             _ = alv_curl_easy_setopt_ptr(handle, CURLOPT_REDIR_PROTOCOLS_STR, $0)
         }
+        // With no proxy variable in the environment, say so once: libcurl otherwise looks them up (getenv)
+        // for every transfer.
+        if !Transfer.proxyFromEnvironment {
+            "".withCString {
+                _ = alv_curl_easy_setopt_ptr(handle, CURLOPT_PROXY, $0)
+                _ = alv_curl_easy_setopt_ptr(handle, CURLOPT_NOPROXY, $0)
+            }
+        }
         // ALV_CURL_VERBOSE=1 prints libcurl's own trace to stderr, for debugging a target.
         if Transfer.verbose { alv_curl_easy_setopt_long(handle, CURLOPT_VERBOSE, 1) }
     }
 
     static let verbose = ProcessInfo.processInfo.environment["ALV_CURL_VERBOSE"] == "1"
+
+    /// Whether any variable libcurl reads a proxy from is set (then libcurl reads them, as it always does).
+    static let proxyFromEnvironment: Bool = {
+        let environment = ProcessInfo.processInfo.environment
+        return ["http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"].contains { !(environment[$0] ?? "").isEmpty }
+    }()
 
     deinit {
         curl_easy_cleanup(handle)
