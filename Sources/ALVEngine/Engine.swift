@@ -120,9 +120,7 @@ public final class Engine: @unchecked Sendable {
 
     func takeTransfer(options: EngineOptions) -> Transfer? {
         if let index = pools.firstIndex(where: { $0.options == options }), let transfer = pools[index].free.popLast() { return transfer }
-        guard let transfer = try? Transfer(options: options) else { return nil }
-        multi.adopt(transfer)
-        return transfer
+        return try? Transfer(options: options)
     }
 
     func giveBack(_ transfer: Transfer) {

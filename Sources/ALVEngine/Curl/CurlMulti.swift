@@ -1,19 +1,12 @@
 import CCurl
-import Foundation
 
 /// A curl multi handle: many transfers on one thread, driven by `perform` and `poll`.
 final class CurlMulti {
     let handle: UnsafeMutableRawPointer
 
-    /// libcurl's socket interface on alv's own epoll, or nil for `curl_multi_perform` and `curl_multi_poll`
-    /// (`ALV_CURL_LOOP=poll`).
-    private var sockets: CurlSocketLoop?
-    static let usesSocketLoop = ProcessInfo.processInfo.environment["ALV_CURL_LOOP"] != "poll"
-
     init(maxConnections: Int) throws(EngineError) {
         guard CurlGlobal.initialized, let handle = curl_multi_init() else { throw EngineError.curl("curl_multi_init failed") }
         self.handle = handle
-        if Self.usesSocketLoop { sockets = try CurlSocketLoop(multi: handle) }
         alv_curl_multi_setopt_long(handle, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxConnections)
         // Keep every idle connection open for reuse (the default cache is 4 × added handles).
         alv_curl_multi_setopt_long(handle, CURLMOPT_MAXCONNECTS, max(maxConnections, 16))
@@ -32,12 +25,7 @@ final class CurlMulti {
 
     /// Ends a `poll` in progress at once (any thread).
     func wakeup() {
-        if let sockets { sockets.wakeup() } else { curl_multi_wakeup(handle) }
-    }
-
-    /// Readies a new easy handle for this multi handle's loop.
-    func adopt(_ transfer: Transfer) {
-        sockets?.adopt(transfer.handle)
+        curl_multi_wakeup(handle)
     }
 
     func add(_ transfer: Transfer) throws(EngineError) {
@@ -49,22 +37,14 @@ final class CurlMulti {
         curl_multi_remove_handle(handle, transfer.handle)
     }
 
-    /// Lets curl do what is due: its timers with the socket loop, everything with `curl_multi_perform`.
+    /// Lets curl do what is due on every transfer.
     func perform() {
-        if let sockets {
-            sockets.runTimers(now: MonotonicClock.now())
-            return
-        }
         var running: Int32 = 0
         curl_multi_perform(handle, &running)
     }
 
-    /// Waits for socket activity or curl's own timers, at most `timeoutMs` (and with the socket loop, acts on them).
+    /// Waits for socket activity or curl's own timers, at most `timeoutMs`.
     func poll(timeoutMs: Int32) {
-        if let sockets {
-            sockets.wait(timeoutMs: timeoutMs)
-            return
-        }
         var ready: Int32 = 0
         curl_multi_poll(handle, nil, 0, timeoutMs, &ready)
     }
