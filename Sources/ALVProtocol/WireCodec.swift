@@ -74,14 +74,26 @@ extension WireCodec {
     /// Topics of the metrics channel that carry worker messages.
     public static let workerTopics: Set<String> = Set(WorkerMessage.Kind.allCases.map(\.rawValue))
 
-    /// Encodes a worker message on its kind's topic.
+    /// Encodes a worker message on its kind's topic: heartbeats and metrics compactly (`BinaryWire`), the
+    /// rest as JSON.
     public static func encode(_ message: WorkerMessage) throws -> [[UInt8]] {
-        try encode(topic: message.kind.rawValue, message)
+        if let compact = BinaryWire.encode(message) { return [Array(message.kind.rawValue.utf8), compact] }
+        return try encode(topic: message.kind.rawValue, message)
     }
 
-    /// Decodes a worker message and checks that its topic names its kind (subscribers filter by topic).
+    /// Decodes a worker message (either encoding) and checks that its topic names its kind (subscribers
+    /// filter by topic).
     public static func decodeWorkerMessage(_ frames: [[UInt8]]) throws(WireError) -> WorkerMessage {
-        let (topic, message) = try decode(frames, topics: workerTopics, as: WorkerMessage.self)
+        let message: WorkerMessage
+        let topic: String
+        if frames.count == 2, BinaryWire.isBinary(frames[1]) {
+            topic = String(decoding: frames[0], as: UTF8.self)
+            guard workerTopics.contains(topic) else { throw .unexpectedTopic(topic) }
+            guard frames[1].count <= maximumPayload else { throw .tooLarge(frames[1].count) }
+            message = try BinaryWire.decode(frames[1])
+        } else {
+            (topic, message) = try decode(frames, topics: workerTopics, as: WorkerMessage.self)
+        }
         guard topic == message.kind.rawValue else { throw .topicMismatch(topic: topic, kind: message.kind.rawValue) }
         return message
     }

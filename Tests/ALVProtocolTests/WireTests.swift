@@ -100,4 +100,58 @@ struct WireTests {
         #expect(throws: WireError.self) { try WireCodec.decodeWorkerMessage([Array("bye".utf8)]) }
         #expect(throws: WireError.unexpectedTopic("nonsense")) { try WireCodec.decodeWorkerMessage([Array("nonsense".utf8), hello[1]]) }
     }
+
+    /// Heartbeats and metrics go in the compact encoding: extreme values survive it, it is a fraction of
+    /// the JSON, and any byte of it changed, any length of garbage after its marker, decodes or is refused,
+    /// never traps.
+    @Test func theCompactEncodingKeepsEveryValueAndSurvivesDamage() throws {
+        var extreme = Self.delta()
+        extreme.second = .min
+        extreme.cpuSeconds = -.infinity
+        extreme.rssBytes = .max
+        extreme.requestTypes["other"] = RequestDelta(RequestMetrics())
+        extreme.requestTypes["other"]?.curlErrors = ["7": .max, "28": 0]
+        extreme.requestTypes["other"]?.lagMaxMicros = .max
+        let messages = [
+            WorkerMessage(worker: "w-é", incarnation: .max, seq: .max, .metrics(.init(unitID: "", runID: "r", epoch: .min, vectorIndex: -1, delta: extreme))),
+            WorkerMessage(worker: "w", incarnation: -3, seq: 0, .heartbeat(.init(cpuSeconds: .nan, rssBytes: 0, runningUnits: .min, sentAtMs: 1.5, clockOffsetMs: nil))),
+        ]
+        for message in messages {
+            let frames = try WireCodec.encode(message)
+            #expect(BinaryWire.isBinary(frames[1]))
+            let decoded = try WireCodec.decodeWorkerMessage(frames)
+            if case .heartbeat(let beat) = decoded.body {
+                #expect(beat.cpuSeconds.isNaN && beat.runningUnits == .min && beat.sentAtMs == 1.5 && beat.clockOffsetMs == nil && decoded.incarnation == -3)
+            } else {
+                #expect(decoded == message)
+            }
+        }
+        let metrics = WorkerMessage(worker: "w-17", incarnation: 0, seq: 123_456, .metrics(.init(unitID: "20261203-101010-ab12-u4", runID: "20261203-101010-ab12", epoch: 1, vectorIndex: 0, delta: Self.delta())))
+        let compact = try WireCodec.encode(metrics)[1].count, json = try JSONEncoder().encode(metrics).count
+        #expect(compact * 2 < json, "compact \(compact) bytes, JSON \(json)")
+
+        var random = SystemRandomNumberGenerator()
+        for message in messages + [metrics] {
+            let payload = try WireCodec.encode(message)[1]
+            let topic = Array(message.kind.rawValue.utf8)
+            for index in 1..<payload.count {
+                for value: UInt8 in [0, 1, 0x7F, 0x80, 0xFF, payload[index] ^ 0x55] {
+                    var damaged = payload
+                    damaged[index] = value
+                    _ = try? WireCodec.decodeWorkerMessage([topic, damaged])
+                }
+            }
+            for _ in 0..<5_000 {
+                let garbage = [0xB1] + (0..<Int.random(in: 0...64, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+                _ = try? WireCodec.decodeWorkerMessage([topic, garbage])
+            }
+        }
+        // A newer sender's compact payload is counted as a version, not as garbage.
+        var newer = try WireCodec.encode(metrics)
+        newer[1][0] = 0xB2
+        #expect(throws: WireError.unknownVersion(2)) { try WireCodec.decodeWorkerMessage(newer) }
+        // Bytes after a whole message are refused, not ignored.
+        let whole = try WireCodec.encode(metrics)
+        #expect(throws: WireError.self) { try WireCodec.decodeWorkerMessage([whole[0], whole[1] + [0]]) }
+    }
 }

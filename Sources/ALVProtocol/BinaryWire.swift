@@ -1,0 +1,228 @@
+import ALVMetrics
+
+/// The compact encoding of the two messages a worker sends every second (`heartbeat`, `metrics`): what
+/// the broker decodes most, about a thousand times a second at a thousand workers. Everything else stays JSON.
+///
+/// Layout: a first byte `0xB1` (binary, wire version 1: `0xB0 + version`, so a newer sender's payload is
+/// counted as `version`; a JSON payload starts with `{`), the kind (1
+/// heartbeat, 2 metrics), then fields in a fixed order: unsigned integers as LEB128 varints, signed ones
+/// zigzag-encoded, doubles as 8 little-endian bytes, strings and byte runs as a varint length then the bytes,
+/// optionals as a 0/1 byte then the value. Request types are a count then (name, delta) pairs; a delta's
+/// outcomes are one varint per outcome in `Outcome.allCases` order, preceded by their count (so a receiver
+/// that knows more outcomes reads an older sender's). Every read is bounds-checked; a payload that ends
+/// early, runs past a limit or leaves bytes over is `malformed`.
+public enum BinaryWire {
+    static let marker: UInt8 = 0xB1
+    static let heartbeatKind: UInt8 = 1
+    static let metricsKind: UInt8 = 2
+    /// Caps that keep a forged payload from asking for more than the payload itself could hold.
+    static let maximumRequestTypes = 10_000
+    static let maximumCurlErrors = 1_000
+    /// Copied per request type (making one from `RequestMetrics()` would zero a whole histogram each time).
+    static let emptyDelta = RequestDelta(RequestMetrics())
+
+    /// Whether `payload` is in this encoding, of any version (by its first byte: `0xB0 + version`).
+    public static func isBinary(_ payload: [UInt8]) -> Bool { payload.first.map { $0 & 0xF0 == 0xB0 } ?? false }
+
+    /// The compact payload of a heartbeat or metrics message; nil for other kinds (they go as JSON).
+    public static func encode(_ message: WorkerMessage) -> [UInt8]? {
+        var out = Writer()
+        out.bytes.append(marker)
+        switch message.body {
+        case .heartbeat(let beat):
+            out.bytes.append(heartbeatKind)
+            out.header(message)
+            out.double(beat.cpuSeconds)
+            out.unsigned(beat.rssBytes)
+            out.signed(Int64(beat.runningUnits))
+            out.optional(beat.sentAtMs)
+            out.optional(beat.clockOffsetMs)
+        case .metrics(let metrics):
+            out.bytes.append(metricsKind)
+            out.header(message)
+            out.string(metrics.unitID)
+            out.string(metrics.runID)
+            out.signed(Int64(metrics.epoch))
+            out.signed(Int64(metrics.vectorIndex))
+            let delta = metrics.delta
+            out.signed(delta.second)
+            out.double(delta.cpuSeconds)
+            out.unsigned(delta.rssBytes)
+            out.unsigned(UInt64(delta.requestTypes.count))
+            for (name, request) in delta.requestTypes {
+                out.string(name)
+                out.unsigned(UInt64(Outcome.allCases.count))
+                for outcome in Outcome.allCases { out.unsigned(request.outcomes[outcome]) }
+                for value in [request.bytesIn, request.bytesOut, request.intended, request.sent, request.completed, request.lagSumMicros, request.lagMaxMicros] {
+                    out.unsigned(value)
+                }
+                out.run(request.latency)
+                out.unsigned(UInt64(request.curlErrors.count))
+                for (code, count) in request.curlErrors {
+                    out.string(code)
+                    out.unsigned(count)
+                }
+            }
+        default:
+            return nil
+        }
+        return out.bytes
+    }
+
+    /// Decodes a payload `encode` wrote. - Throws: `WireError.malformed` or `.unknownVersion`, never traps.
+    public static func decode(_ payload: [UInt8]) throws(WireError) -> WorkerMessage {
+        var input = Reader(bytes: payload)
+        let first = try input.byte()
+        guard first == marker else { throw .unknownVersion(Int(first & 0x0F)) }
+        let kind = try input.byte()
+        let worker = try input.string()
+        let incarnation = try input.int()
+        let seq = try input.unsigned()
+        let body: WorkerMessage.Body
+        switch kind {
+        case heartbeatKind:
+            let cpu = try input.double()
+            let rss = try input.unsigned()
+            let running = try input.int()
+            body = .heartbeat(.init(cpuSeconds: cpu, rssBytes: rss, runningUnits: running, sentAtMs: try input.optionalDouble(), clockOffsetMs: try input.optionalDouble()))
+        case metricsKind:
+            let unitID = try input.string(), runID = try input.string()
+            let epoch = try input.int(), vectorIndex = try input.int()
+            let second = try input.signed()
+            let cpu = try input.double()
+            let rss = try input.unsigned()
+            let count = try input.count(limit: maximumRequestTypes)
+            var types: [String: RequestDelta] = [:]
+            for _ in 0..<count {
+                let name = try input.string()
+                var request = emptyDelta
+                let outcomes = try input.count(limit: 64)
+                for i in 0..<outcomes {
+                    let value = try input.unsigned()
+                    if i < Outcome.allCases.count { request.outcomes[Outcome.allCases[i]] = value }
+                }
+                request.bytesIn = try input.unsigned()
+                request.bytesOut = try input.unsigned()
+                request.intended = try input.unsigned()
+                request.sent = try input.unsigned()
+                request.completed = try input.unsigned()
+                request.lagSumMicros = try input.unsigned()
+                request.lagMaxMicros = try input.unsigned()
+                request.latency = try input.run()
+                let errors = try input.count(limit: maximumCurlErrors)
+                for _ in 0..<errors {
+                    let code = try input.string()
+                    request.curlErrors[code] = try input.unsigned()
+                }
+                types[name] = request
+            }
+            let delta = MetricsDelta(second: second, requestTypes: types, cpuSeconds: cpu, rssBytes: rss)
+            body = .metrics(.init(unitID: unitID, runID: runID, epoch: epoch, vectorIndex: vectorIndex, delta: delta))
+        default:
+            throw .malformed("binary message of unknown kind \(kind)")
+        }
+        guard input.atEnd else { throw .malformed("\(payload.count - input.offset) bytes after the message") }
+        return WorkerMessage(worker: worker, incarnation: incarnation, seq: seq, body)
+    }
+
+    struct Writer {
+        var bytes: [UInt8] = []
+
+        mutating func unsigned(_ value: UInt64) {
+            var rest = value
+            while rest >= 0x80 {
+                bytes.append(UInt8(truncatingIfNeeded: rest) | 0x80)
+                rest >>= 7
+            }
+            bytes.append(UInt8(rest))
+        }
+
+        mutating func signed(_ value: Int64) { unsigned(UInt64(bitPattern: (value << 1) ^ (value >> 63))) }
+
+        mutating func double(_ value: Double) {
+            var bits = value.bitPattern.littleEndian
+            withUnsafeBytes(of: &bits) { bytes.append(contentsOf: $0) }
+        }
+
+        mutating func optional(_ value: Double?) {
+            bytes.append(value == nil ? 0 : 1)
+            if let value { double(value) }
+        }
+
+        mutating func run(_ value: [UInt8]) {
+            unsigned(UInt64(value.count))
+            bytes.append(contentsOf: value)
+        }
+
+        mutating func string(_ value: String) { run(Array(value.utf8)) }
+
+        mutating func header(_ message: WorkerMessage) {
+            string(message.worker)
+            signed(Int64(message.incarnation))
+            unsigned(message.seq)
+        }
+    }
+
+    struct Reader {
+        let bytes: [UInt8]
+        var offset = 0
+
+        var atEnd: Bool { offset == bytes.count }
+
+        mutating func byte() throws(WireError) -> UInt8 {
+            guard offset < bytes.count else { throw .malformed("binary message ends early") }
+            defer { offset += 1 }
+            return bytes[offset]
+        }
+
+        mutating func unsigned() throws(WireError) -> UInt64 {
+            var value: UInt64 = 0
+            for shift in stride(from: 0, to: 70, by: 7) {
+                let b = try byte()
+                guard shift < 63 || b <= 1 else { throw .malformed("varint beyond 64 bits") }
+                value |= UInt64(b & 0x7F) << UInt64(shift)
+                if b & 0x80 == 0 { return value }
+            }
+            throw .malformed("varint beyond 64 bits")
+        }
+
+        mutating func signed() throws(WireError) -> Int64 {
+            let raw = try unsigned()
+            return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
+        }
+
+        /// A signed value that must fit an `Int` (it always does on 64-bit).
+        mutating func int() throws(WireError) -> Int { Int(try signed()) }
+
+        mutating func count(limit: Int) throws(WireError) -> Int {
+            let value = try unsigned()
+            guard value <= UInt64(limit) else { throw .malformed("a count of \(value) beyond \(limit)") }
+            return Int(value)
+        }
+
+        mutating func double() throws(WireError) -> Double {
+            guard bytes.count - offset >= 8 else { throw .malformed("binary message ends early") }
+            var bits: UInt64 = 0
+            for i in 0..<8 { bits |= UInt64(bytes[offset + i]) << UInt64(8 * i) }
+            offset += 8
+            return Double(bitPattern: bits)
+        }
+
+        mutating func optionalDouble() throws(WireError) -> Double? {
+            switch try byte() {
+            case 0: return nil
+            case 1: return try double()
+            case let flag: throw .malformed("optional flag \(flag)")
+            }
+        }
+
+        mutating func run() throws(WireError) -> [UInt8] {
+            let length = try unsigned()
+            guard length <= UInt64(bytes.count - offset) else { throw .malformed("a run of \(length) bytes past the end") }
+            defer { offset += Int(length) }
+            return Array(bytes[offset..<offset + Int(length)])
+        }
+
+        mutating func string() throws(WireError) -> String { String(decoding: try run(), as: UTF8.self) }
+    }
+}
