@@ -192,7 +192,7 @@ import Testing
         #expect(t.events.contains { $0.kind == "host_down" && $0.detail["host"] == sshd.host } || t.events.contains { $0.kind == "workers_replaced" })
         // The run kept its rate: the target saw most of 14 s × 1,000 requests.
         let total = try #require(t.summary["requests_total"] as? Int)
-        #expect(total > 12_000, "\(total) requests")
+        #expect(total > 12_000, "\(total) requests; workers \(t.summary["workers"] ?? ""); events \(t.events.map { "\($0.at.timeIntervalSince(killedAt)) \($0.kind) \($0.detail)" })")
         #expect(processes(matching: remoteWorkers).isEmpty, "no remote worker outlives the run")
     }
 }

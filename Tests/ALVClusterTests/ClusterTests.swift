@@ -149,6 +149,31 @@ final class Cluster {
         #expect(target.stats.connections == 10, "connections opened: \(target.stats.connections)")
     }
 
+    /// The same workers (and their long-lived engines) run a vector, then a new version of it with another
+    /// URL and data: the second run's requests follow the new version alone.
+    @Test func aNewVectorVersionReachesTheRunningEngine() throws {
+        let target = try LiveTarget()
+        let cluster = try Cluster(workers: 1, unitSeconds: 1)
+        #expect(cluster.broker.waitForWorkers(1, timeout: 20, cancellation: CancellationFlag()) == 1)
+        let dir = cluster.directory.file("versions")
+        _ = cluster.directory.write("versions/data/names.csv", "name\nfirst\n")
+        func version(_ path: String) throws -> RunPlan {
+            let json = #"{"vector_id": "same", "name": "Same", "duration_sec": 2, "load": {"virtual_users": 2}, "data_files": {"names": "data/names.csv"}, "request_types": [{"name": "a", "url": "\#(path)/{{data.names.name}}", "frequency": 100, "think_time_ms": 20}]}"#
+            let validated = VectorValidator.validate(Array(json.utf8), file: dir + "/v.json", baseDirectory: dir)
+            let vector = try #require(validated.model, "\(validated.diagnostics)")
+            return RunPlan(profile: nil, steps: [.init(vector: vector, dataDirectory: dir)], target: target.url)
+        }
+        let first = try cluster.run(try version("/v1"))
+        #expect(Set(target.stats.counts.keys) == ["GET /v1/first"], "\(target.stats.counts)")
+        _ = cluster.directory.write("versions/data/names.csv", "name\nsecond\n")
+        let before = target.stats.counts
+        let second = try cluster.run(try version("/v2"))
+        let after = target.stats.counts
+        #expect(after["GET /v1/first"] == before["GET /v1/first"], "the first version sent nothing more")
+        #expect(Set(after.keys) == ["GET /v1/first", "GET /v2/second"] && (after["GET /v2/second"] ?? 0) > 20, "\(after)")
+        #expect(first.requestsTotal + second.requestsTotal == UInt64(target.stats.total))
+    }
+
     /// A worker whose clock is 3 s ahead (libfaketime) learns the offset from the broker's answers to its
     /// heartbeats and runs its units in broker time: its first request comes within 50 ms of the other
     /// worker's, and the summary gives its offset.
