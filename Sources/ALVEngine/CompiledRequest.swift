@@ -53,6 +53,7 @@ final class CompiledRequest {
             constantHeaders = nil
             headerTemplates = templates
         }
+        isConstant = url.isConstant && body == nil && headerTemplates.isEmpty
     }
 
     deinit {
@@ -60,7 +61,7 @@ final class CompiledRequest {
     }
 
     /// Nothing in the request is templated: a handle set up for it once needs nothing more.
-    private(set) lazy var isConstant = url.isConstant && body == nil && headerTemplates.isEmpty
+    let isConstant: Bool
 
     /// Sets URL, method, headers, body and timeout of `transfer` for one request (nothing at all when the
     /// handle's last request was this same constant one: libcurl keeps a handle's options, and setting the

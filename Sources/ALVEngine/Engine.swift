@@ -11,7 +11,8 @@ import Synchronization
 /// goes on in the next unit of the same run and vector that holds its user number, instead of starting over.
 public final class Engine: @unchecked Sendable {
     let multi: CurlMulti
-    /// Easy handles by the options they were set up with (a run's units share one set of options).
+    /// Easy handles by the options they were set up with (a run's units share one set of options); a unit
+    /// learns its pool's index once, and a handle carries its own, so no request compares options.
     private var pools: [(options: EngineOptions, free: [Transfer])] = []
     private var connectionLimit = 16
     /// Units this loop hosts, in the order they arrived.
@@ -118,18 +119,23 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    func takeTransfer(options: EngineOptions) -> Transfer? {
-        if let index = pools.firstIndex(where: { $0.options == options }), let transfer = pools[index].free.popLast() { return transfer }
-        return try? Transfer(options: options)
+    /// The pool of handles set up with `options` (made on first use).
+    func pool(for options: EngineOptions) -> Int {
+        if let index = pools.firstIndex(where: { $0.options == options }) { return index }
+        pools.append((options, []))
+        return pools.count - 1
+    }
+
+    func takeTransfer(pool: Int) -> Transfer? {
+        if let transfer = pools[pool].free.popLast() { return transfer }
+        guard let transfer = try? Transfer(options: pools[pool].options) else { return nil }
+        transfer.pool = pool
+        return transfer
     }
 
     func giveBack(_ transfer: Transfer) {
         transfer.load = nil
         transfer.user = -1
-        if let index = pools.firstIndex(where: { $0.options == transfer.options }) {
-            pools[index].free.append(transfer)
-        } else {
-            pools.append((transfer.options, [transfer]))
-        }
+        pools[transfer.pool].free.append(transfer)
     }
 }

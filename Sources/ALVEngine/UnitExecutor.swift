@@ -52,8 +52,9 @@ public final class UnitExecutor {
     private var random: SeededGenerator
     private var scratch: [UInt8] = []
     private var active = 0
-    /// The engine hosting the unit (set when it arrives there).
+    /// The engine hosting the unit (set when it arrives there), and its pool of handles with this unit's options.
     private unowned(unsafe) var engine: Engine!
+    private var pool = 0
 
     // The unit's course on the engine's loop.
     private(set) var startNs: UInt64 = 0
@@ -145,6 +146,7 @@ public final class UnitExecutor {
     /// The unit arrives on `engine`'s loop. - Returns: its report when it came after its deadline (not run).
     func attach(to engine: Engine) -> Report? {
         self.engine = engine
+        pool = engine.pool(for: options)
         cpuAtStart = ProcessStats.cpuSeconds()
         if MonotonicClock.unixMsNow() > unit.deadlineMs {
             return Report(late: true, cancelled: false, requestsTotal: 0, cpuSeconds: 0, peakRSSBytes: ProcessStats.peakResidentBytes())
@@ -197,8 +199,7 @@ public final class UnitExecutor {
         if stopAt == nil { launchDue(now) }
         emitIfDue(now)
         guard let stopAt else { return }
-        let drain = cancelled ? min(options.drainSec, 1) : options.drainSec
-        if active == 0 || now >= stopAt + UInt64(drain * 1e9) {
+        if active == 0 || now >= stopAt + drainNs {
             if active > 0 { cancelActive() }
             emit(second: MonotonicClock.unixMs(MonotonicClock.now()) / 1000, cpuAt: &cpuAtEmit)
             report = Report(
@@ -212,12 +213,24 @@ public final class UnitExecutor {
         guard started else { return startNs }
         var wake = nextEmit
         if let stopAt {
-            wake = min(wake, stopAt + UInt64((cancelled ? min(options.drainSec, 1) : options.drainSec) * 1e9))
+            wake = min(wake, stopAt + drainNs)
         } else {
             wake = min(wake, nextLaunch(), endNs)
             if !awaited.isEmpty { wake = min(wake, now + 5_000_000) }
         }
         return wake
+    }
+
+    /// How long requests in flight may finish after the window: the engine's drain, at most 1 s when cancelled.
+    private var drainNs: UInt64 { UInt64((cancelled ? min(options.drainSec, 1) : options.drainSec) * 1e9) }
+
+    /// A user the unit before this one left resting goes on in this unit (not before `earliest`).
+    /// - Returns: false when there is none.
+    private func takeResting(_ user: Int, earliest: UInt64) -> Bool {
+        guard let resting = engine.resting.removeValue(forKey: key(user)) else { return false }
+        users[user] = resting.context
+        sleeping.push(max(resting.wake, earliest), user)
+        return true
     }
 
     private func emitIfDue(_ now: UInt64) {
@@ -247,13 +260,8 @@ public final class UnitExecutor {
     private func adoptAwaitedUsers(_ now: UInt64) {
         guard !awaited.isEmpty else { return }
         awaited.removeAll { user in
-            let key = key(user)
-            if let resting = engine.resting.removeValue(forKey: key) {
-                users[user] = resting.context
-                sleeping.push(max(resting.wake, now), user)
-                return true
-            }
-            if !engine.inFlight.contains(key) {
+            if takeResting(user, earliest: now) { return true }
+            if !engine.inFlight.contains(key(user)) {
                 sleeping.push(now, user)
                 return true
             }
@@ -275,11 +283,7 @@ public final class UnitExecutor {
             for i in 0..<count {
                 users.append(RenderContext(seed: unit.seed &+ UInt64(i) &* 0x9E37_79B9, userIndex: unit.firstUserIndex + i, data: data))
                 // A user the unit before this one handed over goes on where it was.
-                if let resting = engine.resting.removeValue(forKey: key(i)) {
-                    users[i] = resting.context
-                    sleeping.push(max(resting.wake, start), i)
-                    continue
-                }
+                if takeResting(i, earliest: start) { continue }
                 if engine.inFlight.contains(key(i)) {
                     awaited.append(i)
                     continue
@@ -323,7 +327,7 @@ public final class UnitExecutor {
             }
         case .closed:
             while let earliest = sleeping.earliest, earliest <= now, let (wake, user) = sleeping.pop() {
-                guard let transfer = engine.takeTransfer(options: options) else { continue }
+                guard let transfer = engine.takeTransfer(pool: pool) else { continue }
                 transfer.user = user
                 let type = alias.pick(&users[user].random)
                 metrics[type].intended += 1
@@ -334,7 +338,7 @@ public final class UnitExecutor {
 
     private func takeTransfer() -> Transfer? {
         guard active < connectionCap else { return nil }
-        return engine.takeTransfer(options: options)
+        return engine.takeTransfer(pool: pool)
     }
 
     private func start(_ transfer: Transfer, type: Int, intended: UInt64, context: inout RenderContext) {

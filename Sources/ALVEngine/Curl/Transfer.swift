@@ -21,6 +21,8 @@ final class Transfer {
     var user = -1
     /// The unit whose request this is, while it is in flight.
     var load: UnitExecutor?
+    /// The engine's pool this handle returns to.
+    var pool = 0
     /// The request type this handle was last set up for (weak: a unit's compiled requests go with it).
     weak var preparedFor: CompiledRequest?
 
