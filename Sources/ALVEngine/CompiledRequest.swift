@@ -22,9 +22,17 @@ final class CompiledRequest {
     let headerTemplates: [CompiledTemplate]
     let thinkTime: ThinkTime?
     let timeoutMs: Int
+    /// Expectations and captures; nil when the step has none.
+    let check: ResponseCheck?
+    /// The request after this one in its flow (an index into the unit's requests), nil for the last step.
+    var next: Int?
 
-    init(_ request: RequestType, baseURL: String, data: TemplateData, options: EngineOptions) throws {
-        name = request.name
+    /// - Parameters:
+    ///   - request: one step (a single request type is its own step).
+    ///   - name: where its metrics go (`TYPE/STEP` in a flow).
+    ///   - thinkTime: the type's think time, after this request.
+    init(_ request: FlowStep, name: String, thinkTime: ThinkTime?, baseURL: String, data: TemplateData, options: EngineOptions) throws {
+        self.name = name
         switch request.method {
         case "GET": method = .get
         case "HEAD": method = .head
@@ -37,8 +45,9 @@ final class CompiledRequest {
         urlPrefix = Array(prefix.utf8)
         url = try CompiledTemplate(source: request.url, escaping: .url, data: data)
         body = try request.payloadTemplate.map { try CompiledTemplate(source: $0, escaping: request.payloadEscaping, data: data) }
-        thinkTime = request.thinkTimeMs
+        self.thinkTime = thinkTime
         timeoutMs = Int(request.timeoutMs ?? Double(options.requestTimeoutMs))
+        check = request.isChecked ? try ResponseCheck(request, data: data) : nil
 
         // "Expect:" (empty) stops curl from waiting for 100-continue before sending a body.
         var lines = request.headers.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
@@ -73,6 +82,8 @@ final class CompiledRequest {
         scratch.removeAll(keepingCapacity: true)
         scratch.append(contentsOf: urlPrefix)
         url.render(into: &scratch, context: &context)
+        transfer.url.removeAll(keepingCapacity: true)
+        transfer.url.append(contentsOf: scratch)
         scratch.append(0)
         scratch.withUnsafeBufferPointer { _ = alv_curl_easy_setopt_ptr(handle, CURLOPT_URL, $0.baseAddress) }
 

@@ -21,10 +21,10 @@ public final class Engine: @unchecked Sendable {
     private let inbox = Mutex<[(UnitExecutor, @Sendable (UnitExecutor.Report) -> Void)]>([])
     private let stopping = Atomic<Bool>(false)
 
-    /// A closed-model user between two units: when it wakes, and its templates' state.
+    /// A closed-model user between two units: when it wakes, and its state (templates, flow step, cookies).
     struct Resting {
         var wake: UInt64
-        var context: RenderContext
+        var user: VirtualUser
     }
     struct UserKey: Hashable {
         var runID: String
@@ -136,6 +136,7 @@ public final class Engine: @unchecked Sendable {
     func giveBack(_ transfer: Transfer) {
         transfer.load = nil
         transfer.user = -1
+        transfer.session = -1
         pools[transfer.pool].free.append(transfer)
     }
 }

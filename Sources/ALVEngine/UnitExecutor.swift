@@ -40,7 +40,13 @@ public final class UnitExecutor {
     let options: EngineOptions
     /// The vector's place in its run: with the run, which units a closed-model user goes on in.
     let vectorIndex: Int
+    /// Every request the unit sends: each request type's steps in order (a single request is one step).
     let requests: [CompiledRequest]
+    /// Per request type, the index in `requests` of its first step.
+    let firstStep: [Int]
+    /// Whether request type i is a flow (an open-model arrival of it gets a session of its own).
+    let isFlow: [Bool]
+    let cookies: Bool
     let alias: AliasTable
     let data: TemplateData
     let sink: (MetricsDelta) -> Void
@@ -73,15 +79,21 @@ public final class UnitExecutor {
     private var requestsTotal: UInt64 = 0
 
     // Open model.
-    private var waiting = RingBuffer<(intended: UInt64, type: Int)>(capacity: 1024)
+    private var waiting = RingBuffer<(intended: UInt64, request: Int, session: Int)>(capacity: 1024)
     private var schedule: ArrivalSchedule?
     private var nextArrival: UInt64 = .max
     private var openContext: RenderContext
+    /// Open-model flow iterations under way (a virtual user per arrival of a flow), and free slots.
+    private var sessions: [VirtualUser] = []
+    private var freeSessions: [Int] = []
+    private var sessionsMade: UInt64 = 0
+    /// Sessions thinking before their next step.
+    private var sessionSleeping = WakeHeap()
     private let inFlightCap: Int
     let connectionCap: Int
 
     // Closed model.
-    private var users: [RenderContext] = []
+    private var users: [VirtualUser] = []
     private var sleeping = WakeHeap()
 
     /// Compiles the unit's templates and sets up curl.
@@ -113,12 +125,29 @@ public final class UnitExecutor {
         }
         var data = try resolver.templateData(for: unit.vector, environment: unit.env ?? [:])
         data.workerID = workerID
+        for type in unit.vector.requestTypes {
+            for step in type.flowSteps { for name in step.capture.keys.sorted() { _ = data.variableSlot(name) } }
+        }
         self.data = data
-        requests = try unit.vector.requestTypes.map { try CompiledRequest($0, baseURL: unit.baseURL, data: data, options: options) }
+        var requests: [CompiledRequest] = []
+        var firstStep: [Int] = []
+        for type in unit.vector.requestTypes {
+            firstStep.append(requests.count)
+            for step in type.flowSteps {
+                let compiled = try CompiledRequest(step, name: type.metricName(ofStep: step), thinkTime: type.thinkTimeMs, baseURL: unit.baseURL, data: data, options: options)
+                if type.steps != nil && requests.count > firstStep[firstStep.count - 1] { requests[requests.count - 1].next = requests.count }
+                requests.append(compiled)
+            }
+        }
+        self.requests = requests
+        self.firstStep = firstStep
+        isFlow = unit.vector.requestTypes.map { $0.steps != nil }
+        cookies = unit.vector.cookies
         alias = AliasTable(weights: unit.vector.requestTypes.map(\.frequency))
         metrics = Array(repeating: RequestMetrics(), count: requests.count)
         random = SeededGenerator(seed: unit.seed)
         openContext = RenderContext(seed: unit.seed &+ 0x5EED, userIndex: unit.firstUserIndex, data: data)
+        openContext.variables = Array(repeating: nil, count: data.variables.count)
         switch unit.load {
         case .open(_, _, let cap):
             inFlightCap = cap ?? options.maxInFlight
@@ -228,7 +257,12 @@ public final class UnitExecutor {
     /// - Returns: false when there is none.
     private func takeResting(_ user: Int, earliest: UInt64) -> Bool {
         guard let resting = engine.resting.removeValue(forKey: key(user)) else { return false }
-        users[user] = resting.context
+        users[user] = resting.user
+        // A new version of the vector may have other steps: a user mid-flow there starts a new iteration.
+        if let next = users[user].next, next >= requests.count { users[user].next = nil }
+        if users[user].context.variables.count != data.variables.count {
+            users[user].context.variables = Array(repeating: nil, count: data.variables.count)
+        }
         sleeping.push(max(resting.wake, earliest), user)
         return true
     }
@@ -252,7 +286,7 @@ public final class UnitExecutor {
     /// The window ended: users thinking go on in the next unit of this run and vector.
     private func handOverSleepingUsers() {
         guard isClosed else { return }
-        while let (wake, user) = sleeping.pop() { engine.resting[key(user)] = .init(wake: wake, context: users[user]) }
+        while let (wake, user) = sleeping.pop() { engine.resting[key(user)] = .init(wake: wake, user: users[user]) }
     }
 
     /// Users the unit before this one still had in flight at its end: taken once they rest, or started
@@ -281,7 +315,7 @@ public final class UnitExecutor {
         case .closed(let count):
             users.reserveCapacity(count)
             for i in 0..<count {
-                users.append(RenderContext(seed: unit.seed &+ UInt64(i) &* 0x9E37_79B9, userIndex: unit.firstUserIndex + i, data: data))
+                users.append(VirtualUser(seed: unit.seed &+ UInt64(i) &* 0x9E37_79B9, userIndex: unit.firstUserIndex + i, data: data))
                 // A user the unit before this one handed over goes on where it was.
                 if takeResting(i, earliest: start) { continue }
                 if engine.inFlight.contains(key(i)) {
@@ -301,7 +335,7 @@ public final class UnitExecutor {
 
     private func nextLaunch() -> UInt64 {
         switch unit.load {
-        case .open: return waiting.isEmpty || active >= connectionCap ? nextArrival : 0
+        case .open: return waiting.isEmpty || active >= connectionCap ? min(nextArrival, sessionSleeping.earliest ?? .max) : 0
         case .closed: return sleeping.earliest ?? .max
         }
     }
@@ -309,29 +343,40 @@ public final class UnitExecutor {
     private func launchDue(_ now: UInt64) {
         switch unit.load {
         case .open:
+            // Flow iterations whose think time is over go on with their next step.
+            while let earliest = sessionSleeping.earliest, earliest <= now, let (wake, session) = sessionSleeping.pop(), let next = sessions[session].next {
+                metrics[next].intended += 1
+                waiting.append((wake, next, session))
+            }
             while nextArrival <= now, var arrivals = schedule {
                 let type = alias.pick(&random)
-                metrics[type].intended += 1
+                let request = firstStep[type]
+                metrics[request].intended += 1
                 if active + waiting.count >= inFlightCap {
-                    metrics[type].outcomes[.dropped] += 1
+                    metrics[request].outcomes[.dropped] += 1
                     requestsTotal += 1
                 } else {
-                    waiting.append((nextArrival, type))
+                    waiting.append((nextArrival, request, isFlow[type] ? openSession() : -1))
                 }
                 nextArrival = startTime + UInt64(arrivals.next(&random) * 1e9)
                 schedule = arrivals
             }
             while !waiting.isEmpty, active < connectionCap, let transfer = takeTransfer() {
-                let (intended, type) = waiting.popFirst()!
-                start(transfer, type: type, intended: intended, context: &openContext)
+                let (intended, request, session) = waiting.popFirst()!
+                transfer.session = session
+                if session >= 0 {
+                    start(transfer, request: request, intended: intended, user: &sessions[session])
+                } else {
+                    start(transfer, request: request, intended: intended, context: &openContext, jar: nil)
+                }
             }
         case .closed:
             while let earliest = sleeping.earliest, earliest <= now, let (wake, user) = sleeping.pop() {
                 guard let transfer = engine.takeTransfer(pool: pool) else { continue }
                 transfer.user = user
-                let type = alias.pick(&users[user].random)
-                metrics[type].intended += 1
-                start(transfer, type: type, intended: wake, context: &users[user])
+                let request = users[user].next ?? firstStep[alias.pick(&users[user].context.random)]
+                metrics[request].intended += 1
+                start(transfer, request: request, intended: wake, user: &users[user])
             }
         }
     }
@@ -341,10 +386,34 @@ public final class UnitExecutor {
         return engine.takeTransfer(pool: pool)
     }
 
-    private func start(_ transfer: Transfer, type: Int, intended: UInt64, context: inout RenderContext) {
+    /// A session for an open-model arrival of a flow: a virtual user of its own for the iteration.
+    private func openSession() -> Int {
+        sessionsMade &+= 1
+        let user = VirtualUser(seed: unit.seed &+ 0xF10 &+ sessionsMade &* 0x9E37_79B9, userIndex: unit.firstUserIndex &+ Int(truncatingIfNeeded: sessionsMade), data: data)
+        if let slot = freeSessions.popLast() {
+            sessions[slot] = user
+            return slot
+        }
+        sessions.append(user)
+        return sessions.count - 1
+    }
+
+    private func start(_ transfer: Transfer, request: Int, intended: UInt64, user: inout VirtualUser) {
+        start(transfer, request: request, intended: intended, context: &user.context, jar: cookies ? user.jar : nil)
+    }
+
+    private func start(_ transfer: Transfer, request type: Int, intended: UInt64, context: inout RenderContext, jar: CookieJar?) {
         context.nowMs = MonotonicClock.unixMs(intended)
-        requests[type].prepare(transfer, context: &context, scratch: &scratch)
-        context.nextIteration(data: data)
+        let request = requests[type]
+        transfer.keep(body: request.check?.needsBody ?? false, headers: request.check?.needsHeaders ?? false, cookies: jar != nil)
+        request.prepare(transfer, context: &context, scratch: &scratch)
+        // Data rows stay the same through a flow's steps: the next iteration moves on.
+        if request.next == nil { context.nextIteration(data: data) }
+        if let jar {
+            transfer.sendCookies(jar.isEmpty ? nil : RequestURL(String(decoding: transfer.url, as: UTF8.self)).flatMap { jar.header(for: $0, nowMs: context.nowMs) })
+        } else {
+            transfer.sendCookies(nil)
+        }
         transfer.typeIndex = type
         transfer.intendedNs = intended
         transfer.load = self
@@ -371,7 +440,8 @@ public final class UnitExecutor {
         active -= 1
         activeTransfers[ObjectIdentifier(transfer)] = nil
         let type = transfer.typeIndex
-        let outcome = code == CURLE_OK ? Outcome.forStatus(transfer.responseCode) : Self.classify(code)
+        var outcome = code == CURLE_OK ? Outcome.forStatus(transfer.responseCode) : Self.classify(code)
+        if code == CURLE_OK { outcome = checkResponse(transfer, outcome: outcome, now: now) }
         metrics[type].bytesIn &+= transfer.bytesIn
         metrics[type].bytesOut &+= transfer.bytesOut
         record(type: type, outcome: outcome, curlCode: outcome == .other && code != CURLE_OK ? Int32(code.rawValue) : nil, latencyNs: now &- transfer.intendedNs)
@@ -386,29 +456,78 @@ public final class UnitExecutor {
         requestsTotal += 1
     }
 
+    /// Cookies the response set go in its user's jar; its step's expectations are checked and its captures
+    /// stored. - Returns: the outcome: `check` when an expectation failed or a capture found nothing.
+    private func checkResponse(_ transfer: Transfer, outcome: Outcome, now: UInt64) -> Outcome {
+        let request = requests[transfer.typeIndex]
+        if cookies, !transfer.setCookies.isEmpty, let url = RequestURL(transfer.effectiveURL) {
+            let nowMs = MonotonicClock.unixMs(now)
+            withUser(of: transfer) { user in
+                for header in transfer.setCookies { user.jar.store(setCookie: header, url: url, nowMs: nowMs) }
+            }
+        }
+        guard let check = request.check else { return outcome }
+        var passed = true
+        let status = transfer.responseCode
+        withUser(of: transfer) { user in
+            passed = check.evaluate(status: status, body: transfer.responseBody, headers: transfer.responseHeaders, jar: cookies ? user.jar : nil,
+                                    elapsedNs: now &- transfer.sentNs, variables: &user.context.variables)
+        }
+        return passed ? outcome : .check
+    }
+
+    /// Runs `body` on the virtual user a transfer belongs to: its closed-model user, its open-model session, or
+    /// the open model's shared state for single requests.
+    private func withUser(of transfer: Transfer, _ body: (inout VirtualUser) -> Void) {
+        if transfer.user >= 0 {
+            body(&users[transfer.user])
+        } else if transfer.session >= 0 {
+            body(&sessions[transfer.session])
+        } else {
+            var shared = VirtualUser(context: openContext)
+            body(&shared)
+            openContext = shared.context
+        }
+    }
+
     /// Hands a finished transfer back to the engine, and its user (closed model) to its think time: in this
-    /// unit, or, when this unit's window has ended, in the next one of its run and vector.
+    /// unit, or, when this unit's window has ended, in the next one of its run and vector. An open-model flow
+    /// iteration thinks, then goes on with its next step, or ends.
     private func release(_ transfer: Transfer, now: UInt64) {
         let user = transfer.user
+        let session = transfer.session
         let type = transfer.typeIndex
         engine.giveBack(transfer)
+        if session >= 0 {
+            if stopAt == nil, let next = requests[type].next {
+                sessions[session].next = next
+                sessionSleeping.push(now + requests[type].thinkNanos(&sessions[session].context.random), session)
+            } else {
+                freeSessions.append(session)
+            }
+            return
+        }
         guard user >= 0 else { return }
-        let think = requests[type].thinkNanos(&users[user].random)
+        users[user].next = requests[type].next
+        let think = requests[type].thinkNanos(&users[user].context.random)
         if stopAt == nil {
             sleeping.push(now + think, user)
         } else {
             engine.inFlight.remove(key(user))
-            if !cancelled { engine.resting[key(user)] = .init(wake: now + think, context: users[user]) }
+            if !cancelled { engine.resting[key(user)] = .init(wake: now + think, user: users[user]) }
         }
     }
 
     /// Arrivals still waiting for a connection when the window closes were never sent.
     private func cancelWaiting() {
-        while let (_, type) = waiting.popFirst() {
+        while let (_, type, session) = waiting.popFirst() {
             metrics[type].outcomes[.cancelled] += 1
             metrics[type].completed += 1
             requestsTotal += 1
+            if session >= 0 { freeSessions.append(session) }
         }
+        // Flow iterations thinking when the window closes end there (their next steps were never due).
+        while let (_, session) = sessionSleeping.pop() { freeSessions.append(session) }
     }
 
     /// Requests still in flight at the hard deadline are cancelled and counted; their users start afresh.
@@ -457,3 +576,18 @@ public final class UnitExecutor {
 // @unchecked Sendable: a unit is made on one thread and handed to one engine loop, which alone uses it
 // from then on.
 extension UnitExecutor: @unchecked Sendable {}
+
+/// A virtual user's state: its templates' state and captured variables, where it is in its flow, its cookies.
+struct VirtualUser {
+    var context: RenderContext
+    /// The request (an index into the unit's requests) of its flow's next step; nil starts a new iteration.
+    var next: Int?
+    var jar = CookieJar()
+
+    init(seed: UInt64, userIndex: Int, data: TemplateData) {
+        context = RenderContext(seed: seed, userIndex: userIndex, data: data)
+        context.variables = Array(repeating: nil, count: data.variables.count)
+    }
+
+    init(context: RenderContext) { self.context = context }
+}

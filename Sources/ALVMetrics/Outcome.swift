@@ -15,6 +15,9 @@ public enum Outcome: Int, CaseIterable, Sendable, Codable {
     case cancelled
     /// Never sent: the in-flight cap was reached.
     case dropped
+    /// A response came, but an expectation of its step failed or a capture found nothing (new outcomes go
+    /// at the end: the binary wire and the store's columns follow this order).
+    case check
 
     /// The key used in summaries and stored series.
     public var key: String {
@@ -31,6 +34,7 @@ public enum Outcome: Int, CaseIterable, Sendable, Codable {
         case .other: return "other"
         case .cancelled: return "cancelled"
         case .dropped: return "dropped"
+        case .check: return "check"
         }
     }
 

@@ -28,10 +28,13 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var dropped: UInt64
         public var achievedRPS: Double
         public var latencyMs: Latency
+        /// For a step that expects or captures: responses that passed its checks, and those that failed.
+        public var checksPassed: UInt64?
+        public var checksFailed: UInt64?
 
         enum CodingKeys: String, CodingKey {
             case vectorID = "vector_id", name, requestsTotal = "requests_total", responses, errors, dropped
-            case achievedRPS = "achieved_rps", latencyMs = "latency_ms"
+            case achievedRPS = "achieved_rps", latencyMs = "latency_ms", checksPassed = "checks_passed", checksFailed = "checks_failed"
         }
     }
 
@@ -130,13 +133,17 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var metricsGaps: Int
     public var thresholds: [ThresholdResult]
     public var events: [Event]
+    /// Responses of checked steps that passed and that failed their checks, over the run.
+    public var checksPassed: UInt64 = 0
+    public var checksFailed: UInt64 = 0
 
     enum CodingKeys: String, CodingKey {
         case runID = "run_id", status, target, profileID = "profile_id", durationS = "duration_s", requestsTotal = "requests_total"
         case responses, errors, dropped, achievedRPS = "achieved_rps", latencyMs = "latency_ms", intended, sent
         case bytesIn = "bytes_in", bytesOut = "bytes_out", lagMs = "lag_ms", requestTypes = "request_types", vectors, workers
-        case metricsGaps = "metrics_gaps", thresholds, events
+        case metricsGaps = "metrics_gaps", thresholds, events, checksPassed = "checks_passed", checksFailed = "checks_failed"
     }
+
 
     /// True when every threshold passed.
     public var thresholdsPassed: Bool { thresholds.allSatisfy(\.passed) }
@@ -155,6 +162,37 @@ public struct RunSummary: Sendable, Codable, Equatable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(self)
+    }
+}
+
+extension RunSummary {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        runID = try c.decode(String.self, forKey: .runID)
+        status = try c.decode(String.self, forKey: .status)
+        target = try c.decode(String.self, forKey: .target)
+        profileID = try c.decodeIfPresent(String.self, forKey: .profileID)
+        durationS = try c.decode(Double.self, forKey: .durationS)
+        requestsTotal = try c.decode(UInt64.self, forKey: .requestsTotal)
+        responses = try c.decode([String: UInt64].self, forKey: .responses)
+        errors = try c.decode([String: UInt64].self, forKey: .errors)
+        dropped = try c.decode(UInt64.self, forKey: .dropped)
+        achievedRPS = try c.decode(Double.self, forKey: .achievedRPS)
+        latencyMs = try c.decode(Latency.self, forKey: .latencyMs)
+        intended = try c.decode(UInt64.self, forKey: .intended)
+        sent = try c.decode(UInt64.self, forKey: .sent)
+        bytesIn = try c.decode(UInt64.self, forKey: .bytesIn)
+        bytesOut = try c.decode(UInt64.self, forKey: .bytesOut)
+        lagMs = try c.decode([String: Double].self, forKey: .lagMs)
+        requestTypes = try c.decode([RequestTypeSummary].self, forKey: .requestTypes)
+        vectors = try c.decode([VectorSummary].self, forKey: .vectors)
+        workers = try c.decode([WorkerSummary].self, forKey: .workers)
+        metricsGaps = try c.decode(Int.self, forKey: .metricsGaps)
+        thresholds = try c.decode([ThresholdResult].self, forKey: .thresholds)
+        events = try c.decode([Event].self, forKey: .events)
+        // Summaries stored before checks existed have neither key.
+        checksPassed = try c.decodeIfPresent(UInt64.self, forKey: .checksPassed) ?? 0
+        checksFailed = try c.decodeIfPresent(UInt64.self, forKey: .checksFailed) ?? 0
     }
 }
 

@@ -24,14 +24,26 @@ public struct SummaryBuilder {
         let totalLoad = loadSeconds.reduce(0, +)
         let (responses, errors, dropped) = RunSummary.split(overall.outcomes)
         var types: [RunSummary.RequestTypeSummary] = []
+        // The metric names of steps that expect or capture, per vector of the plan.
+        let checked: [Set<String>] = plan.steps.map { step in
+            Set(step.vector.requestTypes.flatMap { type in type.flowSteps.filter(\.isChecked).map { type.metricName(ofStep: $0) } })
+        }
+        var checksPassed: UInt64 = 0, checksFailed: UInt64 = 0
         for (key, metrics) in totals.sorted(by: { ($0.key.vectorIndex, $0.key.requestType) < ($1.key.vectorIndex, $1.key.requestType) }) {
             let split = RunSummary.split(metrics.outcomes)
             let seconds = loadSeconds[key.vectorIndex]
-            types.append(.init(
+            var type = RunSummary.RequestTypeSummary(
                 vectorID: plan.steps[key.vectorIndex].vector.vectorID, name: key.requestType, requestsTotal: metrics.requestsTotal,
                 responses: split.responses, errors: split.errors, dropped: split.dropped,
                 achievedRPS: seconds > 0 ? Double(metrics.requestsTotal - split.dropped) / seconds : 0,
-                latencyMs: .init(metrics.latency)))
+                latencyMs: .init(metrics.latency))
+            if checked[key.vectorIndex].contains(key.requestType) {
+                type.checksPassed = metrics.outcomes.responses
+                type.checksFailed = metrics.outcomes[.check]
+                checksPassed += metrics.outcomes.responses
+                checksFailed += metrics.outcomes[.check]
+            }
+            types.append(type)
         }
         var thresholds: [RunSummary.ThresholdResult] = []
         for (index, step) in plan.steps.enumerated() {
@@ -45,7 +57,7 @@ public struct SummaryBuilder {
             thresholds.append(ThresholdEvaluator.evaluate(threshold, metrics: overall, seconds: totalLoad, metricsGaps: metricsGaps, vectorID: nil))
         }
         let aborted = profileAborted || vectors.contains { $0.status == "aborted" }
-        return RunSummary(
+        var summary = RunSummary(
             runID: runID, status: aborted ? "aborted" : "completed", target: plan.target, profileID: plan.profile?.profileID,
             durationS: (duration * 100).rounded() / 100, requestsTotal: overall.requestsTotal, responses: responses, errors: errors,
             dropped: dropped, achievedRPS: totalLoad > 0 ? (Double(overall.requestsTotal - dropped) / totalLoad * 10).rounded() / 10 : 0,
@@ -56,6 +68,9 @@ public struct SummaryBuilder {
                 "max": Double(overall.lagMaxMicros) / 1000,
             ],
             requestTypes: types, vectors: vectors, workers: workers, metricsGaps: metricsGaps, thresholds: thresholds, events: events)
+        summary.checksPassed = checksPassed
+        summary.checksFailed = checksFailed
+        return summary
     }
 
 }

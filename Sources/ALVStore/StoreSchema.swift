@@ -47,6 +47,12 @@ public enum StoreSchema {
         Step(name: "runs.owner") { database in
             if try !database.columns("runs").contains("owner") { try database.execute("ALTER TABLE runs ADD COLUMN owner TEXT") }
         },
+        // Requests whose response failed a check of its flow step.
+        Step(name: "samples.o_check") { database in
+            if try !database.columns("samples").contains("o_check") {
+                try database.execute("ALTER TABLE samples ADD COLUMN o_check INTEGER NOT NULL DEFAULT 0")
+            }
+        },
     ]
 
     /// The version a store has once every step is applied.

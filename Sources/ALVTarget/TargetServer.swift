@@ -6,10 +6,12 @@ import NIOPosix
 /// The built-in HTTP target for demos, tests and benchmarks, on SwiftNIO.
 ///
 /// Every path answers `{"ok":true}` (after the configured latency, or with an injected error);
-/// `/echo` returns the request; `GET /__stats` counts requests per method and path and per client address;
+/// `/echo` returns the request; `POST /login`, `GET /me` and `GET /cart` are a login flow (`TargetSessions`); `GET /__stats` counts requests per method and path and per client address;
 /// `GET /__bodies` returns recorded bodies. Paths under `/__` are not counted.
 public final class TargetServer: Sendable {
     public let stats: TargetStats
+    /// The login routes' state and counts.
+    public let sessions: TargetSessions
     public let configuration: TargetConfiguration
     /// The bound port (useful when asked for port 0).
     public let port: Int
@@ -23,6 +25,7 @@ public final class TargetServer: Sendable {
     /// - Throws: when the address cannot be bound.
     public init(host: String = "127.0.0.1", port: Int, configuration: TargetConfiguration, threads: Int = System.coreCount) throws {
         let stats = TargetStats(bodyLimit: configuration.recordBodies)
+        let sessions = TargetSessions()
         let started = NIODeadline.now()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         let bootstrap = ServerBootstrap(group: group)
@@ -33,7 +36,7 @@ public final class TargetServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(TargetHandler(configuration: configuration, stats: stats, started: started))
+                    try channel.pipeline.syncOperations.addHandler(TargetHandler(configuration: configuration, stats: stats, sessions: sessions, started: started))
                 }
             }
         do {
@@ -44,6 +47,7 @@ public final class TargetServer: Sendable {
         }
         self.group = group
         self.stats = stats
+        self.sessions = sessions
         self.configuration = configuration
         self.host = host
         self.port = channel.localAddress?.port ?? port
@@ -69,15 +73,17 @@ final class TargetHandler: ChannelInboundHandler {
 
     let configuration: TargetConfiguration
     let stats: TargetStats
+    let sessions: TargetSessions
     let started: NIODeadline
     private var head: HTTPRequestHead?
     private var body: ByteBuffer?
     /// The client's IP address, read once per connection.
     private var client = "?"
 
-    init(configuration: TargetConfiguration, stats: TargetStats, started: NIODeadline) {
+    init(configuration: TargetConfiguration, stats: TargetStats, sessions: TargetSessions, started: NIODeadline) {
         self.configuration = configuration
         self.stats = stats
+        self.sessions = sessions
         self.started = started
     }
 
@@ -110,7 +116,9 @@ final class TargetHandler: ChannelInboundHandler {
 
         if path.hasPrefix("/__") {
             switch path {
-            case "/__stats": send(context: context, head: head, status: 200, json: Self.json(["total": stats.total, "requests": stats.counts, "clients": stats.clients, "connections": stats.connections]))
+            case "/__stats":
+                let sessions = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(self.sessions.counts))) ?? [:]
+                send(context: context, head: head, status: 200, json: Self.json(["total": stats.total, "requests": stats.counts, "clients": stats.clients, "connections": stats.connections, "sessions": sessions]))
             case "/__bodies": send(context: context, head: head, status: 200, json: Self.encode(stats.bodies))
             case "/__health": send(context: context, head: head, status: 200, json: "{\"ok\":true}")
             default: send(context: context, head: head, status: 404, json: "{\"error\":\"unknown\"}")
@@ -123,9 +131,12 @@ final class TargetHandler: ChannelInboundHandler {
         }
         let elapsed = Double((NIODeadline.now() - started).nanoseconds) / 1e9
         let stats = self.stats
-        let (delayMs, status) = configuration.decide(method: method, path: path, elapsed: elapsed) { stats.routeStarted($0, elapsed: elapsed) }
+        var (delayMs, status) = configuration.decide(method: method, path: path, elapsed: elapsed) { stats.routeStarted($0, elapsed: elapsed) }
         let payload: String
-        if status != 200 {
+        var extraHeaders: [(String, String)] = []
+        if status == 200, let session = sessions.respond(method: method, path: path, headers: head.headers.map { ($0.name, $0.value) }, body: bodyText) {
+            (status, payload, extraHeaders) = (session.status, session.json, session.headers)
+        } else if status != 200 {
             payload = "{\"error\":\"injected\",\"status\":\(status)}"
         } else if path == "/echo" || path.hasPrefix("/echo/") {
             var headers: [String: String] = [:]
@@ -136,19 +147,21 @@ final class TargetHandler: ChannelInboundHandler {
             payload = "{\"ok\":true}"
         }
         if delayMs <= 0 {
-            send(context: context, head: head, status: status, json: payload)
+            send(context: context, head: head, status: status, json: payload, extraHeaders: extraHeaders)
         } else {
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let status = status, extra = extraHeaders
             context.eventLoop.scheduleTask(in: .microseconds(Int64(delayMs * 1000))) {
                 let (handler, context) = loopBound.value
-                handler.send(context: context, head: head, status: status, json: payload)
+                handler.send(context: context, head: head, status: status, json: payload, extraHeaders: extra)
             }
         }
     }
 
-    private func send(context: ChannelHandlerContext, head: HTTPRequestHead, status: Int, json: String) {
+    private func send(context: ChannelHandlerContext, head: HTTPRequestHead, status: Int, json: String, extraHeaders: [(String, String)] = []) {
         guard context.channel.isActive else { return }
         var headers = HTTPHeaders()
+        for (name, value) in extraHeaders { headers.add(name: name, value: value) }
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Content-Length", value: String(json.utf8.count))
         let keepAlive = head.isKeepAlive

@@ -17,11 +17,20 @@ public struct TemplateData: Sendable {
     public var environment: [String: String]
     /// What `worker_id` renders.
     public var workerID: String
+    /// The names `vars.NAME` may read, in slot order: `RenderContext.variables[slot]` holds each one's value.
+    public var variables: [String] = []
 
     public init(bindings: [Binding] = [], environment: [String: String] = [:], workerID: String = "local") {
         self.bindings = bindings
         self.environment = environment
         self.workerID = workerID
+    }
+
+    /// The slot of variable `name`, added when new.
+    public mutating func variableSlot(_ name: String) -> Int {
+        if let slot = variables.firstIndex(of: name) { return slot }
+        variables.append(name)
+        return variables.count - 1
     }
 
     func slot(named name: String) -> Int? {
@@ -38,6 +47,10 @@ public struct RenderContext: Sendable {
     public var nowMs: Int64
     /// Current row per data binding; chosen by `nextIteration(data:)`.
     public private(set) var rows: [Int]
+    /// Values captured by this user's flow, by slot (`TemplateData.variables`); nil until captured.
+    public var variables: [[UInt8]?] = []
+    /// Renders of a `vars.NAME` that held nothing (they render empty).
+    public var emptyVariableRenders = 0
     private var userIndex: Int
     private var iteration: Int
 
@@ -83,6 +96,8 @@ public struct CompiledTemplate: Sendable {
         case randomChoice([[UInt8]])
         /// Values of one column of one data binding, escaped, indexed by row.
         case data(slot: Int, values: [[UInt8]])
+        /// A captured variable, escaped as it is rendered.
+        case variable(slot: Int)
     }
 
     let segments: [Segment]
@@ -120,6 +135,11 @@ public struct CompiledTemplate: Sendable {
                     appendBytes(escaping.escaped(value))
                 case .workerID:
                     appendBytes(escaping.escaped(data.workerID))
+                case .variable(let name):
+                    guard let slot = data.variables.firstIndex(of: name) else {
+                        throw TemplateCompileError(message: "vars.\(name) is captured by no step of this flow", offset: offset)
+                    }
+                    segments.append(.variable(slot: slot))
                 case .data(let file, let column):
                     guard let slot = data.slot(named: file) else {
                         throw TemplateCompileError(message: "no data file named '\(file)'", offset: offset)
@@ -167,6 +187,12 @@ public struct CompiledTemplate: Sendable {
                 out.append(contentsOf: values[Int(context.random.next(upperBound: UInt64(values.count)))])
             case .data(let slot, let values):
                 out.append(contentsOf: values[context.rows[slot]])
+            case .variable(let slot):
+                if slot < context.variables.count, let value = context.variables[slot] {
+                    escaping.append(value, to: &out)
+                } else {
+                    context.emptyVariableRenders += 1
+                }
             }
         }
     }

@@ -10,9 +10,11 @@ public enum TemplateExpression: Sendable, Equatable {
     /// The id of the worker that renders ("local" in a single-process run).
     case workerID
     case data(file: String, column: String)
+    /// A value an earlier step of the virtual user's flow captured (empty until one does).
+    case variable(String)
 
     /// Names accepted in `{{ … }}`, for messages and did-you-mean suggestions.
-    public static let functionNames = ["uuid", "seq", "now_iso", "now_ms", "worker_id", "random_int", "random_choice", "env.NAME", "data.FILE.COLUMN"]
+    public static let functionNames = ["uuid", "seq", "now_iso", "now_ms", "worker_id", "random_int", "random_choice", "env.NAME", "data.FILE.COLUMN", "vars.NAME"]
 }
 
 /// A template split into literal text and expressions, with the offset of each expression.
@@ -28,6 +30,14 @@ public struct ParsedTemplate: Sendable, Equatable {
     public var dataReferences: [(file: String, column: String, offset: Int)] {
         parts.compactMap {
             if case .expression(.data(let file, let column), let offset) = $0 { return (file, column, offset) }
+            return nil
+        }
+    }
+
+    /// Every `vars.NAME` reference.
+    public var variableReferences: [(name: String, offset: Int)] {
+        parts.compactMap {
+            if case .expression(.variable(let name), let offset) = $0 { return (name, offset) }
             return nil
         }
     }
@@ -105,6 +115,13 @@ extension ParsedTemplate {
             }
             return .env(variable)
         }
+        if name.hasPrefix("vars.") {
+            let variable = String(name.dropFirst(5))
+            guard arguments == nil, !variable.isEmpty, variable.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                throw fail("'\(body)': expected vars.NAME with NAME made of letters, digits and '_' (a variable a step captures)")
+            }
+            return .variable(variable)
+        }
         if name.hasPrefix("data.") {
             let rest = name.dropFirst(5).split(separator: ".", omittingEmptySubsequences: false)
             guard arguments == nil, rest.count == 2, !rest[0].isEmpty, !rest[1].isEmpty else {
@@ -134,7 +151,7 @@ extension ParsedTemplate {
             guard let arguments, !arguments.isEmpty else { throw fail("random_choice takes at least one value: random_choice(a,b,…)") }
             return .randomChoice(arguments)
         default:
-            let suggestion = closestName(to: name, among: ["uuid", "seq", "now_iso", "now_ms", "worker_id", "random_int", "random_choice", "env", "data"])
+            let suggestion = closestName(to: name, among: ["uuid", "seq", "now_iso", "now_ms", "worker_id", "random_int", "random_choice", "env", "data", "vars"])
                 .map { " (did you mean '\($0)'?)" } ?? ""
             throw fail("unknown function or variable '\(name)'\(suggestion); expected one of \(TemplateExpression.functionNames.joined(separator: ", "))")
         }

@@ -336,6 +336,9 @@ func detail(of stored: StoredDocument, in repository: Repository) throws -> Stri
                 }
             }
             if let payload = request.payloadTemplate { extra.append("payload \(payload.utf8.count) B (\(request.payloadEscaping.rawValue))") }
+            if let steps = request.steps {
+                return ["  " + request.name, "flow", steps.map(\.name).joined(separator: " → "), "\(format(request.frequency))%", extra.joined(separator: ", ")]
+            }
             return ["  " + request.name, request.method, request.url, "\(format(request.frequency))%", extra.joined(separator: ", ")]
         }
         lines.append(table(["  NAME", "METHOD", "URL", "SHARE", ""], rows))

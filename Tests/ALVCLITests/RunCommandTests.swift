@@ -48,6 +48,39 @@ import FoundationNetworking
         #expect((summary["vectors"] as? [[String: Any]])?.first?["status"] as? String == "completed")
     }
 
+    /// A login flow through a broker and a worker process: checks travel the wire as their own outcome, the
+    /// summary counts them in total and per step, and the target saw every user's own token and cookie.
+    @Test(arguments: [true, false])
+    func aLoginFlowOnAWorkerCountsItsChecksPerStep(cookies: Bool) throws {
+        let (target, url) = try SpawnedAlv.target()
+        defer { _ = target }
+        var vector = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("config/vectors/login-flow.json")))) as? [String: Any])
+        vector["load"] = ["virtual_users": 100]
+        vector["duration_sec"] = 4
+        vector["cookies"] = cookies
+        let file = directory.write("flow.json", String(decoding: try JSONSerialization.data(withJSONObject: vector), as: UTF8.self))
+        let result = try alv(["run", file, "--target", url, "--workers", "1", "--no-dashboard", "--json", "--db", directory.file("flow.db")])
+        #expect(result.status == (cookies ? 0 : 1), "\(result.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "stdout: \(result.stdout)")
+        let types = try #require(summary["request_types"] as? [[String: Any]])
+        let byName = Dictionary(uniqueKeysWithValues: types.map { ($0["name"] as? String ?? "", $0) })
+        #expect(Set(byName.keys) == ["journey/login", "journey/me", "journey/cart"])
+        let cart = try #require(byName["journey/cart"]), login = try #require(byName["journey/login"])
+        let sessions = try #require(try stats(url)["sessions"] as? [String: Int])
+        let passed = try #require(summary["checks_passed"] as? Int), failed = try #require(summary["checks_failed"] as? Int)
+        #expect(passed + failed == summary["requests_total"] as? Int, "every step of this flow checks its response")
+        #expect((login["checks_passed"] as? Int ?? 0) > 100)
+        #expect(sessions["me_without_token"] == 0 && sessions["me_cookie_mismatch"] == 0, "\(sessions)")
+        if cookies {
+            #expect(failed == 0 && sessions["cart_without_cookie"] == 0, "\(sessions)")
+        } else {
+            // Every cart request lacks the cookie, so every one fails its check, and nothing else does.
+            #expect(cart["checks_failed"] as? Int == cart["requests_total"] as? Int && failed == cart["requests_total"] as? Int)
+            #expect(sessions["cart_without_cookie"] == cart["requests_total"] as? Int)
+            #expect((summary["errors"] as? [String: Int])?["check"] == failed)
+        }
+    }
+
     /// `{{env.NAME}}` reads only what `--env` passes, in-process and on workers: a run that does not pass
     /// it is refused before any load with the JSON path and the flag, even when alv's own environment has it.
     @Test func envValuesComeOnlyFromTheEnvFlag() throws {

@@ -85,6 +85,27 @@ func diagnostics(for expectation: Expectation) -> [Diagnostic] {
         #expect(result.diagnostics.first?.path == "request_types[0].url")
     }
 
+    /// The seed's spelling of a think-time range and the array form read as the object form does.
+    @Test(arguments: [#""1000-3000""#, #"" 1000 - 3000 ""#, "[1000, 3000]", #"{"min": 1000, "max": 3000}"#])
+    func thinkTimeRangesHaveThreeSpellings(spelling: String) throws {
+        let text = #"{"vector_id": "t", "name": "T", "duration_sec": 1, "load": {"virtual_users": 1}, "request_types": [{"name": "a", "url": "/", "frequency": 100, "think_time_ms": \#(spelling)}]}"#
+        let result = VectorValidator.validate(Array(text.utf8), file: "t.json", baseDirectory: nil)
+        #expect(result.diagnostics.isEmpty, "\(result.diagnostics.map(\.description))")
+        #expect(result.model?.requestTypes.first?.thinkTimeMs == .range(min: 1000, max: 3000))
+    }
+
+    /// Think time on a single request of an open-model vector does nothing: a warning says so; a flow's does not warn.
+    @Test func thinkTimeOnAnOpenModelRequestIsAWarning() throws {
+        func diagnostics(_ type: String) -> [Diagnostic] {
+            let text = #"{"vector_id": "t", "name": "T", "duration_sec": 1, "load": {"target_rps": 10}, "request_types": [\#(type)]}"#
+            return VectorValidator.validate(Array(text.utf8), file: "t.json", baseDirectory: nil).diagnostics
+        }
+        let single = diagnostics(#"{"name": "a", "url": "/", "frequency": 100, "think_time_ms": 500}"#)
+        #expect(single.count == 1 && single[0].severity == .warning && single[0].path == "request_types[0].think_time_ms", "\(single.map(\.description))")
+        #expect(single.first?.message.contains("does nothing") == true)
+        #expect(diagnostics(#"{"name": "a", "frequency": 100, "think_time_ms": 500, "steps": [{"name": "s", "url": "/"}]}"#).isEmpty)
+    }
+
     @Test func profileVectorCheckIsSkippedWithoutARepository() {
         let file = Fixtures.path("Tests/Fixtures/invalid/profiles/unknown-vector.json")
         #expect(ProfileValidator.validateFile(atPath: file, knownVectors: nil).model != nil)

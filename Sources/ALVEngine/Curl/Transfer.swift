@@ -25,6 +25,21 @@ final class Transfer {
     var pool = 0
     /// The request type this handle was last set up for (weak: a unit's compiled requests go with it).
     weak var preparedFor: CompiledRequest?
+    /// The open-model flow iteration this request belongs to (an index into the unit's sessions), or -1.
+    var session = -1
+    /// The URL of the current request (without the terminating NUL), for matching cookies.
+    var url: [UInt8] = []
+
+    // What the current response leaves for checks, captures and the cookie jar.
+    var responseBody: [UInt8] = []
+    var responseHeaders: [(name: String, value: String)] = []
+    var setCookies: [String] = []
+    /// Whether the header callback keeps every header (a capture reads one), not only Set-Cookie.
+    private(set) var keepsHeaders = false
+    private var keepsBody = false
+    private var readsHeaders = false
+    /// A Cookie header is set on the handle (CURLOPT_COOKIE), to clear when the next request has none.
+    private var sendsCookies = false
 
     let options: EngineOptions
 
@@ -98,6 +113,46 @@ final class Transfer {
             if let base = source.baseAddress, let target = body.baseAddress { target.copyMemory(from: base, byteCount: source.count) }
         }
         bodyLength = bytes.count
+    }
+
+    /// Sets what the next response keeps: its body (for checks), every header (for a capture), and Set-Cookie
+    /// values (whenever the user has a jar). Clears what the last response left.
+    func keep(body: Bool, headers: Bool, cookies: Bool = false) {
+        responseBody.removeAll(keepingCapacity: true)
+        responseHeaders.removeAll(keepingCapacity: true)
+        setCookies.removeAll(keepingCapacity: true)
+        keepsHeaders = headers
+        if body != keepsBody {
+            keepsBody = body
+            alv_curl_easy_setopt_write(handle, CURLOPT_WRITEFUNCTION, body ? keepBody : discardBody)
+            alv_curl_easy_setopt_ptr(handle, CURLOPT_WRITEDATA, body ? Unmanaged.passUnretained(self).toOpaque() : nil)
+        }
+        let read = headers || cookies
+        if read != readsHeaders {
+            readsHeaders = read
+            alv_curl_easy_setopt_write(handle, CURLOPT_HEADERFUNCTION, read ? readHeader : nil)
+            alv_curl_easy_setopt_ptr(handle, CURLOPT_HEADERDATA, read ? Unmanaged.passUnretained(self).toOpaque() : nil)
+        }
+    }
+
+    /// The Cookie header of the next request (nil: none).
+    func sendCookies(_ header: String?) {
+        if let header {
+            header.withCString { _ = alv_curl_easy_setopt_ptr(handle, CURLOPT_COOKIE, $0) }
+            sendsCookies = true
+        } else if sendsCookies {
+            alv_curl_easy_setopt_ptr(handle, CURLOPT_COOKIE, nil)
+            sendsCookies = false
+        }
+    }
+
+    /// The URL the response came from (after redirects), or the request's.
+    var effectiveURL: String {
+        var pointer: UnsafeMutableRawPointer?
+        if alv_curl_easy_getinfo_ptr(handle, CURLINFO_EFFECTIVE_URL, &pointer) == CURLE_OK, let pointer {
+            return String(cString: pointer.assumingMemoryBound(to: CChar.self))
+        }
+        return String(decoding: url, as: UTF8.self)
     }
 
     func freeOwnedHeaders() {

@@ -84,8 +84,10 @@ public struct DataFileResolver {
     public func names(for vector: LoadVector) -> Set<String> {
         var names = Set(declared.keys)
         for request in vector.requestTypes {
-            for source in [request.url, request.payloadTemplate ?? ""] + Array(request.headers.values) {
-                if let parsed = try? ParsedTemplate.parse(source) { names.formUnion(parsed.dataReferences.map(\.file)) }
+            for step in request.flowSteps {
+                for source in [step.url, step.payloadTemplate ?? ""] + Array(step.headers.values) {
+                    if let parsed = try? ParsedTemplate.parse(source) { names.formUnion(parsed.dataReferences.map(\.file)) }
+                }
             }
         }
         return names

@@ -5,9 +5,15 @@ import Foundation
 public enum VectorValidator {
     static let fields = [
         "$schema", "vector_id", "name", "description", "request_types", "ramp_up_time_sec", "duration_sec", "load",
-        "thresholds", "data_files",
+        "thresholds", "data_files", "cookies",
     ]
-    static let requestFields = ["name", "method", "url", "frequency", "headers", "payload_template", "think_time_ms", "timeout_ms"]
+    static let requestFields = [
+        "name", "method", "url", "frequency", "headers", "payload_template", "think_time_ms", "timeout_ms", "expect", "capture", "steps",
+    ]
+    static let stepFields = ["name", "method", "url", "headers", "payload_template", "timeout_ms", "expect", "capture"]
+    static let expectFields = ["status", "body_contains", "json", "max_ms"]
+    /// Fields of a single request that a flow sets per step instead.
+    static let perStepFields = ["method", "url", "headers", "payload_template", "timeout_ms", "expect", "capture"]
     static let loadFields = ["target_rps", "virtual_users", "arrival", "max_in_flight", "forecast"]
     static let forecastFields = ["history", "horizon_sec", "scale", "model", "time_scale", "level"]
 
@@ -82,7 +88,10 @@ public enum VectorValidator {
                     let total = requestTypes.reduce(0) { $0 + $1.frequency }
                     if abs(total - 100) > 0.01 {
                         let parts = requestTypes.map { sink.format($0.frequency) }.joined(separator: " + ")
-                        sink.error(listPath, node, "request type frequencies must sum to 100, found \(parts) = \(sink.format((total * 1000).rounded() / 1000))")
+                        let hint = abs(total - 1) < 0.0001
+                            ? " (did you mean percentages? " + requestTypes.map { sink.format(($0.frequency * 100_000).rounded() / 1000) }.joined(separator: " + ") + " = 100)"
+                            : ""
+                        sink.error(listPath, node, "request type frequencies must sum to 100, found \(parts) = \(sink.format((total * 1000).rounded() / 1000))\(hint)")
                     }
                 }
             } else {
@@ -90,25 +99,81 @@ public enum VectorValidator {
             }
         }
 
-        guard let vectorID, let name, let rampUp, let duration, let load, requestTypesValid else { return nil }
+        let cookies = fields["cookies"] == nil ? true : sink.bool(fields["cookies"], at: path.appending("cookies"))
+        if requestTypesValid, let load, case .open = load, let elements = fields["request_types"]?.elements {
+            for (index, request) in requestTypes.enumerated() where request.steps == nil && request.thinkTimeMs != nil {
+                let at = path.appending("request_types").appending(index).appending("think_time_ms")
+                sink.warning(at, elements[index]["think_time_ms"], "think time does nothing for a single request in the open model (target_rps): arrivals come at the rate whatever the responses do; it applies between the steps of a flow, or to virtual users")
+            }
+        }
+        guard let vectorID, let name, let rampUp, let duration, let load, let cookies, requestTypesValid else { return nil }
         var vector = LoadVector(
             vectorID: vectorID, name: name, description: description, requestTypes: requestTypes, rampUpTimeSec: rampUp,
             durationSec: duration, load: load, thresholds: thresholds, dataFiles: dataFiles)
         vector.forecast = forecast
+        vector.cookies = cookies
         return vector
     }
 
     static func readRequestType(
         _ node: JSONNode, at path: JSONPath, sink: inout DiagnosticSink, resolver: inout DataFileResolver, environment: [String: String]
     ) -> RequestType? {
-        guard let fields = sink.object(node, at: path, allowed: requestFields, required: ["name", "url", "frequency"], what: "a request type") else {
+        let isFlow = node["steps"] != nil
+        guard let fields = sink.object(node, at: path, allowed: requestFields, required: isFlow ? ["name", "frequency", "steps"] : ["name", "url", "frequency"], what: "a request type") else {
             return nil
         }
         let before = sink.diagnostics.errors.count
         let name = sink.string(fields["name"], at: path.appending("name"))
+        let frequency = sink.number(fields["frequency"], at: path.appending("frequency"), minimum: 0, minimumExclusive: true, maximum: 100, what: "a percentage")
+        let thinkTime = fields["think_time_ms"].flatMap { readThinkTime($0, at: path.appending("think_time_ms"), sink: &sink) }
+        if isFlow {
+            for key in perStepFields where fields[key] != nil {
+                sink.error(path.appending(key), fields[key], "a flow (a request type with \"steps\") sets \"\(key)\" in each step, not on the type; move it into the steps")
+            }
+            var steps: [FlowStep] = []
+            if let list = fields["steps"], let elements = list.elements {
+                if elements.isEmpty { sink.error(path.appending("steps"), list, "expected at least one step, found an empty array") }
+                var seen: [String: Int] = [:]
+                var captured: Set<String> = []
+                for (index, element) in elements.enumerated() {
+                    let stepPath = path.appending("steps").appending(index)
+                    guard let stepFields = sink.object(element, at: stepPath, allowed: stepFields, required: ["name", "url"], what: "a flow step") else { continue }
+                    guard let step = readStep(stepFields, node: element, at: stepPath, sink: &sink, resolver: &resolver, environment: environment, captured: captured) else { continue }
+                    if let first = seen[step.name] {
+                        sink.error(stepPath.appending("name"), element["name"], "duplicate step name \"\(step.name)\" (also steps[\(first)]); names must be unique in a flow")
+                    } else if step.name.contains("/") {
+                        sink.error(stepPath.appending("name"), element["name"], "a step name cannot contain '/' (its metrics are named TYPE/STEP), found \"\(step.name)\"")
+                    } else {
+                        seen[step.name] = index
+                    }
+                    captured.formUnion(step.capture.keys)
+                    steps.append(step)
+                }
+            } else if let list = fields["steps"] {
+                sink.error(path.appending("steps"), list, "expected an array of steps ({\"name\", \"url\", …}), found \(list.found)")
+            }
+            guard sink.diagnostics.errors.count == before, let name, let frequency else { return nil }
+            return RequestType(name: name, url: "", frequency: frequency, thinkTimeMs: thinkTime, steps: steps)
+        }
+        guard let step = readStep(fields, node: node, at: path, sink: &sink, resolver: &resolver, environment: environment, captured: []),
+              sink.diagnostics.errors.count == before, let name, let frequency
+        else { return nil }
+        return RequestType(
+            name: name, method: step.method, url: step.url, frequency: frequency, headers: step.headers, payloadTemplate: step.payloadTemplate,
+            thinkTimeMs: thinkTime, timeoutMs: step.timeoutMs, expect: step.expect, capture: step.capture)
+    }
+
+    /// The request fields of a single request type or of one flow step. `captured`: variables earlier steps capture.
+    static func readStep(
+        _ fields: [String: JSONNode], node: JSONNode, at path: JSONPath, sink: inout DiagnosticSink, resolver: inout DataFileResolver,
+        environment: [String: String], captured: Set<String>
+    ) -> FlowStep? {
+        let before = sink.diagnostics.errors.count
+        let name = sink.string(fields["name"], at: path.appending("name"))
         let method = fields["method"] == nil ? "GET" : sink.oneOf(fields["method"], at: path.appending("method"), RequestType.methods)
         let url = sink.string(fields["url"], at: path.appending("url"))
-        let frequency = sink.number(fields["frequency"], at: path.appending("frequency"), minimum: 0, minimumExclusive: true, maximum: 100, what: "a percentage")
+        let capture = fields["capture"].map { readCapture($0, at: path.appending("capture"), sink: &sink) } ?? [:]
+        let known = captured.union(capture.keys)
         var headers: [String: String] = [:]
         if let headerNode = fields["headers"] {
             if let members = headerNode.members {
@@ -119,7 +184,7 @@ public enum VectorValidator {
                     }
                     if let value = sink.string(member.value, at: headerPath, nonEmpty: false) {
                         headers[member.key] = value
-                        checkTemplate(value, node: member.value, at: headerPath, sink: &sink, resolver: &resolver, environment: environment)
+                        checkTemplate(value, node: member.value, at: headerPath, sink: &sink, resolver: &resolver, environment: environment, captured: known)
                     }
                 }
             } else {
@@ -128,25 +193,75 @@ public enum VectorValidator {
         }
         let payload = sink.string(fields["payload_template"], at: path.appending("payload_template"), nonEmpty: false)
         if let payload {
-            checkTemplate(payload, node: fields["payload_template"], at: path.appending("payload_template"), sink: &sink, resolver: &resolver, environment: environment)
+            checkTemplate(payload, node: fields["payload_template"], at: path.appending("payload_template"), sink: &sink, resolver: &resolver, environment: environment, captured: known)
         }
         if let url {
-            checkTemplate(url, node: fields["url"], at: path.appending("url"), sink: &sink, resolver: &resolver, environment: environment)
+            checkTemplate(url, node: fields["url"], at: path.appending("url"), sink: &sink, resolver: &resolver, environment: environment, captured: known)
             if hasScheme(url) && !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
                 sink.error(path.appending("url"), fields["url"], "expected an http:// or https:// URL, or a path relative to --target, found \"\(url)\"")
             }
         }
-        let thinkTime = fields["think_time_ms"].flatMap { readThinkTime($0, at: path.appending("think_time_ms"), sink: &sink) }
         let timeout = sink.number(fields["timeout_ms"], at: path.appending("timeout_ms"), minimum: 0, minimumExclusive: true, maximum: 3_600_000, what: "milliseconds (a number)")
-        guard sink.diagnostics.errors.count == before, let name, let method, let url, let frequency else { return nil }
-        return RequestType(
-            name: name, method: method, url: url, frequency: frequency, headers: headers, payloadTemplate: payload,
-            thinkTimeMs: thinkTime, timeoutMs: timeout)
+        let expect = fields["expect"].flatMap { readExpectation($0, at: path.appending("expect"), sink: &sink) }
+        guard sink.diagnostics.errors.count == before, let name, let method, let url else { return nil }
+        return FlowStep(name: name, method: method, url: url, headers: headers, payloadTemplate: payload, timeoutMs: timeout, expect: expect, capture: capture)
+    }
+
+    static func readExpectation(_ node: JSONNode, at path: JSONPath, sink: inout DiagnosticSink) -> Expectation? {
+        guard let fields = sink.object(node, at: path, allowed: expectFields, required: [], what: "an expectation ({\"status\": [200], \"body_contains\", \"json\", \"max_ms\"})") else { return nil }
+        let before = sink.diagnostics.errors.count
+        var status: [Int]?
+        if let list = fields["status"] {
+            if let elements = list.elements, !elements.isEmpty {
+                status = elements.enumerated().compactMap { sink.integer($0.element, at: path.appending("status").appending($0.offset), minimum: 100, maximum: 599) }
+            } else if list.numberValue != nil {
+                sink.error(path.appending("status"), list, "expected a list of status codes such as [200], found \(list.found) (write [\(list.preview)])")
+            } else {
+                sink.error(path.appending("status"), list, "expected a non-empty list of status codes such as [200, 204], found \(list.found)")
+            }
+        }
+        let contains = sink.string(fields["body_contains"], at: path.appending("body_contains"))
+        var json: [String: JSONExpectation] = [:]
+        if let object = fields["json"] {
+            if let members = object.members {
+                for member in members {
+                    let memberPath = path.appending("json").appending(member.key)
+                    if let problem = JSONPathQuery.problem(in: member.key) { sink.error(memberPath, member.value, problem); continue }
+                    let value = JSONValue(member.value)
+                    json[member.key] = value == .string("exists") ? .exists : .equals(value)
+                }
+            } else {
+                sink.error(path.appending("json"), object, "expected an object of JSONPaths to \"exists\" or a value, such as {\"$.ok\": true}, found \(object.found)")
+            }
+        }
+        let maxMs = sink.number(fields["max_ms"], at: path.appending("max_ms"), minimum: 0, minimumExclusive: true, maximum: 3_600_000, what: "milliseconds (a number)")
+        guard sink.diagnostics.errors.count == before else { return nil }
+        return Expectation(status: status, bodyContains: contains, json: json, maxMs: maxMs)
+    }
+
+    static func readCapture(_ node: JSONNode, at path: JSONPath, sink: inout DiagnosticSink) -> [String: Capture] {
+        guard let members = node.members else {
+            sink.error(path, node, "expected an object of variable names to sources, such as {\"token\": \"json:$.token\"}, found \(node.found)")
+            return [:]
+        }
+        var result: [String: Capture] = [:]
+        for member in members {
+            let memberPath = path.appending(member.key)
+            guard !member.key.isEmpty, member.key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                sink.error(memberPath, member.value, "expected a variable name of letters, digits and '_', found \"\(member.key)\"")
+                continue
+            }
+            guard let text = sink.string(member.value, at: memberPath) else { continue }
+            let (capture, problem) = Capture.parse(text)
+            if let problem { sink.error(memberPath, member.value, problem) }
+            if let capture { result[member.key] = capture }
+        }
+        return result
     }
 
     static func checkTemplate(
         _ source: String, node: JSONNode?, at path: JSONPath, sink: inout DiagnosticSink, resolver: inout DataFileResolver,
-        environment: [String: String]
+        environment: [String: String], captured: Set<String> = []
     ) {
         let parsed: ParsedTemplate
         do {
@@ -166,17 +281,49 @@ public enum VectorValidator {
                 }
             }
         }
+        for reference in parsed.variableReferences where !captured.contains(reference.name) {
+            let known = captured.sorted()
+            let hint = closestName(to: reference.name, among: known).map { " (did you mean \"\($0)\"?)" } ?? ""
+            sink.error(path, node, "template at character \(reference.offset + 1): {{vars.\(reference.name)}} is captured by no earlier step\(hint); " +
+                (known.isEmpty ? "add \"capture\": {\"\(reference.name)\": \"json:$.…\"} to a step before this one" : "captured so far: \(known.joined(separator: ", "))"))
+        }
         for reference in parsed.environmentReferences where environment[reference.name] == nil {
             sink.warning(path, node, "template at character \(reference.offset + 1): environment variable \(reference.name) is not set here; a run needs --env \(reference.name)")
         }
     }
 
     static func readThinkTime(_ node: JSONNode, at path: JSONPath, sink: inout DiagnosticSink) -> ThinkTime? {
+        let expected = "expected milliseconds as a number, or a range: {\"min\": …, \"max\": …}, \"1000-3000\" or [1000, 3000]"
         if node.numberValue != nil {
             return sink.number(node, at: path, minimum: 0, maximum: 3_600_000, what: "milliseconds (a number)").map { .fixed($0) }
         }
+        func range(_ low: Double, _ high: Double) -> ThinkTime? {
+            guard low.isFinite, high.isFinite, low >= 0, high <= 3_600_000 else {
+                sink.error(path, node, "expected a range of milliseconds between 0 and 3600000, found \(node.found)")
+                return nil
+            }
+            guard low <= high else {
+                sink.error(path, node, "expected the lower bound first (min ≤ max), found \(node.found)")
+                return nil
+            }
+            return .range(min: low, max: high)
+        }
+        if let text = node.stringValue {
+            let parts = text.split(separator: "-", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            if parts.count == 2, let low = Double(parts[0]), let high = Double(parts[1]) { return range(low, high) }
+            if let single = Double(text.trimmingCharacters(in: .whitespaces)) { return range(single, single).map { _ in .fixed(single) } }
+            sink.error(path, node, "\(expected), found \(node.found)")
+            return nil
+        }
+        if let elements = node.elements {
+            guard elements.count == 2, let low = elements[0].numberValue, let high = elements[1].numberValue else {
+                sink.error(path, node, "expected a range as two numbers [MIN, MAX], found \(node.found)")
+                return nil
+            }
+            return range(low, high)
+        }
         guard node.members != nil else {
-            sink.error(path, node, "expected milliseconds as a number or a range {\"min\": …, \"max\": …}, found \(node.found)")
+            sink.error(path, node, "\(expected), found \(node.found)")
             return nil
         }
         guard let fields = sink.object(node, at: path, allowed: ["min", "max"], required: ["min", "max"], what: "a think-time range") else { return nil }

@@ -18,6 +18,8 @@ public struct LoadVector: Sendable, Equatable, Codable {
     public var thresholds: [Threshold]
     /// Named CSV files for `{{data.NAME.COLUMN}}`; names not listed here resolve to NAME.csv beside the vector file.
     public var dataFiles: [String: DataFileSpec]
+    /// A cookie jar per virtual user (per flow iteration in the open model); `"cookies": false` turns it off.
+    public var cookies: Bool = true
     /// `load: {"forecast": …}`: the rate over time is a forecast of an endpoint's history.
     public var forecast: ForecastLoad?
     /// Once the forecast is resolved: per-second multipliers of the open-model rate over the vector (the
@@ -45,7 +47,7 @@ public struct LoadVector: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case vectorID = "vector_id", name, description, requestTypes = "request_types"
         case rampUpTimeSec = "ramp_up_time_sec", durationSec = "duration_sec", load, thresholds
-        case dataFiles = "data_files"
+        case dataFiles = "data_files", cookies
     }
 
     public init(from decoder: any Decoder) throws {
@@ -60,6 +62,7 @@ public struct LoadVector: Sendable, Equatable, Codable {
         forecast = try c.nestedContainer(keyedBy: ForecastKey.self, forKey: .load).decodeIfPresent(ForecastLoad.self, forKey: .forecast)
         thresholds = try c.decodeIfPresent(ThresholdSet.self, forKey: .thresholds)?.thresholds ?? []
         dataFiles = try c.decodeIfPresent([String: DataFileSpec].self, forKey: .dataFiles) ?? [:]
+        cookies = try c.decodeIfPresent(Bool.self, forKey: .cookies) ?? true
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -82,6 +85,7 @@ public struct LoadVector: Sendable, Equatable, Codable {
         }
         if !thresholds.isEmpty { try c.encode(ThresholdSet(thresholds), forKey: .thresholds) }
         if !dataFiles.isEmpty { try c.encode(dataFiles, forKey: .dataFiles) }
+        if !cookies { try c.encode(false, forKey: .cookies) }
     }
 
     /// Total seconds the vector runs: ramp-up plus hold.
@@ -91,13 +95,16 @@ public struct LoadVector: Sendable, Equatable, Codable {
     public var environmentReferences: [(path: String, name: String)] {
         var found: [(path: String, name: String)] = []
         for (i, request) in requestTypes.enumerated() {
-            let base = JSONPath.root.appending("request_types").appending(i)
-            var sources = [(base.appending("url").description, request.url)]
-            if let payload = request.payloadTemplate { sources.append((base.appending("payload_template").description, payload)) }
-            for (name, value) in request.headers.sorted(by: { $0.key < $1.key }) { sources.append((base.appending("headers").appending(name).description, value)) }
-            for (path, source) in sources {
-                guard let parsed = try? ParsedTemplate.parse(source) else { continue }
-                for reference in parsed.environmentReferences { found.append((path, reference.name)) }
+            for (s, step) in request.flowSteps.enumerated() {
+                var base = JSONPath.root.appending("request_types").appending(i)
+                if request.steps != nil { base = base.appending("steps").appending(s) }
+                var sources = [(base.appending("url").description, step.url)]
+                if let payload = step.payloadTemplate { sources.append((base.appending("payload_template").description, payload)) }
+                for (name, value) in step.headers.sorted(by: { $0.key < $1.key }) { sources.append((base.appending("headers").appending(name).description, value)) }
+                for (path, source) in sources {
+                    guard let parsed = try? ParsedTemplate.parse(source) else { continue }
+                    for reference in parsed.environmentReferences { found.append((path, reference.name)) }
+                }
             }
         }
         return found
@@ -168,10 +175,16 @@ public struct RequestType: Sendable, Equatable, Codable {
     public var thinkTimeMs: ThinkTime?
     /// Total time allowed for one request, connect included; nil uses the engine's default.
     public var timeoutMs: Double?
+    public var expect: Expectation?
+    public var capture: [String: Capture]
+    /// A flow: these requests in order (then `url`, `method`, `headers`, `payload_template` and `timeout_ms`
+    /// of the type itself are unused). nil for a type of one request.
+    public var steps: [FlowStep]?
 
     public init(
         name: String, method: String = "GET", url: String, frequency: Double, headers: [String: String] = [:],
-        payloadTemplate: String? = nil, thinkTimeMs: ThinkTime? = nil, timeoutMs: Double? = nil
+        payloadTemplate: String? = nil, thinkTimeMs: ThinkTime? = nil, timeoutMs: Double? = nil,
+        expect: Expectation? = nil, capture: [String: Capture] = [:], steps: [FlowStep]? = nil
     ) {
         self.name = name
         self.method = method
@@ -181,35 +194,57 @@ public struct RequestType: Sendable, Equatable, Codable {
         self.payloadTemplate = payloadTemplate
         self.thinkTimeMs = thinkTimeMs
         self.timeoutMs = timeoutMs
+        self.expect = expect
+        self.capture = capture
+        self.steps = steps
     }
 
     enum CodingKeys: String, CodingKey {
         case name, method, url, frequency, headers, payloadTemplate = "payload_template"
-        case thinkTimeMs = "think_time_ms", timeoutMs = "timeout_ms"
+        case thinkTimeMs = "think_time_ms", timeoutMs = "timeout_ms", expect, capture, steps
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
+        steps = try c.decodeIfPresent([FlowStep].self, forKey: .steps)
         method = try c.decodeIfPresent(String.self, forKey: .method) ?? "GET"
-        url = try c.decode(String.self, forKey: .url)
+        url = steps == nil ? try c.decode(String.self, forKey: .url) : try c.decodeIfPresent(String.self, forKey: .url) ?? ""
         frequency = try c.decode(Double.self, forKey: .frequency)
         headers = try c.decodeIfPresent([String: String].self, forKey: .headers) ?? [:]
         payloadTemplate = try c.decodeIfPresent(String.self, forKey: .payloadTemplate)
         thinkTimeMs = try c.decodeIfPresent(ThinkTime.self, forKey: .thinkTimeMs)
         timeoutMs = try c.decodeIfPresent(Double.self, forKey: .timeoutMs)
+        expect = try c.decodeIfPresent(Expectation.self, forKey: .expect)
+        capture = try c.decodeIfPresent([String: Capture].self, forKey: .capture) ?? [:]
     }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
+        try c.encode(frequency, forKey: .frequency)
+        try c.encodeIfPresent(thinkTimeMs, forKey: .thinkTimeMs)
+        if let steps {
+            try c.encode(steps, forKey: .steps)
+            return
+        }
         try c.encode(method, forKey: .method)
         try c.encode(url, forKey: .url)
-        try c.encode(frequency, forKey: .frequency)
         if !headers.isEmpty { try c.encode(headers, forKey: .headers) }
         try c.encodeIfPresent(payloadTemplate, forKey: .payloadTemplate)
-        try c.encodeIfPresent(thinkTimeMs, forKey: .thinkTimeMs)
         try c.encodeIfPresent(timeoutMs, forKey: .timeoutMs)
+        try c.encodeIfPresent(expect, forKey: .expect)
+        if !capture.isEmpty { try c.encode(capture, forKey: .capture) }
+    }
+
+    /// The requests one iteration of this type sends: its steps, or itself as the one step.
+    public var flowSteps: [FlowStep] {
+        steps ?? [FlowStep(name: name, method: method, url: url, headers: headers, payloadTemplate: payloadTemplate, timeoutMs: timeoutMs, expect: expect, capture: capture)]
+    }
+
+    /// The name a step's metrics go under: `TYPE/STEP` in a flow, the type's own name otherwise.
+    public func metricName(ofStep step: FlowStep) -> String {
+        steps == nil ? name : name + "/" + step.name
     }
 
     /// The Content-Type header, matched case-insensitively.
@@ -217,6 +252,13 @@ public struct RequestType: Sendable, Equatable, Codable {
         headers.first { $0.key.lowercased() == "content-type" }?.value
     }
 
+    /// How substituted values in the payload are escaped.
+    public var payloadEscaping: TemplateEscaping {
+        TemplateEscaping.forBody(contentType: contentType, template: payloadTemplate ?? "")
+    }
+}
+
+extension FlowStep {
     /// How substituted values in the payload are escaped.
     public var payloadEscaping: TemplateEscaping {
         TemplateEscaping.forBody(contentType: contentType, template: payloadTemplate ?? "")

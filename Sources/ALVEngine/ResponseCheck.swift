@@ -1,0 +1,146 @@
+import ALVModel
+import CCurl
+import Foundation
+import ALVTemplates
+
+/// A step's expectations and captures, compiled once per unit: what is checked of each response, and which
+/// of the virtual user's variables it fills.
+struct ResponseCheck {
+    enum Source {
+        case json(JSONPathQuery)
+        /// Lowercased header name.
+        case header(String)
+        case cookie(String)
+        case regex(Regex<AnyRegexOutput>)
+    }
+
+    let status: [Int]?
+    let bodyContains: [UInt8]?
+    let json: [(query: JSONPathQuery, expected: JSONExpectation)]
+    let maxNs: UInt64?
+    let captures: [(slot: Int, source: Source)]
+    let needsBody: Bool
+    let needsHeaders: Bool
+
+    /// - Parameter data: the unit's template data, whose `variables` already name every capture of the vector.
+    init(_ step: FlowStep, data: TemplateData) throws {
+        let expect = step.expect
+        status = expect?.status
+        bodyContains = expect?.bodyContains.map { Array($0.utf8) }
+        json = try (expect?.json ?? [:]).sorted { $0.key < $1.key }.map { path, expected in
+            guard let query = JSONPathQuery(path) else { throw EngineError.badUnit("expect.json: \(path) is not a JSONPath") }
+            return (query, expected)
+        }
+        maxNs = expect?.maxMs.map { UInt64($0 * 1e6) }
+        captures = try step.capture.sorted { $0.key < $1.key }.map { name, capture in
+            guard let slot = data.variables.firstIndex(of: name) else { throw EngineError.badUnit("capture \(name) has no variable slot") }
+            switch capture {
+            case .json(let path):
+                guard let query = JSONPathQuery(path) else { throw EngineError.badUnit("capture \(name): \(path) is not a JSONPath") }
+                return (slot, .json(query))
+            case .header(let header): return (slot, .header(header.lowercased()))
+            case .cookie(let cookie): return (slot, .cookie(cookie))
+            case .regex(let pattern): return (slot, .regex(try Regex(pattern)))
+            }
+        }
+        needsBody = (expect?.needsBody ?? false) || step.capture.values.contains(where: \.needsBody)
+        needsHeaders = step.capture.values.contains { if case .header = $0 { return true } else { return false } }
+    }
+
+    /// Checks one response and stores its captures in `variables` (a capture that finds nothing empties its
+    /// variable). - Returns: whether every expectation held and every capture found its value.
+    func evaluate(status code: Int, body: [UInt8], headers: [(name: String, value: String)], jar: CookieJar?, elapsedNs: UInt64,
+                  variables: inout [[UInt8]?]) -> Bool {
+        var passed = true
+        if let status, !status.contains(code) { passed = false }
+        if let maxNs, elapsedNs > maxNs { passed = false }
+        if let bodyContains, !Self.contains(body, bodyContains) { passed = false }
+        var document: JSONNode??
+        func parsed() -> JSONNode? {
+            if let document { return document }
+            let node = try? JSONReader.parse(body)
+            document = .some(node)
+            return node
+        }
+        for (query, expected) in json {
+            guard let root = parsed(), let node = query.select(in: root) else {
+                passed = false
+                continue
+            }
+            if case .equals(let value) = expected, JSONValue(node) != value { passed = false }
+        }
+        for (slot, source) in captures {
+            var value: [UInt8]?
+            switch source {
+            case .json(let query):
+                value = parsed().flatMap { query.select(in: $0) }.map { Array(JSONValue($0).capturedText.utf8) }
+            case .header(let name):
+                value = headers.last { $0.name == name }.map { Array($0.value.utf8) }
+            case .cookie(let name):
+                value = jar?.value(named: name).map { Array($0.utf8) }
+            case .regex(let regex):
+                let text = String(decoding: body, as: UTF8.self)
+                if let match = try? regex.firstMatch(in: text) {
+                    let output = match.output
+                    let group = output.count > 1 ? output[1].substring : output[0].substring
+                    value = group.map { Array($0.utf8) }
+                }
+            }
+            if value == nil { passed = false }
+            if slot < variables.count { variables[slot] = value }
+        }
+        return passed
+    }
+
+    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty else { return true }
+        guard haystack.count >= needle.count else { return false }
+        let first = needle[0]
+        var i = 0
+        let last = haystack.count - needle.count
+        while i <= last {
+            if haystack[i] == first && haystack[i..<(i + needle.count)].elementsEqual(needle) { return true }
+            i += 1
+        }
+        return false
+    }
+}
+
+/// Response bytes a checked step keeps: at most this much of a body (the rest is counted, not kept).
+let keptBodyLimit = 1 << 20
+
+/// Keeps the body of a response whose step checks or captures from it (CURLOPT_WRITEDATA is the Transfer).
+let keepBody: curl_write_callback = { pointer, size, count, userdata in
+    let length = size &* count
+    guard let pointer, let userdata else { return length }
+    let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
+    let room = keptBodyLimit - transfer.responseBody.count
+    if room > 0 {
+        pointer.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
+            transfer.responseBody.append(contentsOf: UnsafeBufferPointer(start: bytes, count: min(room, length)))
+        }
+    }
+    return length
+}
+
+/// Reads response header lines: `Set-Cookie` values for the user's jar, and every header when a capture
+/// reads one (CURLOPT_HEADERDATA is the Transfer). A status line starts a new response (after a redirect or
+/// a 100 Continue), whose headers replace the ones before.
+let readHeader: curl_write_callback = { pointer, size, count, userdata in
+    let length = size &* count
+    guard let pointer, let userdata, length > 2 else { return length }
+    let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
+    let line = pointer.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
+        String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
+    }
+    if line.hasPrefix("HTTP/") {
+        transfer.responseHeaders.removeAll(keepingCapacity: true)
+        return length
+    }
+    guard let colon = line.firstIndex(of: ":") else { return length }
+    let name = line[..<colon].lowercased()
+    let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+    if name == "set-cookie" && transfer.setCookies.count < CookieJar.capacity { transfer.setCookies.append(value) }
+    if transfer.keepsHeaders && transfer.responseHeaders.count < 200 { transfer.responseHeaders.append((name, value)) }
+    return length
+}
