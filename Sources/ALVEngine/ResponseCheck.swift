@@ -125,22 +125,33 @@ let keepBody: curl_write_callback = { pointer, size, count, userdata in
 
 /// Reads response header lines: `Set-Cookie` values for the user's jar, and every header when a capture
 /// reads one (CURLOPT_HEADERDATA is the Transfer). A status line starts a new response (after a redirect or
-/// a 100 Continue), whose headers replace the ones before.
+/// a 100 Continue), whose headers replace the ones before. Lines are matched as bytes: only a line that is
+/// kept becomes a String (this runs for every header of every response while cookies are on).
 let readHeader: curl_write_callback = { pointer, size, count, userdata in
     let length = size &* count
     guard let pointer, let userdata, length > 2 else { return length }
     let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
-    let line = pointer.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
-        String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
-    }
-    if line.hasPrefix("HTTP/") {
-        transfer.responseHeaders.removeAll(keepingCapacity: true)
+    return pointer.withMemoryRebound(to: UInt8.self, capacity: length) { start in
+        let bytes = UnsafeBufferPointer(start: start, count: length)
+        if bytes[0] == UInt8(ascii: "H"), length > 5, bytes[1] == UInt8(ascii: "T"), bytes[4] == UInt8(ascii: "/") {
+            transfer.responseHeaders.removeAll(keepingCapacity: true)
+            return length
+        }
+        let isCookie = length > setCookiePrefix.count && zip(bytes, setCookiePrefix).allSatisfy { $0 | 0x20 == $1 }
+        guard isCookie || transfer.keepsHeaders else { return length }
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { return length }
+        var end = length
+        while end > colon + 1, bytes[end - 1] == 0x0A || bytes[end - 1] == 0x0D || bytes[end - 1] == 0x20 { end -= 1 }
+        var valueStart = colon + 1
+        while valueStart < end, bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09 { valueStart += 1 }
+        let value = String(decoding: UnsafeBufferPointer(rebasing: bytes[valueStart..<end]), as: UTF8.self)
+        if isCookie && transfer.setCookies.count < CookieJar.capacity { transfer.setCookies.append(value) }
+        if transfer.keepsHeaders && transfer.responseHeaders.count < 200 {
+            transfer.responseHeaders.append((String(decoding: UnsafeBufferPointer(rebasing: bytes[..<colon]), as: UTF8.self).lowercased(), value))
+        }
         return length
     }
-    guard let colon = line.firstIndex(of: ":") else { return length }
-    let name = line[..<colon].lowercased()
-    let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
-    if name == "set-cookie" && transfer.setCookies.count < CookieJar.capacity { transfer.setCookies.append(value) }
-    if transfer.keepsHeaders && transfer.responseHeaders.count < 200 { transfer.responseHeaders.append((name, value)) }
-    return length
 }
+
+/// `set-cookie:` in lowercase; a header byte OR 0x20 is compared with it (':' and '-' are unchanged by it).
+private let setCookiePrefix = Array("set-cookie:".utf8)

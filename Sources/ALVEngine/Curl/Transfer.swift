@@ -118,9 +118,9 @@ final class Transfer {
     /// Sets what the next response keeps: its body (for checks), every header (for a capture), and Set-Cookie
     /// values (whenever the user has a jar). Clears what the last response left.
     func keep(body: Bool, headers: Bool, cookies: Bool = false) {
-        responseBody.removeAll(keepingCapacity: true)
-        responseHeaders.removeAll(keepingCapacity: true)
-        setCookies.removeAll(keepingCapacity: true)
+        if !responseBody.isEmpty { responseBody.removeAll(keepingCapacity: true) }
+        if !responseHeaders.isEmpty { responseHeaders.removeAll(keepingCapacity: true) }
+        if !setCookies.isEmpty { setCookies.removeAll(keepingCapacity: true) }
         keepsHeaders = headers
         if body != keepsBody {
             keepsBody = body
