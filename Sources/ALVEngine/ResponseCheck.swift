@@ -1,3 +1,4 @@
+import ALVMetrics
 import ALVModel
 import CCurl
 import Foundation
@@ -18,7 +19,7 @@ struct ResponseCheck {
     let bodyContains: [UInt8]?
     let json: [(query: JSONPathQuery, expected: JSONExpectation)]
     let maxNs: UInt64?
-    let captures: [(slot: Int, source: Source)]
+    let captures: [(slot: Int, source: Source, name: String, text: String)]
     let needsBody: Bool
     let needsHeaders: Bool
 
@@ -37,10 +38,10 @@ struct ResponseCheck {
             switch capture {
             case .json(let path):
                 guard let query = JSONPathQuery(path) else { throw EngineError.badUnit("capture \(name): \(path) is not a JSONPath") }
-                return (slot, .json(query))
-            case .header(let header): return (slot, .header(header.lowercased()))
-            case .cookie(let cookie): return (slot, .cookie(cookie))
-            case .regex(let pattern): return (slot, .regex(try Regex(pattern)))
+                return (slot, .json(query), name, capture.text)
+            case .header(let header): return (slot, .header(header.lowercased()), name, capture.text)
+            case .cookie(let cookie): return (slot, .cookie(cookie), name, capture.text)
+            case .regex(let pattern): return (slot, .regex(try Regex(pattern)), name, capture.text)
             }
         }
         needsBody = (expect?.needsBody ?? false) || step.capture.values.contains(where: \.needsBody)
@@ -48,13 +49,14 @@ struct ResponseCheck {
     }
 
     /// Checks one response and stores its captures in `variables` (a capture that finds nothing empties its
-    /// variable). - Returns: whether every expectation held and every capture found its value.
+    /// variable). - Returns: nil when every expectation held and every capture found its value, else what failed first.
     func evaluate(status code: Int, body: [UInt8], headers: [(name: String, value: String)], jar: CookieJar?, elapsedNs: UInt64,
-                  variables: inout [[UInt8]?]) -> Bool {
-        var passed = true
-        if let status, !status.contains(code) { passed = false }
-        if let maxNs, elapsedNs > maxNs { passed = false }
-        if let bodyContains, !Self.contains(body, bodyContains) { passed = false }
+                  variables: inout [[UInt8]?]) -> String? {
+        var failure: String?
+        func fail(_ message: @autoclosure () -> String) { if failure == nil { failure = message() } }
+        if let status, !status.contains(code) { fail("expected status \(status.map(String.init).joined(separator: " or ")), got \(code)") }
+        if let maxNs, elapsedNs > maxNs { fail("took \(elapsedNs / 1_000_000) ms, more than max_ms \(maxNs / 1_000_000)") }
+        if let bodyContains, !Self.contains(body, bodyContains) { fail("the body does not contain \(String(decoding: bodyContains, as: UTF8.self))") }
         var document: JSONNode??
         func parsed() -> JSONNode? {
             if let document { return document }
@@ -63,13 +65,19 @@ struct ResponseCheck {
             return node
         }
         for (query, expected) in json {
-            guard let root = parsed(), let node = query.select(in: root) else {
-                passed = false
+            guard let root = parsed() else {
+                fail("the body is not JSON")
                 continue
             }
-            if case .equals(let value) = expected, JSONValue(node) != value { passed = false }
+            guard let node = query.select(in: root) else {
+                fail("\(query.text) is not in the body")
+                continue
+            }
+            if case .equals(let value) = expected, JSONValue(node) != value {
+                fail("\(query.text) is \(JSONValue(node).jsonText), expected \(value.jsonText)")
+            }
         }
-        for (slot, source) in captures {
+        for (slot, source, name, text) in captures {
             var value: [UInt8]?
             switch source {
             case .json(let query):
@@ -86,10 +94,10 @@ struct ResponseCheck {
                     value = group.map { Array($0.utf8) }
                 }
             }
-            if value == nil { passed = false }
+            if value == nil { fail("capture \(name) (\(text)) found nothing") }
             if slot < variables.count { variables[slot] = value }
         }
-        return passed
+        return failure
     }
 
     static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
@@ -109,16 +117,21 @@ struct ResponseCheck {
 /// Response bytes a checked step keeps: at most this much of a body (the rest is counted, not kept).
 let keptBodyLimit = 1 << 20
 
-/// Keeps the body of a response whose step checks or captures from it (CURLOPT_WRITEDATA is the Transfer).
-let keepBody: curl_write_callback = { pointer, size, count, userdata in
+/// Reads response bodies (CURLOPT_WRITEDATA is the Transfer): keeps the first `ErrorSample.bodyLimit` bytes of
+/// each for an error sample, and the whole body (up to `keptBodyLimit`) when the step checks or captures from it.
+let readBody: curl_write_callback = { pointer, size, count, userdata in
     let length = size &* count
     guard let pointer, let userdata else { return length }
     let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
-    let room = keptBodyLimit - transfer.responseBody.count
-    if room > 0 {
-        pointer.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
-            transfer.responseBody.append(contentsOf: UnsafeBufferPointer(start: bytes, count: min(room, length)))
+    pointer.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
+        let head = min(ErrorSample.bodyLimit - transfer.bodyHeadLength, length)
+        if head > 0 {
+            (transfer.bodyHead + transfer.bodyHeadLength).update(from: bytes, count: head)
+            transfer.bodyHeadLength += head
         }
+        guard transfer.keepsBody else { return }
+        let room = keptBodyLimit - transfer.responseBody.count
+        if room > 0 { transfer.responseBody.append(contentsOf: UnsafeBufferPointer(start: bytes, count: min(room, length))) }
     }
     return length
 }

@@ -55,6 +55,8 @@ public final class UnitExecutor {
     let alsoCancelledBy: CancellationFlag?
 
     private var metrics: [RequestMetrics]
+    /// Distinct failures since the last emitted second, for its delta.
+    private var samples: [ErrorSample] = []
     private var random: SeededGenerator
     private var scratch: [UInt8] = []
     private var active = 0
@@ -440,8 +442,15 @@ public final class UnitExecutor {
         active -= 1
         activeTransfers[ObjectIdentifier(transfer)] = nil
         let type = transfer.typeIndex
-        var outcome = code == CURLE_OK ? Outcome.forStatus(transfer.responseCode) : Self.classify(code)
-        if code == CURLE_OK { outcome = checkResponse(transfer, outcome: outcome, now: now) }
+        let status = code == CURLE_OK ? transfer.responseCode : 0
+        var outcome = code == CURLE_OK ? Outcome.forStatus(status) : Self.classify(code)
+        var failure: String?
+        if code == CURLE_OK { (outcome, failure) = checkResponse(transfer, outcome: outcome, now: now) }
+        if outcome.isError || outcome == .status4xx || outcome == .status5xx {
+            let message = failure ?? (code == CURLE_OK ? "HTTP \(status)" : transfer.errorText(code))
+            samples.note(ErrorSample(requestType: requests[type].name, outcome: outcome.key, status: code == CURLE_OK ? status : nil,
+                                     message: message, body: transfer.bodyHeadText))
+        }
         metrics[type].bytesIn &+= transfer.bytesIn
         metrics[type].bytesOut &+= transfer.bytesOut
         record(type: type, outcome: outcome, curlCode: outcome == .other && code != CURLE_OK ? Int32(code.rawValue) : nil, latencyNs: now &- transfer.intendedNs)
@@ -458,7 +467,7 @@ public final class UnitExecutor {
 
     /// Cookies the response set go in its user's jar; its step's expectations are checked and its captures
     /// stored. - Returns: the outcome: `check` when an expectation failed or a capture found nothing.
-    private func checkResponse(_ transfer: Transfer, outcome: Outcome, now: UInt64) -> Outcome {
+    private func checkResponse(_ transfer: Transfer, outcome: Outcome, now: UInt64) -> (Outcome, String?) {
         let request = requests[transfer.typeIndex]
         if cookies, !transfer.setCookies.isEmpty, let url = RequestURL(transfer.effectiveURL) {
             let nowMs = MonotonicClock.unixMs(now)
@@ -466,14 +475,14 @@ public final class UnitExecutor {
                 for header in transfer.setCookies { user.jar.store(setCookie: header, url: url, nowMs: nowMs) }
             }
         }
-        guard let check = request.check else { return outcome }
-        var passed = true
+        guard let check = request.check else { return (outcome, nil) }
+        var failure: String?
         let status = transfer.responseCode
         withUser(of: transfer) { user in
-            passed = check.evaluate(status: status, body: transfer.responseBody, headers: transfer.responseHeaders, jar: cookies ? user.jar : nil,
-                                    elapsedNs: now &- transfer.sentNs, variables: &user.context.variables)
+            failure = check.evaluate(status: status, body: transfer.responseBody, headers: transfer.responseHeaders, jar: cookies ? user.jar : nil,
+                                     elapsedNs: now &- transfer.sentNs, variables: &user.context.variables)
         }
-        return passed ? outcome : .check
+        return failure == nil ? (outcome, nil) : (.check, failure)
     }
 
     /// Runs `body` on the virtual user a transfer belongs to: its closed-model user, its open-model session, or
@@ -551,7 +560,8 @@ public final class UnitExecutor {
             deltas[request.name] = RequestDelta(metrics[index])
             metrics[index].reset()
         }
-        sink(MetricsDelta(second: second, requestTypes: deltas, cpuSeconds: cpu - cpuAt, rssBytes: ProcessStats.residentBytes()))
+        sink(MetricsDelta(second: second, requestTypes: deltas, cpuSeconds: cpu - cpuAt, rssBytes: ProcessStats.residentBytes(), errorSamples: samples))
+        samples.removeAll(keepingCapacity: true)
         cpuAt = cpu
     }
 

@@ -162,16 +162,37 @@ public struct MetricsDelta: Sendable, Equatable, Codable {
     /// CPU seconds the process used in this second (user + system).
     public var cpuSeconds: Double
     public var rssBytes: UInt64
+    /// Failures first seen (or seen again) in this second, distinct, at most `ErrorSample.perRequestType` per type.
+    public var errorSamples: [ErrorSample]
 
-    public init(second: Int64, requestTypes: [String: RequestDelta], cpuSeconds: Double, rssBytes: UInt64) {
+    public init(second: Int64, requestTypes: [String: RequestDelta], cpuSeconds: Double, rssBytes: UInt64, errorSamples: [ErrorSample] = []) {
         self.second = second
         self.requestTypes = requestTypes
         self.cpuSeconds = cpuSeconds
         self.rssBytes = rssBytes
+        self.errorSamples = errorSamples
     }
 
     enum CodingKeys: String, CodingKey {
-        case second, requestTypes = "request_types", cpuSeconds = "cpu_s", rssBytes = "rss_bytes"
+        case second, requestTypes = "request_types", cpuSeconds = "cpu_s", rssBytes = "rss_bytes", errorSamples = "error_samples"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        second = try c.decode(Int64.self, forKey: .second)
+        requestTypes = try c.decode([String: RequestDelta].self, forKey: .requestTypes)
+        cpuSeconds = try c.decode(Double.self, forKey: .cpuSeconds)
+        rssBytes = try c.decode(UInt64.self, forKey: .rssBytes)
+        errorSamples = try c.decodeIfPresent([ErrorSample].self, forKey: .errorSamples) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(second, forKey: .second)
+        try c.encode(requestTypes, forKey: .requestTypes)
+        try c.encode(cpuSeconds, forKey: .cpuSeconds)
+        try c.encode(rssBytes, forKey: .rssBytes)
+        if !errorSamples.isEmpty { try c.encode(errorSamples, forKey: .errorSamples) }
     }
 }
 
@@ -197,6 +218,12 @@ extension MetricsDelta {
                 return "\(at).\(field) \(value) is above \(Self.plausibleBytes)"
             }
             for (code, value) in d.curlErrors where value > Self.plausibleCount { return "\(at).curl_errors.\(code) \(value) is above \(Self.plausibleCount)" }
+        }
+        if errorSamples.count > requestTypes.count * ErrorSample.perRequestType + ErrorSample.perRequestType {
+            return "error_samples: \(errorSamples.count) samples for \(requestTypes.count) request types"
+        }
+        for sample in errorSamples where sample.count > Self.plausibleCount || sample.message.utf8.count > ErrorSample.messageLimit || sample.body.utf8.count > ErrorSample.bodyLimit {
+            return "error_samples: a sample of \(sample.requestType) is out of bounds"
         }
         return nil
     }

@@ -3,16 +3,19 @@ import ALVMetrics
 /// The compact encoding of the two messages a worker sends every second (`heartbeat`, `metrics`): what
 /// the broker decodes most, about a thousand times a second at a thousand workers. Everything else stays JSON.
 ///
-/// Layout: a first byte `0xB1` (binary, wire version 1: `0xB0 + version`, so a newer sender's payload is
-/// counted as `version`; a JSON payload starts with `{`), the kind (1
+/// Layout: a first byte `0xB2` (binary, wire version 2: `0xB0 + version`, so a newer sender's payload is
+/// counted as `version`; a JSON payload starts with `{`; version 1, without error samples, is still read), the kind (1
 /// heartbeat, 2 metrics), then fields in a fixed order: unsigned integers as LEB128 varints, signed ones
 /// zigzag-encoded, doubles as 8 little-endian bytes, strings and byte runs as a varint length then the bytes,
 /// optionals as a 0/1 byte then the value. Request types are a count then (name, delta) pairs; a delta's
 /// outcomes are one varint per outcome in `Outcome.allCases` order, preceded by their count (so a receiver
-/// that knows more outcomes reads an older sender's). Every read is bounds-checked; a payload that ends
+/// that knows more outcomes reads an older sender's); version 2 then adds the error samples (a count, then
+/// request type, outcome, optional status, message, body and count each). Every read is bounds-checked; a payload that ends
 /// early, runs past a limit or leaves bytes over is `malformed`.
 public enum BinaryWire {
-    static let marker: UInt8 = 0xB1
+    static let marker: UInt8 = 0xB2
+    /// Version 1: the same without error samples.
+    static let markerWithoutSamples: UInt8 = 0xB1
     static let heartbeatKind: UInt8 = 1
     static let metricsKind: UInt8 = 2
     /// Caps that keep a forged payload from asking for more than the payload itself could hold.
@@ -63,6 +66,15 @@ public enum BinaryWire {
                     out.unsigned(count)
                 }
             }
+            out.unsigned(UInt64(delta.errorSamples.count))
+            for sample in delta.errorSamples {
+                out.string(sample.requestType)
+                out.string(sample.outcome)
+                out.optional(sample.status.map(Double.init))
+                out.string(sample.message)
+                out.string(sample.body)
+                out.unsigned(sample.count)
+            }
         default:
             return nil
         }
@@ -73,7 +85,7 @@ public enum BinaryWire {
     public static func decode(_ payload: [UInt8]) throws(WireError) -> WorkerMessage {
         var input = Reader(bytes: payload)
         let first = try input.byte()
-        guard first == marker else { throw .unknownVersion(Int(first & 0x0F)) }
+        guard first == marker || first == markerWithoutSamples else { throw .unknownVersion(Int(first & 0x0F)) }
         let kind = try input.byte()
         let worker = try input.string()
         let incarnation = try input.int()
@@ -116,7 +128,17 @@ public enum BinaryWire {
                 }
                 types[name] = request
             }
-            let delta = MetricsDelta(second: second, requestTypes: types, cpuSeconds: cpu, rssBytes: rss)
+            var samples: [ErrorSample] = []
+            if first == marker {
+                let count = try input.count(limit: maximumRequestTypes)
+                for _ in 0..<count {
+                    let type = try input.string(), outcome = try input.string()
+                    let status = try input.optionalDouble()
+                    guard status.map({ $0 >= 0 && $0 < 1000 && $0 == $0.rounded() }) ?? true else { throw .malformed("error sample status \(status!)") }
+                    samples.append(ErrorSample(requestType: type, outcome: outcome, status: status.map { Int($0) }, message: try input.string(), body: try input.string(), count: try input.unsigned()))
+                }
+            }
+            let delta = MetricsDelta(second: second, requestTypes: types, cpuSeconds: cpu, rssBytes: rss, errorSamples: samples)
             body = .metrics(.init(unitID: unitID, runID: runID, epoch: epoch, vectorIndex: vectorIndex, delta: delta))
         default:
             throw .malformed("binary message of unknown kind \(kind)")

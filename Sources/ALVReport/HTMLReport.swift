@@ -115,6 +115,19 @@ enum HTMLReport {
             let l = t.latencyMs
             html += "<tr><td>\(xml("\(t.vectorID)/\(t.name)"))</td><td>\(t.requestsTotal)</td><td>\(format(t.achievedRPS))</td><td>\(t.responses["2xx"] ?? 0)</td><td>\(t.responses["4xx"] ?? 0)</td><td>\(t.responses["5xx"] ?? 0)</td><td>\(t.errors.values.reduce(0, +))</td><td>\(t.dropped)</td><td>\(format(l.p50))</td><td>\(format(l.p90))</td><td>\(format(l.p95))</td><td>\(format(l.p99))</td><td>\(format(l.max))</td></tr>"
         }
+        if s.checksPassed + s.checksFailed > 0 {
+            html += "</table>\n<h2>Checks</h2><p>\(s.checksPassed) passed, \(s.checksFailed) failed</p><table><tr><th>step</th><th>passed</th><th>failed</th></tr>"
+            for t in s.requestTypes where t.checksPassed != nil {
+                html += "<tr><td>\(xml("\(t.vectorID)/\(t.name)"))</td><td>\(t.checksPassed ?? 0)</td><td>\(t.checksFailed ?? 0)</td></tr>"
+            }
+        }
+        if !s.errorSamples.isEmpty {
+            html += "</table>\n<h2>Error samples</h2><table><tr><th>request type</th><th>outcome</th><th>status</th><th>times</th><th>message</th><th>body (first bytes)</th></tr>"
+            for e in s.errorSamples {
+                let sample = e.sample
+                html += "<tr><td>\(xml("\(e.vectorID)/\(sample.requestType)"))</td><td>\(xml(sample.outcome))</td><td>\(sample.status.map(String.init) ?? "")</td><td>\(sample.count)</td><td>\(xml(sample.message))</td><td><code>\(xml(sample.body))</code></td></tr>"
+            }
+        }
         html += "</table>\n<h2>Workers</h2><table><tr><th>worker</th><th>host</th><th>requests</th><th>CPU s</th><th>peak RSS MB</th><th>lost</th></tr>"
         for w in s.workers {
             html += "<tr><td>\(xml(w.id))</td><td>\(xml(w.host))</td><td>\(w.requestsTotal)</td><td>\(format(w.cpuSeconds))</td><td>\(w.peakRSSBytes / 1_048_576)</td><td class=\"\(w.lost ? "fail" : "")\">\(w.lost ? "lost" + (w.estimatedRequestsLost.map { " (~\(Int($0)) requests not sent)" } ?? "") : "")</td></tr>"

@@ -18,6 +18,8 @@ public final class RunAggregator: Sendable {
         var cpuSeconds: Double = 0
         var peakRSS: UInt64 = 0
         var badDeltas = 0
+        /// Distinct failures per vector, at most `ErrorSample.perRequestType` per request type, counts summed.
+        var samples: [Int: [ErrorSample]] = [:]
     }
 
     private let state = Mutex(State())
@@ -36,6 +38,7 @@ public final class RunAggregator: Sendable {
                 try? requestDelta.merge(into: &state.perSecond[delta.second, default: RequestMetrics()])
                 try? requestDelta.merge(into: &state.perVectorSecond[vectorIndex, default: [:]][delta.second, default: RequestMetrics()])
             }
+            for sample in delta.errorSamples { state.samples[vectorIndex, default: []].note(sample) }
             state.cpuSeconds += delta.cpuSeconds
             state.peakRSS = max(state.peakRSS, delta.rssBytes)
             // Per-second views serve progress and real-time adjustment: keep the last two minutes.
@@ -49,6 +52,9 @@ public final class RunAggregator: Sendable {
 
     /// Seconds of per-second history kept in memory (the store keeps everything).
     public static let retainedSeconds: Int64 = 120
+
+    /// Distinct failures per vector index.
+    public var errorSamples: [Int: [ErrorSample]] { state.withLock { $0.samples } }
 
     /// Totals per vector and request type.
     public var totals: [Key: RequestMetrics] { state.withLock { $0.totals } }

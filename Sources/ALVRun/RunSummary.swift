@@ -136,14 +136,45 @@ public struct RunSummary: Sendable, Codable, Equatable {
     /// Responses of checked steps that passed and that failed their checks, over the run.
     public var checksPassed: UInt64 = 0
     public var checksFailed: UInt64 = 0
+    /// The first distinct failures of each request type, most frequent first.
+    public var errorSamples: [ErrorSampleSummary] = []
+
+    public struct ErrorSampleSummary: Sendable, Codable, Equatable {
+        public var vectorID: String
+        public var sample: ErrorSample
+
+        public init(vectorID: String, sample: ErrorSample) {
+            self.vectorID = vectorID
+            self.sample = sample
+        }
+
+        enum CodingKeys: String, CodingKey { case vectorID = "vector_id" }
+
+        public init(from decoder: any Decoder) throws {
+            vectorID = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .vectorID)
+            sample = try ErrorSample(from: decoder)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(vectorID, forKey: .vectorID)
+            try sample.encode(to: encoder)
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case runID = "run_id", status, target, profileID = "profile_id", durationS = "duration_s", requestsTotal = "requests_total"
         case responses, errors, dropped, achievedRPS = "achieved_rps", latencyMs = "latency_ms", intended, sent
         case bytesIn = "bytes_in", bytesOut = "bytes_out", lagMs = "lag_ms", requestTypes = "request_types", vectors, workers
         case metricsGaps = "metrics_gaps", thresholds, events, checksPassed = "checks_passed", checksFailed = "checks_failed"
+        case errorSamples = "error_samples"
     }
 
+
+    /// Requests were sent and none was answered 2xx or 3xx: the run failed whatever its thresholds say.
+    public var everyRequestFailed: Bool {
+        requestsTotal > dropped && (responses["2xx"] ?? 0) + (responses["3xx"] ?? 0) == 0
+    }
 
     /// True when every threshold passed.
     public var thresholdsPassed: Bool { thresholds.allSatisfy(\.passed) }
@@ -193,6 +224,7 @@ extension RunSummary {
         // Summaries stored before checks existed have neither key.
         checksPassed = try c.decodeIfPresent(UInt64.self, forKey: .checksPassed) ?? 0
         checksFailed = try c.decodeIfPresent(UInt64.self, forKey: .checksFailed) ?? 0
+        errorSamples = try c.decodeIfPresent([ErrorSampleSummary].self, forKey: .errorSamples) ?? []
     }
 }
 

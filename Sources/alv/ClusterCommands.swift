@@ -389,5 +389,10 @@ func printSummary(_ summary: RunSummary, json: Bool) throws {
     } else {
         print(SummaryText.render(summary))
     }
+    if summary.everyRequestFailed {
+        let top = summary.errorSamples.first.map { "; the most frequent: " + SummaryText.describe($0) } ?? ""
+        FileHandle.standardError.write(Data("alv: every request failed (\(summary.requestsTotal - summary.dropped) sent, none answered 2xx or 3xx)\(top)\n".utf8))
+        throw ExitCode(1)
+    }
     if summary.status != "completed" || !summary.thresholdsPassed { throw ExitCode(1) }
 }

@@ -35,9 +35,23 @@ enum SummaryText {
         if s.vectors.count > 1 || s.vectors.contains(where: { $0.status != "completed" }) {
             for v in s.vectors { lines.append("  vector \(v.vectorID): \(v.status)" + (v.reason.map { " (\($0))" } ?? "")) }
         }
+        if s.checksPassed + s.checksFailed > 0 {
+            let total = Double(s.checksPassed + s.checksFailed)
+            lines.append("  checks    \(s.checksPassed) passed, \(s.checksFailed) failed (\(format((Double(s.checksPassed) / total * 1000).rounded() / 10))% passed)")
+        }
+        for sample in s.errorSamples.prefix(8) {
+            lines.append("  error     " + describe(sample))
+        }
         for t in s.thresholds {
             lines.append("  \(t.passed ? "pass" : "FAIL")  \(t.vectorID.map { "\($0): " } ?? "")\(t.name) \(t.expression) (value \(format(t.value)))")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// `checkout/buy: 5xx ×12: HTTP 503 — {"error":"injected"}`
+    static func describe(_ entry: RunSummary.ErrorSampleSummary) -> String {
+        let sample = entry.sample
+        let body = sample.body.replacingOccurrences(of: "\n", with: " ").prefix(80)
+        return "\(entry.vectorID)/\(sample.requestType): \(sample.outcome) ×\(sample.count): \(sample.message)" + (body.isEmpty ? "" : " — \(body)")
     }
 }

@@ -81,6 +81,27 @@ import FoundationNetworking
         }
     }
 
+    /// A run in which nothing succeeded fails with no thresholds at all, and says why with its error samples:
+    /// libcurl's message for a transport failure, the status and the body's first bytes for an HTTP error.
+    @Test func aRunWhereEveryRequestFailsExitsOneNamingTheTopErrorSample() throws {
+        let (target, url) = try SpawnedAlv.target(["--error-rate", "1", "--error-status", "503"])
+        defer { _ = target }
+        let refused = try alv(["run", try vectorFile(rate: 50, seconds: 1), "--target", url, "--workers", "1", "--no-dashboard", "--json", "--db", directory.file("f.db")])
+        #expect(refused.status == 1, "\(refused.stderr)")
+        #expect(refused.stderr.contains("every request failed") && refused.stderr.contains("HTTP 503"), "\(refused.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(refused.stdout.utf8)) as? [String: Any])
+        let samples = try #require(summary["error_samples"] as? [[String: Any]])
+        #expect(samples.count == 1, "one distinct failure: \(samples)")
+        #expect(samples.first?["status"] as? Int == 503 && (samples.first?["body"] as? String)?.contains("injected") == true)
+        #expect(samples.first?["count"] as? Int == summary["requests_total"] as? Int)
+        // Nothing listens on the port: libcurl's own text names what happened.
+        let port = freePort()
+        let unreachable = try alv(["run", try vectorFile(rate: 20, seconds: 1), "--target", "http://127.0.0.1:\(port)", "--workers", "0", "--no-dashboard", "--json", "--db", directory.file("f.db")])
+        #expect(unreachable.status == 1)
+        let message = try #require(((try JSONSerialization.jsonObject(with: Data(unreachable.stdout.utf8)) as? [String: Any])?["error_samples"] as? [[String: Any]])?.first?["message"] as? String)
+        #expect(message.contains("port \(port)") && message.contains("onnect"), "\(message)")
+    }
+
     /// `{{env.NAME}}` reads only what `--env` passes, in-process and on workers: a run that does not pass
     /// it is refused before any load with the JSON path and the flag, even when alv's own environment has it.
     @Test func envValuesComeOnlyFromTheEnvFlag() throws {

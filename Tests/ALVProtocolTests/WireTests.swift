@@ -148,8 +148,20 @@ struct WireTests {
         }
         // A newer sender's compact payload is counted as a version, not as garbage.
         var newer = try WireCodec.encode(metrics)
-        newer[1][0] = 0xB2
-        #expect(throws: WireError.unknownVersion(2)) { try WireCodec.decodeWorkerMessage(newer) }
+        newer[1][0] = 0xB3
+        #expect(throws: WireError.unknownVersion(3)) { try WireCodec.decodeWorkerMessage(newer) }
+        // Version 1 (no error samples: the same bytes without the trailing sample count) is still read.
+        var older = try WireCodec.encode(metrics)
+        #expect(older[1].last == 0, "no samples: a zero count ends the payload")
+        older[1][0] = 0xB1
+        older[1].removeLast()
+        #expect(try WireCodec.decodeWorkerMessage(older) == metrics)
+        // Error samples travel with their delta, and a forged status is refused.
+        var withSamples = Self.delta()
+        withSamples.errorSamples = [ErrorSample(requestType: "browse", outcome: "5xx", status: 503, message: "HTTP 503", body: "{\"error\":1}", count: 7),
+                                    ErrorSample(requestType: "browse", outcome: "timeout", status: nil, message: "Operation timed out", body: "", count: 1)]
+        let sampled = WorkerMessage(worker: "w-17", incarnation: 0, seq: 9, .metrics(.init(unitID: "u", runID: "r", epoch: 1, vectorIndex: 0, delta: withSamples)))
+        #expect(try WireCodec.decodeWorkerMessage(try WireCodec.encode(sampled)) == sampled)
         // Bytes after a whole message are refused, not ignored.
         let whole = try WireCodec.encode(metrics)
         #expect(throws: WireError.self) { try WireCodec.decodeWorkerMessage([whole[0], whole[1] + [0]]) }

@@ -30,13 +30,19 @@ final class Transfer {
     /// The URL of the current request (without the terminating NUL), for matching cookies.
     var url: [UInt8] = []
 
-    // What the current response leaves for checks, captures and the cookie jar.
+    // What the current response leaves for checks, captures, error samples and the cookie jar.
+    /// libcurl's text for the last failure (CURLOPT_ERRORBUFFER: CURL_ERROR_SIZE bytes, NUL-terminated).
+    let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+    /// The first `ErrorSample.bodyLimit` bytes of every response body, for an error sample.
+    let bodyHead = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+    var bodyHeadLength = 0
+    /// The whole body (up to `keptBodyLimit`), when the step checks or captures from it.
     var responseBody: [UInt8] = []
     var responseHeaders: [(name: String, value: String)] = []
     var setCookies: [String] = []
     /// Whether the header callback keeps every header (a capture reads one), not only Set-Cookie.
     private(set) var keepsHeaders = false
-    private var keepsBody = false
+    private(set) var keepsBody = false
     private var readsHeaders = false
     /// A Cookie header is set on the handle (CURLOPT_COOKIE), to clear when the next request has none.
     private var sendsCookies = false
@@ -56,7 +62,10 @@ final class Transfer {
     private func applyStaticOptions() {
         let options = self.options
         alv_curl_easy_setopt_ptr(handle, CURLOPT_PRIVATE, Unmanaged.passUnretained(self).toOpaque())
-        alv_curl_easy_setopt_write(handle, CURLOPT_WRITEFUNCTION, discardBody)
+        alv_curl_easy_setopt_write(handle, CURLOPT_WRITEFUNCTION, readBody)
+        alv_curl_easy_setopt_ptr(handle, CURLOPT_WRITEDATA, Unmanaged.passUnretained(self).toOpaque())
+        errorBuffer.initialize(to: 0)
+        alv_curl_easy_setopt_ptr(handle, CURLOPT_ERRORBUFFER, errorBuffer)
         alv_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         alv_curl_easy_setopt_long(handle, CURLOPT_TCP_NODELAY, 1)
         alv_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, options.connectTimeoutMs)
@@ -97,8 +106,21 @@ final class Transfer {
         return ["http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"].contains { !(environment[$0] ?? "").isEmpty }
     }()
 
+    /// libcurl's message for the last failure, or its generic text for `code`.
+    func errorText(_ code: CURLcode) -> String {
+        let text = String(cString: errorBuffer)
+        return text.isEmpty ? String(cString: curl_easy_strerror(code)) : text
+    }
+
+    /// The start of the last response's body, as text.
+    var bodyHeadText: String {
+        String(decoding: UnsafeBufferPointer(start: bodyHead, count: bodyHeadLength), as: UTF8.self)
+    }
+
     deinit {
         curl_easy_cleanup(handle)
+        errorBuffer.deallocate()
+        bodyHead.deallocate()
         if let ownedHeaders { curl_slist_free_all(ownedHeaders) }
         body.deallocate()
     }
@@ -122,11 +144,9 @@ final class Transfer {
         if !responseHeaders.isEmpty { responseHeaders.removeAll(keepingCapacity: true) }
         if !setCookies.isEmpty { setCookies.removeAll(keepingCapacity: true) }
         keepsHeaders = headers
-        if body != keepsBody {
-            keepsBody = body
-            alv_curl_easy_setopt_write(handle, CURLOPT_WRITEFUNCTION, body ? keepBody : discardBody)
-            alv_curl_easy_setopt_ptr(handle, CURLOPT_WRITEDATA, body ? Unmanaged.passUnretained(self).toOpaque() : nil)
-        }
+        keepsBody = body
+        bodyHeadLength = 0
+        errorBuffer[0] = 0
         let read = headers || cookies
         if read != readsHeaders {
             readsHeaders = read

@@ -177,7 +177,7 @@ public indirect enum JSONValue: Sendable, Equatable, Codable {
         }
     }
 
-    var jsonText: String {
+    public var jsonText: String {
         if case .string(let s) = self { return "\"" + String(decoding: TemplateEscaping.json.escaped(s), as: UTF8.self) + "\"" }
         return capturedText
     }
@@ -258,10 +258,13 @@ public struct JSONPathQuery: Sendable, Equatable {
     }
 
     public let steps: [Step]
+    /// The path as written.
+    public let text: String
 
     public init?(_ text: String) {
         guard let steps = Self.parse(text).steps else { return nil }
         self.steps = steps
+        self.text = text
     }
 
     /// Why `text` is not a JSONPath this evaluator reads; nil when it is.
