@@ -17,6 +17,7 @@ enum DashboardPage {
         <p id="outcomes" class="muted"></p>
         <div id="charts"></div>
         <h2>Workers</h2><table id="workers"></table>
+        <h2>Error samples</h2><table id="errors"></table>
         <h2>ALV timeline</h2><table id="events"></table>
         <script>
         const token = (() => {
@@ -55,6 +56,7 @@ enum DashboardPage {
           };
           fill("workers", ["worker", "host", "requests", "CPU s", "RSS MB", ""], d.workers.map((w) => [w.id, w.host, w.requests, w.cpu_s.toFixed(1), w.rss_mb, w.lost ? "lost" : ""]));
           fill("events", ["at", "event", "detail"], d.events.map((e) => [e.at.slice(11, 23), e.kind, e.detail]));
+          fill("errors", ["request type", "outcome", "status", "times", "message", "body"], (d.error_samples || []).map((e) => [e.request_type, e.outcome, e.status, e.count, e.message, e.body]));
           if (d.report) { const a = document.getElementById("report"); a.href = d.report; a.setAttribute("data-api", ""); a.hidden = false; }
         }
         // Server-Sent Events read with fetch (EventSource cannot send a header); the page's own query

@@ -25,6 +25,8 @@ public final class LiveFeed: Sendable {
 
     /// Running totals by vector and request type, for `/metrics`.
     public typealias Breakdown = @Sendable () -> [(vector: String, requestType: String, metrics: RequestMetrics)]
+    /// The run's error samples so far (the runner's or broker's aggregator).
+    public typealias Samples = @Sendable () -> [RunSummary.ErrorSampleSummary]
 
     struct State: Sendable {
         var runID: String?
@@ -40,6 +42,8 @@ public final class LiveFeed: Sendable {
         var planned: Int?
         var forecast: (mean: Double, upper: Double)?
         var breakdown: Breakdown?
+        var sampler: Samples?
+        var samples: [RunSummary.ErrorSampleSummary] = []
         var lastTotals: [String: UInt64] = [:]
     }
 
@@ -67,9 +71,10 @@ public final class LiveFeed: Sendable {
 
     public func begin(runID: String?) {
         state.withLock {
-            let breakdown = $0.breakdown
+            let (breakdown, sampler) = ($0.breakdown, $0.sampler)
             $0 = State()
             $0.breakdown = breakdown
+            $0.sampler = sampler
             $0.runID = runID
             $0.running = true
             $0.status = "starting"
@@ -83,9 +88,11 @@ public final class LiveFeed: Sendable {
         var point = Point(
             second: second, requests: metrics.requestsTotal, failed: failed, p50: Double(metrics.latency.value(atPercentile: 50)) / 1000,
             p95: Double(metrics.latency.value(atPercentile: 95)) / 1000, p99: Double(metrics.latency.value(atPercentile: 99)) / 1000)
-        let provider = state.withLock { $0.breakdown }
+        let (provider, sampler) = state.withLock { ($0.breakdown, $0.sampler) }
         let rows = provider?() ?? []
+        let samples = sampler?() ?? []
         state.withLock {
+            $0.samples = samples
             for row in rows {
                 let key = "\(row.vector)/\(row.requestType)"
                 let total = row.metrics.requestsTotal
@@ -128,6 +135,11 @@ public final class LiveFeed: Sendable {
         state.withLock { $0.breakdown = provider }
     }
 
+    /// Where the page reads the run's error samples.
+    public func errorSamples(_ provider: @escaping Samples) {
+        state.withLock { $0.sampler = provider }
+    }
+
     /// The worker table (id, host, requests, CPU, memory, lost).
     public func workers(_ workers: [RunSummary.WorkerSummary]) {
         state.withLock { $0.workers = workers }
@@ -140,6 +152,7 @@ public final class LiveFeed: Sendable {
             $0.runID = summary.runID
             $0.finished = summary.runID
             $0.workers = summary.workers
+            $0.samples = summary.errorSamples
             $0.version += 1
         }
     }
@@ -159,6 +172,10 @@ public final class LiveFeed: Sendable {
             "events": snapshot.events.suffix(30).reversed().map { ["at": $0.at, "kind": $0.kind, "detail": $0.detail.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " · ")] },
             "workers": snapshot.workers.map { ["id": $0.id, "host": $0.host, "requests": $0.requestsTotal, "cpu_s": $0.cpuSeconds, "rss_mb": $0.peakRSSBytes / 1_048_576, "lost": $0.lost] as [String: Any] },
             "report": snapshot.finished.map { "/runs/\($0)" } ?? NSNull(),
+            "error_samples": snapshot.samples.prefix(20).map {
+                ["request_type": "\($0.vectorID)/\($0.sample.requestType)", "outcome": $0.sample.outcome, "status": $0.sample.status.map { String($0) } ?? "",
+                 "count": $0.sample.count, "message": $0.sample.message, "body": $0.sample.body] as [String: Any]
+            },
         ])
         let tick = Tick(version: snapshot.version, payload: payload, final: !snapshot.running && snapshot.finished != nil)
         rendered.withLock { if ($0?.version ?? -1) < tick.version { $0 = tick } }

@@ -128,7 +128,10 @@ public final class DistributedRun {
             // Each run has an aggregator of its own: hand it to /metrics once it exists.
             broker.onStart = { [unowned broker] id in
                 feed.named(id)
-                if let aggregator = broker.runAggregator { feed.breakdown(Self.breakdown(aggregator, plan: plan)) }
+                if let aggregator = broker.runAggregator {
+                    feed.breakdown(Self.breakdown(aggregator, plan: plan))
+                    feed.errorSamples(Self.errorSamples(aggregator, plan: plan))
+                }
             }
             broker.onWorkers = { feed.workers($0) }
         }
@@ -148,6 +151,12 @@ public final class DistributedRun {
     }
 
     /// Totals by vector and request type for `/metrics`, read from the run's aggregator.
+    /// The run's error samples as the live page lists them, most frequent first.
+    public static func errorSamples(_ aggregator: RunAggregator, plan: RunPlan) -> LiveFeed.Samples {
+        let ids = plan.steps.map(\.vector.vectorID)
+        return { aggregator.errorSamples(vectorIDs: ids) }
+    }
+
     public static func breakdown(_ aggregator: RunAggregator, plan: RunPlan) -> LiveFeed.Breakdown {
         let ids = plan.steps.map(\.vector.vectorID)
         return {

@@ -56,6 +56,13 @@ public final class RunAggregator: Sendable {
     /// Distinct failures per vector index.
     public var errorSamples: [Int: [ErrorSample]] { state.withLock { $0.samples } }
 
+    /// The error samples with their vectors' ids (`vectorIDs[index]`), most frequent first.
+    public func errorSamples(vectorIDs: [String]) -> [RunSummary.ErrorSampleSummary] {
+        errorSamples.sorted { $0.key < $1.key }.flatMap { index, samples in
+            samples.map { RunSummary.ErrorSampleSummary(vectorID: index < vectorIDs.count ? vectorIDs[index] : "vector-\(index)", sample: $0) }
+        }.sorted { $0.sample.count > $1.sample.count }
+    }
+
     /// Totals per vector and request type.
     public var totals: [Key: RequestMetrics] { state.withLock { $0.totals } }
 

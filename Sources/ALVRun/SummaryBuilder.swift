@@ -68,9 +68,7 @@ public struct SummaryBuilder {
                 "max": Double(overall.lagMaxMicros) / 1000,
             ],
             requestTypes: types, vectors: vectors, workers: workers, metricsGaps: metricsGaps, thresholds: thresholds, events: events)
-        summary.errorSamples = aggregator.errorSamples.sorted { $0.key < $1.key }.flatMap { index, samples in
-            samples.map { RunSummary.ErrorSampleSummary(vectorID: plan.steps[index].vector.vectorID, sample: $0) }
-        }.sorted { $0.sample.count > $1.sample.count }
+        summary.errorSamples = aggregator.errorSamples(vectorIDs: plan.steps.map(\.vector.vectorID))
         summary.checksPassed = checksPassed
         summary.checksFailed = checksFailed
         return summary

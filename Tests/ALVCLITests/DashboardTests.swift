@@ -54,6 +54,30 @@ import FoundationNetworking
         #expect(refused.status == 2 && refused.stderr.contains("--dashboard-token-file \(short): expected a first line of 16 to 256"), "\(refused.stderr)")
     }
 
+    /// The live page lists a run's error samples while it runs (from workers, over the wire).
+    @Test func theLiveFeedCarriesErrorSamples() async throws {
+        let directory = TemporaryDirectory("alv-dash-errors")
+        let (target, url) = try SpawnedAlv.target(["--error-rate", "1", "--error-status", "503"])
+        defer { _ = target }
+        let port = freePort()
+        let file = directory.write("v.json", #"{"vector_id": "err", "name": "Err", "duration_sec": 30, "load": {"target_rps": 50}, "request_types": [{"name": "a", "url": "/a", "frequency": 100}]}"#)
+        let tokenFile = directory.write("dashboard.token", Self.token + "\n")
+        let run = try SpawnedAlv(["run", file, "--target", url, "--workers", "1", "--dashboard", "127.0.0.1:\(port)", "--dashboard-token-file", tokenFile, "--db", directory.file("d.db")])
+        defer { _ = run }
+        var samples: [[String: Any]] = []
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline && samples.isEmpty {
+            if let text = Self.get("http://127.0.0.1:\(port)/events?once=1"),
+               let line = text.split(separator: "\n").first(where: { $0.hasPrefix("data: {\"") }),
+               let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any] {
+                samples = object["error_samples"] as? [[String: Any]] ?? []
+            }
+            if samples.isEmpty { try await Task.sleep(for: .milliseconds(300)) }
+        }
+        let first = try #require(samples.first, "no error sample on the live feed within 20 s")
+        #expect(first["request_type"] as? String == "err/a" && first["message"] as? String == "HTTP 503" && first["status"] as? String == "503", "\(first)")
+    }
+
     @Test func theLivePageShowsTheRunInABrowser() async throws {
         let directory = TemporaryDirectory("alv-dash")
         let (target, url) = try SpawnedAlv.target()
