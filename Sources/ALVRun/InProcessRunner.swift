@@ -59,6 +59,7 @@ public final class InProcessRunner {
         var cpu = 0.0
         var peakRSS: UInt64 = 0
 
+        let runStartSecond = Int64(Date().timeIntervalSince1970)
         // One engine for the whole run: its connections carry over from vector to vector.
         let engine = try Engine()
         // Ends the run: cancelled by the user, or a store that has refused every write for a while.
@@ -79,8 +80,9 @@ public final class InProcessRunner {
                 env: plan.env)
             timeline.started(slot)
             let vectorStop = CancellationFlag()
-            let watch = VectorWatch(adjustment: plan.profile?.adjustment)
             let aggregator = self.aggregator
+            let watch = VectorWatch(adjustment: plan.profile?.adjustment, aborts: AbortThresholds(
+                plan: plan, aggregator: aggregator, vectorIndex: slot.index, vectorStart: startMs / 1000, runStart: runStartSecond))
             let onSecond = self.onSecond
             let index = slot.index, plan = self.plan
             let store = self.store
@@ -163,12 +165,15 @@ final class StoreFailures: Sendable {
     var detail: String? { state.withLock { $0.detail } }
 }
 
-/// Feeds a vector's seconds to the adaptive controller from the engine thread.
+/// Feeds a vector's seconds to the adaptive controller from the engine thread, and checks the thresholds that
+/// end the run when they fail (`abort_on_fail`).
 public final class VectorWatch: Sendable {
     private let state: Mutex<(controller: AdaptiveController?, decision: AdaptiveController.Decision?)>
+    private let aborts: AbortThresholds?
 
-    public init(adjustment: Adjustment?) {
+    public init(adjustment: Adjustment?, aborts: AbortThresholds? = nil) {
         state = Mutex((adjustment.map(AdaptiveController.init), nil))
+        self.aborts = aborts?.isEmpty == false ? aborts : nil
     }
 
     /// - Returns: true when the vector must end now.
@@ -180,13 +185,57 @@ public final class VectorWatch: Sendable {
 
     public func observe(second: Int64, _ metrics: RequestMetrics) -> Bool {
         state.withLock { state in
-            guard state.decision == nil, var controller = state.controller else { return false }
-            let decision = controller.add(second: second, metrics)
-            state.controller = controller
-            state.decision = decision
-            return decision != nil
+            guard state.decision == nil else { return false }
+            if var controller = state.controller {
+                state.decision = controller.add(second: second, metrics)
+                state.controller = controller
+            }
+            if state.decision == nil, let aborts { state.decision = aborts.breach(atSecond: second) }
+            return state.decision != nil
         }
     }
 
     public var decision: AdaptiveController.Decision? { state.withLock { $0.decision } }
+}
+
+/// The thresholds with `abort_on_fail` that apply while one vector runs: its own (their delay counted from the
+/// vector's start) and the profile's (from the run's), evaluated on the run's totals so far.
+public struct AbortThresholds: Sendable {
+    let plan: RunPlan
+    let aggregator: RunAggregator
+    let vectorIndex: Int
+    let vectorStart: Int64
+    let runStart: Int64
+    let vectorThresholds: [Threshold]
+    let profileThresholds: [Threshold]
+
+    /// - Parameters: vectorStart, runStart: Unix seconds.
+    public init(plan: RunPlan, aggregator: RunAggregator, vectorIndex: Int, vectorStart: Int64, runStart: Int64) {
+        self.plan = plan
+        self.aggregator = aggregator
+        self.vectorIndex = vectorIndex
+        self.vectorStart = vectorStart
+        self.runStart = runStart
+        vectorThresholds = plan.steps[vectorIndex].vector.thresholds.filter(\.abortOnFail)
+        profileThresholds = (plan.profile?.thresholds ?? []).filter(\.abortOnFail)
+    }
+
+    var isEmpty: Bool { vectorThresholds.isEmpty && profileThresholds.isEmpty }
+
+    /// An abort decision when a threshold past its delay fails with the totals up to `second`.
+    func breach(atSecond second: Int64) -> AdaptiveController.Decision? {
+        let totals = aggregator.totals
+        let scopes: [(Threshold, Int?, Int64)] = vectorThresholds.map { ($0, vectorIndex, vectorStart) } + profileThresholds.map { ($0, nil, runStart) }
+        for (threshold, scope, start) in scopes {
+            let elapsed = Double(second - start + 1)
+            guard elapsed >= max(1, threshold.delayAbortEvalSec) else { continue }
+            let result = ThresholdEvaluator.evaluate(threshold, totals: totals, plan: plan, vectorIndex: scope, seconds: elapsed, metricsGaps: aggregator.badDeltas)
+            if !result.passed {
+                return AdaptiveController.Decision(
+                    action: .abort, windowErrorRates: [], windowP99Ms: [],
+                    reason: "threshold \(threshold.key) \(threshold.expression) failed (value \(formatNumber(result.value))) with abort_on_fail")
+            }
+        }
+        return nil
+    }
 }

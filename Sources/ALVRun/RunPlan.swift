@@ -26,6 +26,13 @@ public struct RunPlan: Sendable {
         self.env = env
     }
 
+    /// Per step, the metric names of request types and flow steps that expect or capture (whose responses are checks).
+    public var checkedMetricNames: [Set<String>] {
+        steps.map { step in
+            Set(step.vector.requestTypes.flatMap { type in type.flowSteps.filter(\.isChecked).map { type.metricName(ofStep: $0) } })
+        }
+    }
+
     /// Every `{{env.NAME}}` the plan's vectors read that `env` does not give: where it is read, and the name.
     public var missingEnvironment: [(vector: String, path: String, name: String)] {
         var missing: [(vector: String, path: String, name: String)] = []

@@ -24,10 +24,7 @@ public struct SummaryBuilder {
         let totalLoad = loadSeconds.reduce(0, +)
         let (responses, errors, dropped) = RunSummary.split(overall.outcomes)
         var types: [RunSummary.RequestTypeSummary] = []
-        // The metric names of steps that expect or capture, per vector of the plan.
-        let checked: [Set<String>] = plan.steps.map { step in
-            Set(step.vector.requestTypes.flatMap { type in type.flowSteps.filter(\.isChecked).map { type.metricName(ofStep: $0) } })
-        }
+        let checked = plan.checkedMetricNames
         var checksPassed: UInt64 = 0, checksFailed: UInt64 = 0
         for (key, metrics) in totals.sorted(by: { ($0.key.vectorIndex, $0.key.requestType) < ($1.key.vectorIndex, $1.key.requestType) }) {
             let split = RunSummary.split(metrics.outcomes)
@@ -47,14 +44,12 @@ public struct SummaryBuilder {
         }
         var thresholds: [RunSummary.ThresholdResult] = []
         for (index, step) in plan.steps.enumerated() {
-            var merged = RequestMetrics()
-            for (key, metrics) in totals where key.vectorIndex == index { merged.merge(metrics) }
             for threshold in step.vector.thresholds {
-                thresholds.append(ThresholdEvaluator.evaluate(threshold, metrics: merged, seconds: loadSeconds[index], metricsGaps: metricsGaps, vectorID: step.vector.vectorID))
+                thresholds.append(ThresholdEvaluator.evaluate(threshold, totals: totals, plan: plan, vectorIndex: index, seconds: loadSeconds[index], metricsGaps: metricsGaps))
             }
         }
         for threshold in plan.profile?.thresholds ?? [] {
-            thresholds.append(ThresholdEvaluator.evaluate(threshold, metrics: overall, seconds: totalLoad, metricsGaps: metricsGaps, vectorID: nil))
+            thresholds.append(ThresholdEvaluator.evaluate(threshold, totals: totals, plan: plan, vectorIndex: nil, seconds: totalLoad, metricsGaps: metricsGaps))
         }
         let aborted = profileAborted || vectors.contains { $0.status == "aborted" }
         var summary = RunSummary(

@@ -102,6 +102,50 @@ import FoundationNetworking
         #expect(message.contains("port \(port)") && message.contains("onnect"), "\(message)")
     }
 
+    /// Thresholds narrowed by tag judge only their request types (a flow's steps by its name), `checks` is the
+    /// share of checks passed, and `abort_on_fail` ends the run soon after the breach, past its delay.
+    @Test func thresholdsByTagAndAbortOnFail() throws {
+        let config = directory.write("target.json", #"""
+            {"latency_ms": {"min": 1, "max": 2}, "routes": [{"path": "/slow", "latency_ms": {"min": 60, "max": 80}},
+             {"path": "/broken", "schedule": [{"from_sec": 0, "to_sec": 1000, "error_rate": 1, "error_status": 500}]}]}
+            """#)
+        let (target, url) = try SpawnedAlv.target(["--config", config])
+        defer { _ = target }
+        func vector(_ thresholds: String, seconds: Int = 3) -> String {
+            directory.write("t.json", #"""
+                {"vector_id": "tags", "name": "Tags", "duration_sec": \#(seconds), "load": {"target_rps": 60}, "thresholds": {\#(thresholds)},
+                 "request_types": [{"name": "fast", "url": "/fast", "frequency": 40},
+                                   {"name": "slow", "url": "/slow", "frequency": 30, "expect": {"max_ms": 1000}},
+                                   {"name": "flow", "frequency": 30, "steps": [{"name": "a", "url": "/fast", "expect": {"status": [200]}}, {"name": "b", "url": "/broken", "expect": {"status": [200]}}]}]}
+                """#)
+        }
+        func run(_ file: String) throws -> (AlvBinary.Result, [String: Any], [String: [String: Any]]) {
+            let result = try alv(["run", file, "--target", url, "--workers", "0", "--no-dashboard", "--json", "--db", directory.file("t.db")])
+            let summary = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stderr)")
+            let thresholds = (summary["thresholds"] as? [[String: Any]] ?? []).reduce(into: [String: [String: Any]]()) { $0[$1["name"] as? String ?? ""] = $1 }
+            return (result, summary, thresholds)
+        }
+        let (passing, _, judged) = try run(vector(#""latency_p95_ms{request_type:fast}": "<50", "latency_p95_ms{request_type:slow}": ">50", "http_errors{request_type:fast}": "rate==0", "http_errors{request_type:flow/a}": "rate==0", "http_errors{vector:tags}": "rate>0.1""#))
+        #expect(passing.status == 0, "\(judged)")
+        #expect(judged.count == 5 && judged.values.allSatisfy { $0["passed"] as? Bool == true }, "\(judged)")
+        let (failing, summary, failed) = try run(vector(#""latency_p95_ms{request_type:slow}": "<50", "checks": "rate>0.99", "http_errors{request_type:flow}": "rate<0.01""#))
+        #expect(failing.status == 1)
+        #expect(failed.values.allSatisfy { $0["passed"] as? Bool == false }, "\(failed)")
+        // Checks (fast checks nothing): slow and flow/a pass, flow/b fails, in equal numbers: about 2/3 pass.
+        let checks = try #require(failed["checks"]?["value"] as? Double)
+        let passed = Double(summary["checks_passed"] as? Int ?? 0), all = passed + Double(summary["checks_failed"] as? Int ?? 0)
+        #expect(abs(checks - passed / all) < 1e-6 && checks > 0.55 && checks < 0.8, "checks \(checks)")
+        // abort_on_fail: a 60 s run ends soon after its 2 s delay, aborted.
+        let started = Date()
+        let (aborted, abortedSummary, abortedThresholds) = try run(vector(#""http_errors{request_type:flow/b}": {"threshold": "rate<0.5", "abort_on_fail": true, "delay_abort_eval_sec": 2}"#, seconds: 60))
+        let took = Date().timeIntervalSince(started)
+        #expect(aborted.status == 1 && abortedSummary["status"] as? String == "aborted", "\(aborted.stderr)")
+        #expect(took < 10, "aborted after \(took) s (delay 2 s)")
+        #expect(abortedThresholds["http_errors{request_type:flow/b}"]?["passed"] as? Bool == false)
+        let events = abortedSummary["events"] as? [[String: Any]] ?? []
+        #expect(events.contains { ($0["kind"] as? String) == "profile_aborted" && "\($0["detail"] ?? "")".contains("abort_on_fail") }, "\(events)")
+    }
+
     /// `{{env.NAME}}` reads only what `--env` passes, in-process and on workers: a run that does not pass
     /// it is refused before any load with the JSON path and the flag, even when alv's own environment has it.
     @Test func envValuesComeOnlyFromTheEnvFlag() throws {

@@ -395,12 +395,29 @@ public enum VectorValidator {
         var result: [Threshold] = []
         for member in members {
             let memberPath = path.appending(member.key)
-            guard let expression = sink.string(member.value, at: memberPath) else { continue }
+            var expressionNode = member.value
+            var abort = false, delay = 0.0
+            if member.value.members != nil {
+                guard let fields = sink.object(member.value, at: memberPath, allowed: ["threshold", "abort_on_fail", "delay_abort_eval_sec"], required: ["threshold"],
+                                               what: "a threshold ({\"threshold\": \"<200\", \"abort_on_fail\": true, \"delay_abort_eval_sec\": 10})") else { continue }
+                guard let node = fields["threshold"] else { continue }
+                expressionNode = node
+                if fields["abort_on_fail"] != nil { abort = sink.bool(fields["abort_on_fail"], at: memberPath.appending("abort_on_fail")) ?? false }
+                if fields["delay_abort_eval_sec"] != nil {
+                    delay = sink.number(fields["delay_abort_eval_sec"], at: memberPath.appending("delay_abort_eval_sec"), minimum: 0, maximum: 86_400 * 7, what: "seconds (a number)") ?? 0
+                }
+            }
+            let expressionPath = member.value.members != nil ? memberPath.appending("threshold") : memberPath
+            guard let expression = sink.string(expressionNode, at: expressionPath) else { continue }
             let (threshold, problem) = Threshold.parse(metric: member.key, expression: expression)
-            if let problem { sink.error(memberPath, member.value, problem) }
-            if let threshold { result.append(threshold) }
+            if let problem { sink.error(expressionPath, expressionNode, problem) }
+            if var threshold {
+                threshold.abortOnFail = abort
+                threshold.delayAbortEvalSec = delay
+                result.append(threshold)
+            }
         }
-        return result.sorted { $0.metric < $1.metric }
+        return result.sorted { $0.key < $1.key }
     }
 
     static func readDataFiles(_ node: JSONNode, at path: JSONPath, sink: inout DiagnosticSink) -> [String: DataFileSpec] {

@@ -14,7 +14,25 @@ public struct Threshold: Sendable, Equatable {
         "achieved_rps": [.value],
         "requests_total": [.value],
         "metrics_gaps": [.value],
+        "checks": [.rate],
     ]
+
+    /// Tags a threshold may narrow its metric with: `latency_p95_ms{request_type:buy}`.
+    public static let tagKeys = ["request_type", "vector"]
+
+    /// `{request_type:NAME}` (a request type, a flow, or one step `TYPE/STEP`) or `{vector:ID}`.
+    public struct Tag: Sendable, Equatable {
+        public var key: String
+        public var value: String
+
+        /// Whether a request type's metrics (named `name`, of vector `vectorID`) fall under this tag.
+        public func matches(requestType name: String, vectorID: String) -> Bool {
+            switch key {
+            case "vector": return vectorID == value
+            default: return name == value || name.hasPrefix(value + "/")
+            }
+        }
+    }
 
     public enum Aggregation: String, Sendable, Equatable {
         case value = ""
@@ -41,15 +59,47 @@ public struct Threshold: Sendable, Equatable {
     }
 
     public var metric: String
+    public var tag: Tag?
     public var aggregation: Aggregation
     public var comparison: Comparison
     public var bound: Double
     /// The expression as written.
     public var expression: String
+    /// End the run as soon as the threshold fails (k6's `abortOnFail`), once `delayAbortEvalSec` of its scope have run.
+    public var abortOnFail = false
+    public var delayAbortEvalSec: Double = 0
 
-    /// Parses `rate<0.01`, `count<=10`, `<300`.
+    /// The key as written: the metric and its tag, `latency_p95_ms{request_type:buy}`.
+    public var key: String { metric + (tag.map { "{\($0.key):\($0.value)}" } ?? "") }
+
+    public init(metric: String, tag: Tag? = nil, aggregation: Aggregation, comparison: Comparison, bound: Double, expression: String) {
+        self.metric = metric
+        self.tag = tag
+        self.aggregation = aggregation
+        self.comparison = comparison
+        self.bound = bound
+        self.expression = expression
+    }
+
+    /// Parses `rate<0.01`, `count<=10`, `<300` for a key `METRIC` or `METRIC{TAG:VALUE}`.
     /// - Returns: nil with `problem` set when the expression does not fit the metric.
-    public static func parse(metric: String, expression: String) -> (Threshold?, problem: String?) {
+    public static func parse(metric key: String, expression: String) -> (Threshold?, problem: String?) {
+        var metric = key
+        var tag: Tag?
+        if let open = key.firstIndex(of: "{") {
+            metric = String(key[..<open])
+            let inner = key[key.index(after: open)...]
+            guard inner.hasSuffix("}"), let colon = inner.firstIndex(of: ":") else {
+                return (nil, "expected a tag as METRIC{KEY:VALUE}, such as latency_p95_ms{request_type:buy}, found \"\(key)\"")
+            }
+            let tagKey = String(inner[..<colon]), value = String(inner[inner.index(after: colon)..<inner.index(before: inner.endIndex)])
+            guard tagKeys.contains(tagKey) else {
+                let hint = closestName(to: tagKey, among: tagKeys).map { " (did you mean \"\($0)\"?)" } ?? ""
+                return (nil, "unknown tag \"\(tagKey)\"\(hint) in \"\(key)\"; tags are \(tagKeys.joined(separator: ", "))")
+            }
+            guard !value.isEmpty else { return (nil, "the tag \(tagKey) in \"\(key)\" needs a value") }
+            tag = Tag(key: tagKey, value: value)
+        }
         guard let allowed = metrics[metric] else {
             let hint = closestMetric(metric).map { " (did you mean \"\($0)\"?)" } ?? ""
             return (nil, "unknown metric \"\(metric)\"\(hint); expected one of \(metrics.keys.sorted().joined(separator: ", "))")
@@ -71,7 +121,7 @@ public struct Threshold: Sendable, Equatable {
         guard let bound = Double(text), bound.isFinite else {
             return (nil, "expected a number after \(comparison.rawValue) in \"\(expression)\", like \(forms)")
         }
-        return (Threshold(metric: metric, aggregation: aggregation, comparison: comparison, bound: bound, expression: expression), nil)
+        return (Threshold(metric: metric, tag: tag, aggregation: aggregation, comparison: comparison, bound: bound, expression: expression), nil)
     }
 
     static func closestMetric(_ name: String) -> String? {
@@ -79,19 +129,63 @@ public struct Threshold: Sendable, Equatable {
     }
 }
 
-/// Thresholds keyed by metric, encoded as a JSON object of expressions.
+/// Thresholds keyed by metric (and tag), encoded as a JSON object of expressions, or of
+/// `{"threshold": EXPRESSION, "abort_on_fail": true, "delay_abort_eval_sec": N}`.
 struct ThresholdSet: Codable {
     var thresholds: [Threshold]
 
     init(_ thresholds: [Threshold]) { self.thresholds = thresholds }
 
+    struct Entry: Codable {
+        var threshold: String
+        var abortOnFail: Bool?
+        var delayAbortEvalSec: Double?
+
+        enum CodingKeys: String, CodingKey { case threshold, abortOnFail = "abort_on_fail", delayAbortEvalSec = "delay_abort_eval_sec" }
+
+        init(threshold: String, abortOnFail: Bool?, delayAbortEvalSec: Double?) {
+            self.threshold = threshold
+            self.abortOnFail = abortOnFail
+            self.delayAbortEvalSec = delayAbortEvalSec
+        }
+
+        init(from decoder: any Decoder) throws {
+            if let text = try? decoder.singleValueContainer().decode(String.self) {
+                self.init(threshold: text, abortOnFail: nil, delayAbortEvalSec: nil)
+                return
+            }
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(threshold: try c.decode(String.self, forKey: .threshold), abortOnFail: try c.decodeIfPresent(Bool.self, forKey: .abortOnFail),
+                      delayAbortEvalSec: try c.decodeIfPresent(Double.self, forKey: .delayAbortEvalSec))
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            if abortOnFail == nil && delayAbortEvalSec == nil {
+                var c = encoder.singleValueContainer()
+                try c.encode(threshold)
+                return
+            }
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(threshold, forKey: .threshold)
+            try c.encodeIfPresent(abortOnFail, forKey: .abortOnFail)
+            try c.encodeIfPresent(delayAbortEvalSec, forKey: .delayAbortEvalSec)
+        }
+    }
+
     init(from decoder: any Decoder) throws {
-        let map = try decoder.singleValueContainer().decode([String: String].self)
-        thresholds = map.sorted { $0.key < $1.key }.compactMap { Threshold.parse(metric: $0.key, expression: $0.value).0 }
+        let map = try decoder.singleValueContainer().decode([String: Entry].self)
+        thresholds = map.sorted { $0.key < $1.key }.compactMap { key, entry in
+            guard var threshold = Threshold.parse(metric: key, expression: entry.threshold).0 else { return nil }
+            threshold.abortOnFail = entry.abortOnFail ?? false
+            threshold.delayAbortEvalSec = entry.delayAbortEvalSec ?? 0
+            return threshold
+        }
     }
 
     func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
-        try c.encode(Dictionary(thresholds.map { ($0.metric, $0.expression) }, uniquingKeysWith: { a, _ in a }))
+        try c.encode(Dictionary(thresholds.map { t in
+            (t.key, Entry(threshold: t.expression, abortOnFail: t.abortOnFail ? true : nil, delayAbortEvalSec: t.abortOnFail && t.delayAbortEvalSec > 0 ? t.delayAbortEvalSec : nil))
+        }, uniquingKeysWith: { a, _ in a }))
     }
 }
