@@ -24,6 +24,13 @@ public struct EngineOptions: Sendable, Equatable, Codable {
     public var followRedirects: Bool
     /// Seconds after the window ends during which requests in flight may still finish.
     public var drainSec: Double
+    /// Certificates travel as their PEM text (so a worker on another machine needs no file): the CA bundle
+    /// that verifies the target (`--cacert`), and a client certificate and key (`--cert`, `--key`).
+    public var caPEM: String?
+    public var clientCertPEM: String?
+    public var clientKeyPEM: String?
+    /// `HOST:PORT:ADDRESS` entries, as curl's `--resolve` means them.
+    public var resolve: [String]?
 
     public init(
         httpVersion: HTTPVersion = .http1, verifyTLS: Bool = true, connectTimeoutMs: Int = 5_000,
@@ -47,6 +54,25 @@ public struct EngineOptions: Sendable, Equatable, Codable {
         guard (1...1_000_000).contains(connections) else { return "options.connections must be 1–1000000, got \(connections)" }
         guard (1...10_000_000).contains(maxInFlight) else { return "options.maxInFlight must be 1–10000000, got \(maxInFlight)" }
         guard drainSec.isFinite, drainSec >= 0, drainSec <= 3_600 else { return "options.drainSec must be 0–3600, got \(drainSec)" }
+        for (name, pem) in [("caPEM", caPEM), ("clientCertPEM", clientCertPEM), ("clientKeyPEM", clientKeyPEM)] {
+            guard let pem else { continue }
+            guard pem.utf8.count <= Self.maximumPEMBytes, pem.contains("-----BEGIN ") else { return "options.\(name) must be PEM text of at most 1 MiB" }
+        }
+        if let resolve {
+            guard resolve.count <= 100 else { return "options.resolve has \(resolve.count) entries, at most 100" }
+            for entry in resolve where Self.resolveProblem(entry) != nil { return "options.resolve: \(Self.resolveProblem(entry)!)" }
+        }
+        return nil
+    }
+
+    public static let maximumPEMBytes = 1 << 20
+
+    /// Why `entry` is not `HOST:PORT:ADDRESS[,ADDRESS…]`; nil when it is.
+    public static func resolveProblem(_ entry: String) -> String? {
+        let parts = entry.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        guard entry.utf8.count <= 300, !entry.contains("\0"), parts.count == 3, !parts[0].isEmpty, !parts[2].isEmpty,
+              let port = Int(parts[1]), (1...65_535).contains(port)
+        else { return "expected HOST:PORT:ADDRESS (curl's --resolve), such as api.example.test:443:127.0.0.1, found \"\(entry)\"" }
         return nil
     }
 }

@@ -287,7 +287,7 @@ struct BrokerCommand: ParsableCommand {
         let summary: RunSummary
         let reserve = SummaryReserve(db: store.db)
         do {
-            summary = try run.runOnJoinedWorkers(plan, waitFor: waitWorkers, timeout: waitTimeout, options: engine.options(verifyTLS: !noVerifyTLS), seed: UInt64.random(in: 1...UInt64.max), cancellation: supervisor.stop)
+            summary = try run.runOnJoinedWorkers(plan, waitFor: waitWorkers, timeout: waitTimeout, options: try engine.options(verifyTLS: !noVerifyTLS), seed: UInt64.random(in: 1...UInt64.max), cancellation: supervisor.stop)
         } catch let error as DistributedRunError {
             throw CLIError.runtime(error.description)
         } catch let error as BrokerError {

@@ -78,7 +78,7 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let plan = try RunInputResolver(store: store).plan(for: input, target: target, env: try env.values())
-        let options = engine.options(verifyTLS: !insecure)
+        let options = try engine.options(verifyTLS: !insecure)
         let supervisor = Supervisor { printError("\nalv: \($0)") }
         let cancellation = supervisor.stop
 
@@ -200,16 +200,49 @@ struct EngineFlags: ParsableArguments {
     @Option(name: .customLong("timeout-ms"), help: "Default total time per request when a request type sets none.")
     var timeoutMs: Int = 30_000
 
+    @Option(name: .customLong("cacert"), help: ArgumentHelp("CA certificates (PEM) that verify the target, instead of the system's.", valueName: "FILE"))
+    var caCert: String?
+
+    @Option(name: .customLong("cert"), help: ArgumentHelp("Client certificate (PEM; may hold its key too) for targets that ask for one.", valueName: "FILE"))
+    var clientCert: String?
+
+    @Option(name: .customLong("key"), help: ArgumentHelp("The client certificate's private key (PEM), unless --cert holds it.", valueName: "FILE"))
+    var clientKey: String?
+
+    @Option(name: .customLong("resolve"), help: ArgumentHelp("Send requests for HOST:PORT to ADDRESS, as curl's --resolve (repeat for more).", valueName: "HOST:PORT:ADDRESS"))
+    var resolve: [String] = []
+
     func validate() throws {
         guard EngineOptions.HTTPVersion(rawValue: http) != nil else { throw ValidationError("--http expects 1.1, 2 or h2c, got \"\(http)\"") }
         guard (1...1_000_000).contains(connections) else { throw ValidationError("--connections must be 1–1000000, got \(connections)") }
         guard (1...86_400_000).contains(timeoutMs) else { throw ValidationError("--timeout-ms must be 1–86400000 (a day), got \(timeoutMs)") }
+        if clientKey != nil && clientCert == nil { throw ValidationError("--key needs --cert (the certificate the key belongs to)") }
+        for entry in resolve {
+            if let problem = EngineOptions.resolveProblem(entry) { throw ValidationError("--resolve: \(problem)") }
+        }
     }
 
     /// - Parameter verifyTLS: from the command's own flag (`--insecure` on `alv run`, where `alv broker`'s
     ///   `--insecure` means plain TCP on a network).
-    func options(verifyTLS: Bool) -> EngineOptions {
-        EngineOptions(httpVersion: EngineOptions.HTTPVersion(rawValue: http) ?? .http1, verifyTLS: verifyTLS, requestTimeoutMs: timeoutMs, connections: connections)
+    /// - Throws: bad input naming the flag and file when a certificate file cannot be read or is not PEM.
+    func options(verifyTLS: Bool) throws -> EngineOptions {
+        var options = EngineOptions(httpVersion: EngineOptions.HTTPVersion(rawValue: http) ?? .http1, verifyTLS: verifyTLS, requestTimeoutMs: timeoutMs, connections: connections)
+        func pem(_ path: String?, flag: String, kind: String) throws -> String? {
+            guard let path else { return nil }
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw CLIError.badInput("\(flag) \(path): \(FileManager.default.fileExists(atPath: path) ? "cannot read the file (permissions?)" : "no such file")")
+            }
+            let text = String(decoding: data, as: UTF8.self)
+            guard data.count <= EngineOptions.maximumPEMBytes, text.contains("-----BEGIN ") else {
+                throw CLIError.badInput("\(flag) \(path): expected \(kind) in PEM form (a block starting \"-----BEGIN\"), at most 1 MiB")
+            }
+            return text
+        }
+        options.caPEM = try pem(caCert, flag: "--cacert", kind: "CA certificates")
+        options.clientCertPEM = try pem(clientCert, flag: "--cert", kind: "a certificate")
+        options.clientKeyPEM = try pem(clientKey, flag: "--key", kind: "a private key")
+        options.resolve = resolve.isEmpty ? nil : resolve
+        return options
     }
 }
 

@@ -79,6 +79,74 @@ public final class Nginx: TestDaemon {
     }
 }
 
+/// nginx over TLS on 127.0.0.1 with certificates made for the test by openssl: a CA, a server certificate it
+/// signs (for localhost, alv.test and 127.0.0.1), a client certificate it signs, and an unrelated CA. Port
+/// `port` speaks HTTP/1.1 and HTTP/2 (ALPN) and logs each request's protocol; `clientAuthPort` wants a
+/// client certificate the CA signed.
+public final class NginxTLS: TestDaemon {
+    public let port: Int
+    public let clientAuthPort: Int
+    public var caPath: String { directory.file("ca.pem") }
+    public var otherCAPath: String { directory.file("other-ca.pem") }
+    public var clientCertPath: String { directory.file("client.pem") }
+    public var clientKeyPath: String { directory.file("client.key") }
+    /// One line per request: `$server_protocol $ssl_protocol $status`.
+    public var accessLog: [String] {
+        ((try? String(contentsOfFile: directory.file("access.log"), encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    public init() throws {
+        let directory = TemporaryDirectory("alv-nginx-tls")
+        port = freePort()
+        clientAuthPort = freePort()
+        let d = directory.path
+        func openssl(_ arguments: [String]) throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+            process.arguments = arguments
+            process.currentDirectoryURL = URL(fileURLWithPath: d)
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "openssl \(arguments.joined(separator: " ")) failed"]) }
+        }
+        let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        try openssl(["req", "-x509"] + key + ["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=alv test CA"])
+        try openssl(["req", "-x509"] + key + ["-keyout", "other-ca.key", "-out", "other-ca.pem", "-days", "2", "-subj", "/CN=another CA"])
+        _ = directory.write("server.ext", "subjectAltName=DNS:localhost,DNS:alv.test,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+        _ = directory.write("client.ext", "extendedKeyUsage=clientAuth\n")
+        for (name, subject) in [("server", "/CN=localhost"), ("client", "/CN=alv load generator")] {
+            try openssl(["req"] + key + ["-keyout", "\(name).key", "-out", "\(name).csr", "-subj", subject])
+            try openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "\(name).pem", "-days", "2", "-extfile", "\(name).ext"])
+        }
+        let config = directory.write("nginx.conf", """
+            worker_processes 1;
+            pid \(d)/nginx.pid;
+            error_log \(d)/error.log;
+            events { worker_connections 1024; }
+            http {
+              log_format proto '$server_protocol $ssl_protocol $status';
+              access_log \(d)/access.log proto;
+              client_body_temp_path \(d)/body;
+              ssl_certificate \(d)/server.pem;
+              ssl_certificate_key \(d)/server.key;
+              server { listen 127.0.0.1:\(port) ssl http2; location / { return 200 "ok\\n"; } }
+              server {
+                listen 127.0.0.1:\(clientAuthPort) ssl;
+                ssl_client_certificate \(d)/ca.pem;
+                ssl_verify_client on;
+                location / { return 200 "ok\\n"; }
+              }
+            }
+            """)
+        try super.init("/usr/sbin/nginx", ["-c", config, "-g", "daemon off;"], directory: directory)
+        guard waitForListener(port: port), waitForListener(port: clientAuthPort) else {
+            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "nginx did not start: \(log)"])
+        }
+    }
+}
+
 /// sshd on 127.0.0.1 with a throwaway host key and one authorised client key, for the current user.
 public final class LocalSSHD: TestDaemon {
     public let port: Int

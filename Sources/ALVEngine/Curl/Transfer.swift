@@ -13,6 +13,8 @@ final class Transfer {
     private(set) var bodyLength = 0
     /// Headers built for this request when the request type has templated headers (freed on reuse).
     var ownedHeaders: UnsafeMutablePointer<curl_slist>?
+    /// `--resolve` entries, kept for the handle's life.
+    private var resolveList: UnsafeMutablePointer<curl_slist>?
 
     var typeIndex = 0
     var intendedNs: UInt64 = 0
@@ -79,6 +81,15 @@ final class Transfer {
         case .h2c: version = Int(CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
         }
         alv_curl_easy_setopt_long(handle, CURLOPT_HTTP_VERSION, version)
+        for (option, pem) in [(CURLOPT_CAINFO_BLOB, options.caPEM), (CURLOPT_SSLCERT_BLOB, options.clientCertPEM), (CURLOPT_SSLKEY_BLOB, options.clientKeyPEM)] {
+            guard let pem else { continue }
+            var bytes = Array(pem.utf8)
+            bytes.withUnsafeMutableBytes { _ = alv_curl_easy_setopt_blob(handle, option, $0.baseAddress, $0.count) }
+        }
+        if let resolve = options.resolve, !resolve.isEmpty {
+            for entry in resolve { resolveList = curl_slist_append(resolveList, entry) }
+            alv_curl_easy_setopt_slist(handle, CURLOPT_RESOLVE, resolveList)
+        }
         if options.httpVersion != .http1 { alv_curl_easy_setopt_long(handle, CURLOPT_PIPEWAIT, 1) }
         "alv/0.1".withCString { _ = alv_curl_easy_setopt_ptr(handle, CURLOPT_USERAGENT, $0) }
         // Only HTTP: a unit's URL (or a redirect) naming file://, gopher:// or any other scheme fails the request.
@@ -121,6 +132,7 @@ final class Transfer {
         curl_easy_cleanup(handle)
         errorBuffer.deallocate()
         bodyHead.deallocate()
+        if let resolveList { curl_slist_free_all(resolveList) }
         if let ownedHeaders { curl_slist_free_all(ownedHeaders) }
         body.deallocate()
     }
