@@ -71,13 +71,13 @@ extension Broker {
         }
         // A store that has refused every write for a while ends the run: nothing more of it would be kept.
         func storeEnded() -> Bool { recorder?.health.mustEnd ?? false }
-        let runStartSecond = Int64(Date().timeIntervalSince1970)
+        let runStartSecond = Int64(Date().timeIntervalSince1970.rounded(.up))
         while let slot = timeline.next(now: Date(), cancelled: cancellation.isCancelled || storeEnded(), lead: lead) {
             let step = plan.steps[slot.index]
             let startMs = Int64(slot.start.timeIntervalSince1970 * 1000)
             let endMs = Int64(slot.end.timeIntervalSince1970 * 1000)
             let watch = VectorWatch(adjustment: plan.profile?.adjustment, aborts: AbortThresholds(
-                plan: plan, aggregator: session.aggregator, vectorIndex: slot.index, vectorStart: startMs / 1000, runStart: runStartSecond))
+                plan: plan, aggregator: session.aggregator, vectorIndex: slot.index, vectorStart: (startMs + 999) / 1000, runStart: runStartSecond))
             session.watching = (slot.index, watch, Int64(slot.start.timeIntervalSince1970))
             session.slotStarts[slot.index] = slot.start
             session.status = { RunStatus(plan: plan, slot: slot) }

@@ -59,7 +59,7 @@ public final class InProcessRunner {
         var cpu = 0.0
         var peakRSS: UInt64 = 0
 
-        let runStartSecond = Int64(Date().timeIntervalSince1970)
+        let runStartSecond = Int64(Date().timeIntervalSince1970.rounded(.up))
         // One engine for the whole run: its connections carry over from vector to vector.
         let engine = try Engine()
         // Ends the run: cancelled by the user, or a store that has refused every write for a while.
@@ -82,7 +82,7 @@ public final class InProcessRunner {
             let vectorStop = CancellationFlag()
             let aggregator = self.aggregator
             let watch = VectorWatch(adjustment: plan.profile?.adjustment, aborts: AbortThresholds(
-                plan: plan, aggregator: aggregator, vectorIndex: slot.index, vectorStart: startMs / 1000, runStart: runStartSecond))
+                plan: plan, aggregator: aggregator, vectorIndex: slot.index, vectorStart: (startMs + 999) / 1000, runStart: runStartSecond))
             let onSecond = self.onSecond
             let index = slot.index, plan = self.plan
             let store = self.store
@@ -209,7 +209,8 @@ public struct AbortThresholds: Sendable {
     let vectorThresholds: [Threshold]
     let profileThresholds: [Threshold]
 
-    /// - Parameters: vectorStart, runStart: Unix seconds.
+    /// - Parameters: vectorStart, runStart: the first whole Unix second of the vector's and the run's load
+    ///   (a partial first second does not count towards a delay).
     public init(plan: RunPlan, aggregator: RunAggregator, vectorIndex: Int, vectorStart: Int64, runStart: Int64) {
         self.plan = plan
         self.aggregator = aggregator
