@@ -443,13 +443,21 @@ enum Prometheus {
     static func render(_ feed: LiveFeed) -> String {
         let s = feed.snapshot
         let run = label(s.runID ?? "none")
-        var groups: [(labels: String, outcomes: OutcomeCounts, latency: LatencyHistogram)] = []
+        var groups: [(labels: String, outcomes: OutcomeCounts, latency: LatencyHistogram, phases: [LatencyHistogram])] = []
         if let rows = s.breakdown?(), !rows.isEmpty {
             for row in rows.sorted(by: { ($0.vector, $0.requestType) < ($1.vector, $1.requestType) }) {
-                groups.append(("run=\"\(run)\",vector=\"\(label(row.vector))\",request_type=\"\(label(row.requestType))\"", row.metrics.outcomes, row.metrics.latency))
+                groups.append(("run=\"\(run)\",vector=\"\(label(row.vector))\",request_type=\"\(label(row.requestType))\"", row.metrics.outcomes, row.metrics.latency, row.metrics.phases))
             }
         } else {
-            groups.append(("run=\"\(run)\",vector=\"all\",request_type=\"all\"", s.totals, s.latency))
+            groups.append(("run=\"\(run)\",vector=\"all\",request_type=\"all\"", s.totals, s.latency, []))
+        }
+        let buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+        func histogram(_ name: String, _ labels: String, _ h: LatencyHistogram) -> [String] {
+            buckets.map { "\(name)_bucket{\(labels),le=\"\($0)\"} \(h.count(atOrBelow: UInt64($0 * 1_000_000)))" } + [
+                "\(name)_bucket{\(labels),le=\"+Inf\"} \(h.totalCount)",
+                "\(name)_sum{\(labels)} \(h.mean * Double(h.totalCount) / 1e6)",
+                "\(name)_count{\(labels)} \(h.totalCount)",
+            ]
         }
         var lines = [
             "# HELP alv_requests_total Requests that ended, by outcome (dropped: never sent).",
@@ -464,14 +472,15 @@ enum Prometheus {
             "# HELP alv_request_duration_seconds Latency from the intended send time.",
             "# TYPE alv_request_duration_seconds histogram",
         ]
-        for group in groups {
-            let latency = group.latency
-            for le in [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] {
-                lines.append("alv_request_duration_seconds_bucket{\(group.labels),le=\"\(le)\"} \(latency.count(atOrBelow: UInt64(le * 1_000_000)))")
+        for group in groups { lines += histogram("alv_request_duration_seconds", group.labels, group.latency) }
+        if groups.contains(where: { !$0.phases.isEmpty }) {
+            lines += [
+                "# HELP alv_request_phase_seconds Where completed requests' time went: dns, connect, tls, ttfb (sent to first byte), transfer.",
+                "# TYPE alv_request_phase_seconds histogram",
+            ]
+            for group in groups where group.phases.count == Phase.allCases.count {
+                for phase in Phase.allCases { lines += histogram("alv_request_phase_seconds", group.labels + ",phase=\"\(phase.key)\"", group.phases[phase.rawValue]) }
             }
-            lines.append("alv_request_duration_seconds_bucket{\(group.labels),le=\"+Inf\"} \(latency.totalCount)")
-            lines.append("alv_request_duration_seconds_sum{\(group.labels)} \(latency.mean * Double(latency.totalCount) / 1e6)")
-            lines.append("alv_request_duration_seconds_count{\(group.labels)} \(latency.totalCount)")
         }
         let live = s.workers.filter { !$0.lost }.count
         lines += [

@@ -453,6 +453,7 @@ public final class UnitExecutor {
         }
         metrics[type].bytesIn &+= transfer.bytesIn
         metrics[type].bytesOut &+= transfer.bytesOut
+        if code == CURLE_OK { metrics[type].recordPhases(transfer.phases) }
         record(type: type, outcome: outcome, curlCode: outcome == .other && code != CURLE_OK ? Int32(code.rawValue) : nil, latencyNs: now &- transfer.intendedNs)
         release(transfer, now: now)
     }

@@ -19,8 +19,21 @@ public struct RequestMetrics: Sendable, Equatable {
     public var latency = LatencyHistogram()
     /// Transport failures classified `other`, by curl error code.
     public var curlErrors: [Int32: UInt64] = [:]
+    /// Where the time of completed requests went, one histogram per `Phase` (empty until one is recorded).
+    public var phases: [LatencyHistogram] = []
 
     public init() {}
+
+    /// Records one request's phases (µs, in `Phase` order).
+    @inline(__always)
+    public mutating func recordPhases(_ values: (UInt64, UInt64, UInt64, UInt64, UInt64)) {
+        if phases.isEmpty { phases = Array(repeating: LatencyHistogram(), count: Phase.allCases.count) }
+        phases[0].record(values.0)
+        phases[1].record(values.1)
+        phases[2].record(values.2)
+        phases[3].record(values.3)
+        phases[4].record(values.4)
+    }
 
     /// Requests that ended in the window in any way, dropped included.
     public var requestsTotal: UInt64 { outcomes.total }
@@ -36,6 +49,9 @@ public struct RequestMetrics: Sendable, Equatable {
         lagMaxMicros = max(lagMaxMicros, other.lagMaxMicros)
         latency.merge(other.latency)
         curlErrors.merge(other.curlErrors, uniquingKeysWith: +)
+        if !other.phases.isEmpty {
+            if phases.isEmpty { phases = other.phases } else { for i in phases.indices { phases[i].merge(other.phases[i]) } }
+        }
     }
 
     public mutating func reset() {
@@ -49,6 +65,7 @@ public struct RequestMetrics: Sendable, Equatable {
         lagMaxMicros = 0
         latency.reset()
         curlErrors.removeAll(keepingCapacity: true)
+        for i in phases.indices where !phases[i].isEmpty { phases[i].reset() }
     }
 
     public var isEmpty: Bool { requestsTotal == 0 && intended == 0 && sent == 0 }
@@ -67,10 +84,12 @@ public struct RequestDelta: Sendable, Equatable, Codable {
     /// `SparseHistogram` bytes (base64 in JSON).
     public var latency: [UInt8]
     public var curlErrors: [String: UInt64]
+    /// One `SparseHistogram` per `Phase`, or none.
+    public var phases: [[UInt8]]
 
     enum CodingKeys: String, CodingKey {
         case outcomes, bytesIn = "bytes_in", bytesOut = "bytes_out", intended, sent, completed
-        case lagSumMicros = "lag_sum_us", lagMaxMicros = "lag_max_us", latency, curlErrors = "curl_errors"
+        case lagSumMicros = "lag_sum_us", lagMaxMicros = "lag_max_us", latency, curlErrors = "curl_errors", phases
     }
 
     public init(_ metrics: RequestMetrics) {
@@ -84,6 +103,7 @@ public struct RequestDelta: Sendable, Equatable, Codable {
         lagMaxMicros = metrics.lagMaxMicros
         latency = SparseHistogram.encode(metrics.latency)
         curlErrors = Dictionary(uniqueKeysWithValues: metrics.curlErrors.map { (String($0.key), $0.value) })
+        phases = metrics.phases.allSatisfy(\.isEmpty) ? [] : metrics.phases.map(SparseHistogram.encode)
     }
 
     /// Back to mergeable metrics.
@@ -100,13 +120,22 @@ public struct RequestDelta: Sendable, Equatable, Codable {
         m.lagMaxMicros = lagMaxMicros
         m.latency = try SparseHistogram.decode(latency)
         for (key, value) in curlErrors { if let code = Int32(key) { m.curlErrors[code] = value } }
+        if phases.count == Phase.allCases.count { m.phases = try phases.map { bytes throws(SparseHistogramError) in try SparseHistogram.decode(bytes) } }
         return m
     }
 
     /// Adds this delta to `metrics`, merging the histogram straight from its sparse bytes.
     /// - Throws: `SparseHistogramError` (leaving `metrics` unchanged) when the histogram bytes are bad.
     public func merge(into metrics: inout RequestMetrics) throws(SparseHistogramError) {
-        try SparseHistogram.merge(latency, into: &metrics.latency)
+        if phases.count == Phase.allCases.count {
+            // Checked before anything changes, so a bad delta leaves `metrics` as it was.
+            var merged = metrics.phases.isEmpty ? Array(repeating: LatencyHistogram(), count: Phase.allCases.count) : metrics.phases
+            for (i, bytes) in phases.enumerated() { try SparseHistogram.merge(bytes, into: &merged[i]) }
+            try SparseHistogram.merge(latency, into: &metrics.latency)
+            metrics.phases = merged
+        } else {
+            try SparseHistogram.merge(latency, into: &metrics.latency)
+        }
         metrics.outcomes.add(outcomes)
         metrics.bytesIn &+= bytesIn
         metrics.bytesOut &+= bytesOut
@@ -137,6 +166,15 @@ public struct RequestDelta: Sendable, Equatable, Codable {
         }
         latency = bytes
         curlErrors = try c.decodeIfPresent([String: UInt64].self, forKey: .curlErrors) ?? [:]
+        phases = try (c.decodeIfPresent([String].self, forKey: .phases) ?? []).map { text in
+            guard let bytes = Base64.decode(text) else {
+                throw DecodingError.dataCorruptedError(forKey: .phases, in: c, debugDescription: "phases are not base64")
+            }
+            return bytes
+        }
+        guard phases.isEmpty || phases.count == Phase.allCases.count else {
+            throw DecodingError.dataCorruptedError(forKey: .phases, in: c, debugDescription: "expected \(Phase.allCases.count) phase histograms, found \(phases.count)")
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -151,6 +189,7 @@ public struct RequestDelta: Sendable, Equatable, Codable {
         try c.encode(lagMaxMicros, forKey: .lagMaxMicros)
         try c.encode(Base64.encode(latency), forKey: .latency)
         if !curlErrors.isEmpty { try c.encode(curlErrors, forKey: .curlErrors) }
+        if !phases.isEmpty { try c.encode(phases.map(Base64.encode), forKey: .phases) }
     }
 }
 
@@ -285,5 +324,21 @@ enum Base64 {
             i += 4
         }
         return out
+    }
+}
+
+/// Where a request's time went, from libcurl's timers: resolving the name, connecting, the TLS handshake
+/// (0 on a reused connection, and without TLS), waiting for the first byte after sending, and receiving the rest.
+public enum Phase: Int, CaseIterable, Sendable {
+    case dns, connect, tls, ttfb, transfer
+
+    public var key: String {
+        switch self {
+        case .dns: return "dns"
+        case .connect: return "connect"
+        case .tls: return "tls"
+        case .ttfb: return "ttfb"
+        case .transfer: return "transfer"
+        }
     }
 }

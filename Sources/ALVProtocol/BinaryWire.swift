@@ -9,7 +9,8 @@ import ALVMetrics
 /// zigzag-encoded, doubles as 8 little-endian bytes, strings and byte runs as a varint length then the bytes,
 /// optionals as a 0/1 byte then the value. Request types are a count then (name, delta) pairs; a delta's
 /// outcomes are one varint per outcome in `Outcome.allCases` order, preceded by their count (so a receiver
-/// that knows more outcomes reads an older sender's); version 2 then adds the error samples (a count, then
+/// that knows more outcomes reads an older sender's); version 2 adds, after each latency histogram, the phase
+/// histograms (a count, 0 or 5, then each), and after the request types the error samples (a count, then
 /// request type, outcome, optional status, message, body and count each). Every read is bounds-checked; a payload that ends
 /// early, runs past a limit or leaves bytes over is `malformed`.
 public enum BinaryWire {
@@ -28,9 +29,12 @@ public enum BinaryWire {
     public static func isBinary(_ payload: [UInt8]) -> Bool { payload.first.map { $0 & 0xF0 == 0xB0 } ?? false }
 
     /// The compact payload of a heartbeat or metrics message; nil for other kinds (they go as JSON).
-    public static func encode(_ message: WorkerMessage) -> [UInt8]? {
+    /// - Parameter version: 2 (the default); 1 writes the older layout (no phases, no error samples), as an
+    ///   alv of before them sends it.
+    public static func encode(_ message: WorkerMessage, version: Int = 2) -> [UInt8]? {
         var out = Writer()
-        out.bytes.append(marker)
+        let current = version >= 2
+        out.bytes.append(current ? marker : markerWithoutSamples)
         switch message.body {
         case .heartbeat(let beat):
             out.bytes.append(heartbeatKind)
@@ -60,12 +64,17 @@ public enum BinaryWire {
                     out.unsigned(value)
                 }
                 out.run(request.latency)
+                if current {
+                    out.unsigned(UInt64(request.phases.count))
+                    for phase in request.phases { out.run(phase) }
+                }
                 out.unsigned(UInt64(request.curlErrors.count))
                 for (code, count) in request.curlErrors {
                     out.string(code)
                     out.unsigned(count)
                 }
             }
+            guard current else { break }
             out.unsigned(UInt64(delta.errorSamples.count))
             for sample in delta.errorSamples {
                 out.string(sample.requestType)
@@ -121,6 +130,11 @@ public enum BinaryWire {
                 request.lagSumMicros = try input.unsigned()
                 request.lagMaxMicros = try input.unsigned()
                 request.latency = try input.run()
+                if first == marker {
+                    let phases = try input.count(limit: 16)
+                    guard phases == 0 || phases == Phase.allCases.count else { throw .malformed("\(phases) phase histograms (expected 0 or \(Phase.allCases.count))") }
+                    request.phases = try (0..<phases).map { _ throws(WireError) in try input.run() }
+                }
                 let errors = try input.count(limit: maximumCurlErrors)
                 for _ in 0..<errors {
                     let code = try input.string()

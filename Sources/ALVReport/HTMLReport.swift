@@ -1,3 +1,4 @@
+import ALVMetrics
 import ALVProtocol
 import ALVRun
 import Foundation
@@ -114,6 +115,13 @@ enum HTMLReport {
         for t in s.requestTypes {
             let l = t.latencyMs
             html += "<tr><td>\(xml("\(t.vectorID)/\(t.name)"))</td><td>\(t.requestsTotal)</td><td>\(format(t.achievedRPS))</td><td>\(t.responses["2xx"] ?? 0)</td><td>\(t.responses["4xx"] ?? 0)</td><td>\(t.responses["5xx"] ?? 0)</td><td>\(t.errors.values.reduce(0, +))</td><td>\(t.dropped)</td><td>\(format(l.p50))</td><td>\(format(l.p90))</td><td>\(format(l.p95))</td><td>\(format(l.p99))</td><td>\(format(l.max))</td></tr>"
+        }
+        if s.requestTypes.contains(where: { $0.phasesMs != nil }) {
+            html += "</table>\n<h2>Where the time went</h2><p>p50 / p99 ms per phase of completed requests (ttfb: from sending to the first byte; dns, connect and tls are 0 on a reused connection)</p><table><tr><th>request type</th>" + Phase.allCases.map { "<th>\($0.key)</th>" }.joined() + "</tr>"
+            for t in s.requestTypes {
+                guard let phases = t.phasesMs else { continue }
+                html += "<tr><td>\(xml("\(t.vectorID)/\(t.name)"))</td>" + Phase.allCases.map { p in phases[p.key].map { "<td>\(format($0.p50)) / \(format($0.p99))</td>" } ?? "<td></td>" }.joined() + "</tr>"
+            }
         }
         if s.checksPassed + s.checksFailed > 0 {
             html += "</table>\n<h2>Checks</h2><p>\(s.checksPassed) passed, \(s.checksFailed) failed</p><table><tr><th>step</th><th>passed</th><th>failed</th></tr>"

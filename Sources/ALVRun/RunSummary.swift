@@ -31,10 +31,13 @@ public struct RunSummary: Sendable, Codable, Equatable {
         /// For a step that expects or captures: responses that passed its checks, and those that failed.
         public var checksPassed: UInt64?
         public var checksFailed: UInt64?
+        /// Where the time of completed requests went (dns, connect, tls, ttfb, transfer).
+        public var phasesMs: [String: Latency]?
 
         enum CodingKeys: String, CodingKey {
             case vectorID = "vector_id", name, requestsTotal = "requests_total", responses, errors, dropped
             case achievedRPS = "achieved_rps", latencyMs = "latency_ms", checksPassed = "checks_passed", checksFailed = "checks_failed"
+            case phasesMs = "phases_ms"
         }
     }
 
@@ -138,6 +141,14 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var checksFailed: UInt64 = 0
     /// The first distinct failures of each request type, most frequent first.
     public var errorSamples: [ErrorSampleSummary] = []
+    /// Where the time of completed requests went, over the run.
+    public var phasesMs: [String: Latency]?
+
+    /// Phase percentiles by phase key, or nil when no phase was recorded.
+    public static func phases(_ histograms: [LatencyHistogram]) -> [String: Latency]? {
+        guard histograms.count == Phase.allCases.count, histograms.contains(where: { !$0.isEmpty }) else { return nil }
+        return Dictionary(uniqueKeysWithValues: Phase.allCases.map { ($0.key, Latency(histograms[$0.rawValue])) })
+    }
 
     public struct ErrorSampleSummary: Sendable, Codable, Equatable {
         public var vectorID: String
@@ -167,7 +178,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
         case responses, errors, dropped, achievedRPS = "achieved_rps", latencyMs = "latency_ms", intended, sent
         case bytesIn = "bytes_in", bytesOut = "bytes_out", lagMs = "lag_ms", requestTypes = "request_types", vectors, workers
         case metricsGaps = "metrics_gaps", thresholds, events, checksPassed = "checks_passed", checksFailed = "checks_failed"
-        case errorSamples = "error_samples"
+        case errorSamples = "error_samples", phasesMs = "phases_ms"
     }
 
 
@@ -225,6 +236,7 @@ extension RunSummary {
         checksPassed = try c.decodeIfPresent(UInt64.self, forKey: .checksPassed) ?? 0
         checksFailed = try c.decodeIfPresent(UInt64.self, forKey: .checksFailed) ?? 0
         errorSamples = try c.decodeIfPresent([ErrorSampleSummary].self, forKey: .errorSamples) ?? []
+        phasesMs = try c.decodeIfPresent([String: Latency].self, forKey: .phasesMs)
     }
 }
 

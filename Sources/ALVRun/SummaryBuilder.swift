@@ -34,6 +34,7 @@ public struct SummaryBuilder {
                 responses: split.responses, errors: split.errors, dropped: split.dropped,
                 achievedRPS: seconds > 0 ? Double(metrics.requestsTotal - split.dropped) / seconds : 0,
                 latencyMs: .init(metrics.latency))
+            type.phasesMs = RunSummary.phases(metrics.phases)
             if checked[key.vectorIndex].contains(key.requestType) {
                 type.checksPassed = metrics.outcomes.responses
                 type.checksFailed = metrics.outcomes[.check]
@@ -64,6 +65,7 @@ public struct SummaryBuilder {
             ],
             requestTypes: types, vectors: vectors, workers: workers, metricsGaps: metricsGaps, thresholds: thresholds, events: events)
         summary.errorSamples = aggregator.errorSamples(vectorIDs: plan.steps.map(\.vector.vectorID))
+        summary.phasesMs = RunSummary.phases(overall.phases)
         summary.checksPassed = checksPassed
         summary.checksFailed = checksFailed
         return summary

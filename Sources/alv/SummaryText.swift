@@ -16,6 +16,11 @@ enum SummaryText {
         }
         let l = s.latencyMs
         lines.append("  latency   p50 \(format(l.p50)) ms  p90 \(format(l.p90))  p95 \(format(l.p95))  p99 \(format(l.p99))  max \(format(l.max)) (from intended send time)")
+        if let phases = s.phasesMs {
+            lines.append("  phases    " + ["dns", "connect", "tls", "ttfb", "transfer"].compactMap { key in
+                phases[key].map { "\(key) p50 \(format($0.p50)) p99 \(format($0.p99))" }
+            }.joined(separator: ", ") + " ms")
+        }
         lines.append("  lag       mean \(format(s.lagMs["mean"] ?? 0)) ms, max \(format(s.lagMs["max"] ?? 0)) ms behind schedule")
         if s.workers.count == 1, let worker = s.workers.first {
             lines.append("  generator \(format(worker.cpuSeconds)) CPU s, peak RSS \(worker.peakRSSBytes / 1_048_576) MB")

@@ -22,6 +22,9 @@ import Testing
         let url = "https://127.0.0.1:\(nginx.port)"
         let (right, passed) = try run(url, ["--cacert", nginx.caPath])
         #expect(right.status == 0 && count(passed, "2xx") == passed["requests_total"] as? Int && count(passed, "2xx") > 50, "\(right.stderr)")
+        // The handshakes show in the tls phase (on new connections only: its median is 0 on reused ones).
+        let tls = try #require((passed["phases_ms"] as? [String: [String: Double]])?["tls"])
+        #expect((tls["max"] ?? 0) > 0 && tls["p50"] == 0, "\(tls)")
         for extra in [["--cacert", nginx.otherCAPath], []] {
             let (wrong, failed) = try run(url, extra)
             #expect(wrong.status == 1 && wrong.stderr.contains("every request failed"), "\(extra): \(wrong.stderr)")

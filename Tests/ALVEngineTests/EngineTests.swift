@@ -89,6 +89,14 @@ func execute(
         let p50 = Double(collector.all.latency.value(atPercentile: 50)) / 1000
         #expect(p50 >= 20 && p50 <= 23, "p50 \(p50) ms")
         #expect(collector.all.requestsTotal > 450)
+        // The phases: the 20 ms are spent waiting for the first byte; 4 users open 4 connections, then reuse them.
+        let phases = collector.all.phases
+        #expect(phases.count == Phase.allCases.count && phases[Phase.ttfb.rawValue].totalCount == collector.all.completed)
+        let ttfb = Double(phases[Phase.ttfb.rawValue].value(atPercentile: 50)) / 1000
+        #expect(ttfb >= 19.5 && ttfb <= 23, "ttfb p50 \(ttfb) ms")
+        let connect = phases[Phase.connect.rawValue]
+        #expect(connect.value(atPercentile: 50) == 0 && connect.maximum > 0, "a connect time only on the first request of each connection")
+        #expect(phases[Phase.tls.rawValue].maximum == 0, "no TLS")
     }
 
     /// wrk2's point: when the target stalls, requests that should have been sent during the stall

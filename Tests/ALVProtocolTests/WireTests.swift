@@ -12,6 +12,8 @@ struct WireTests {
         for v in [900, 1_200, 45_000] { m.latency.record(UInt64(v)) }
         m.outcomes[.status2xx] = 3
         m.intended = 3; m.sent = 3; m.completed = 3
+        m.recordPhases((40, 0, 0, 850, 20))
+        m.recordPhases((35, 120, 900, 43_000, 15))
         return MetricsDelta(second: 1_764_000_000, requestTypes: ["browse": RequestDelta(m)], cpuSeconds: 0.25, rssBytes: 1 << 24)
     }
 
@@ -150,12 +152,15 @@ struct WireTests {
         var newer = try WireCodec.encode(metrics)
         newer[1][0] = 0xB3
         #expect(throws: WireError.unknownVersion(3)) { try WireCodec.decodeWorkerMessage(newer) }
-        // Version 1 (no error samples: the same bytes without the trailing sample count) is still read.
-        var older = try WireCodec.encode(metrics)
-        #expect(older[1].last == 0, "no samples: a zero count ends the payload")
-        older[1][0] = 0xB1
-        older[1].removeLast()
-        #expect(try WireCodec.decodeWorkerMessage(older) == metrics)
+        // Version 1 (no phases, no error samples) is still read.
+        let older = try #require(BinaryWire.encode(metrics, version: 1))
+        #expect(older.first == 0xB1)
+        var withoutPhases = metrics
+        if case .metrics(var m) = metrics.body {
+            m.delta.requestTypes = m.delta.requestTypes.mapValues { var d = $0; d.phases = []; return d }
+            withoutPhases = WorkerMessage(worker: metrics.worker, incarnation: metrics.incarnation, seq: metrics.seq, .metrics(m))
+        }
+        #expect(try WireCodec.decodeWorkerMessage([Array(metrics.kind.rawValue.utf8), older]) == withoutPhases)
         // Error samples travel with their delta, and a forged status is refused.
         var withSamples = Self.delta()
         withSamples.errorSamples = [ErrorSample(requestType: "browse", outcome: "5xx", status: 503, message: "HTTP 503", body: "{\"error\":1}", count: 7),

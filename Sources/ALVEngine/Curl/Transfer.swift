@@ -214,6 +214,21 @@ final class Transfer {
         return UInt64(max(0, header)) + UInt64(max(0, body))
     }
 
+    /// The request's phases in µs, in `Phase` order, from libcurl's cumulative timers: name lookup, connect,
+    /// TLS handshake, waiting (from sending to the first byte), transfer (the rest).
+    var phases: (UInt64, UInt64, UInt64, UInt64, UInt64) {
+        func time(_ info: CURLINFO) -> Int64 {
+            var value: curl_off_t = 0
+            alv_curl_easy_getinfo_off(handle, info, &value)
+            return Int64(value)
+        }
+        let lookup = time(CURLINFO_NAMELOOKUP_TIME_T), connect = time(CURLINFO_CONNECT_TIME_T)
+        let handshake = time(CURLINFO_APPCONNECT_TIME_T), pretransfer = time(CURLINFO_PRETRANSFER_TIME_T)
+        let first = time(CURLINFO_STARTTRANSFER_TIME_T), total = time(CURLINFO_TOTAL_TIME_T)
+        func span(_ a: Int64, _ b: Int64) -> UInt64 { b > a ? UInt64(b - a) : 0 }
+        return (UInt64(max(0, lookup)), span(lookup, connect), handshake > 0 ? span(connect, handshake) : 0, span(pretransfer, first), span(first, total))
+    }
+
     /// Bytes sent: request headers plus body.
     var bytesOut: UInt64 {
         var header = 0
