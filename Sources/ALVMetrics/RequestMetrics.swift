@@ -108,7 +108,8 @@ public struct RequestDelta: Sendable, Equatable, Codable {
 
     /// Back to mergeable metrics.
     /// - Throws: `SparseHistogramError` when the histogram bytes are bad.
-    public func metrics() throws(SparseHistogramError) -> RequestMetrics {
+    /// - Parameter phases: decode the phase histograms too (only run totals need them).
+    public func metrics(phases withPhases: Bool = true) throws(SparseHistogramError) -> RequestMetrics {
         var m = RequestMetrics()
         m.outcomes = outcomes
         m.bytesIn = bytesIn
@@ -120,14 +121,16 @@ public struct RequestDelta: Sendable, Equatable, Codable {
         m.lagMaxMicros = lagMaxMicros
         m.latency = try SparseHistogram.decode(latency)
         for (key, value) in curlErrors { if let code = Int32(key) { m.curlErrors[code] = value } }
-        if phases.count == Phase.allCases.count { m.phases = try phases.map { bytes throws(SparseHistogramError) in try SparseHistogram.decode(bytes) } }
+        if withPhases && phases.count == Phase.allCases.count { m.phases = try phases.map { bytes throws(SparseHistogramError) in try SparseHistogram.decode(bytes) } }
         return m
     }
 
     /// Adds this delta to `metrics`, merging the histogram straight from its sparse bytes.
+    /// - Parameter phases: merge the phase histograms too (run totals do; per-second views, which only need
+    ///   rates and latency, leave them out: six dense histograms a second would cost a megabyte each).
     /// - Throws: `SparseHistogramError` (leaving `metrics` unchanged) when the histogram bytes are bad.
-    public func merge(into metrics: inout RequestMetrics) throws(SparseHistogramError) {
-        if phases.count == Phase.allCases.count {
+    public func merge(into metrics: inout RequestMetrics, phases withPhases: Bool = true) throws(SparseHistogramError) {
+        if withPhases && phases.count == Phase.allCases.count {
             // Checked before anything changes, so a bad delta leaves `metrics` as it was.
             var merged = metrics.phases.isEmpty ? Array(repeating: LatencyHistogram(), count: Phase.allCases.count) : metrics.phases
             for (i, bytes) in phases.enumerated() { try SparseHistogram.merge(bytes, into: &merged[i]) }

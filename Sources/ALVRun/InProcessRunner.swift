@@ -179,7 +179,7 @@ public final class VectorWatch: Sendable {
     /// - Returns: true when the vector must end now.
     func observe(_ delta: MetricsDelta) -> Bool {
         var merged = RequestMetrics()
-        for request in delta.requestTypes.values { if let m = try? request.metrics() { merged.merge(m) } }
+        for request in delta.requestTypes.values { if let m = try? request.metrics(phases: false) { merged.merge(m) } }
         return observe(second: delta.second, merged)
     }
 

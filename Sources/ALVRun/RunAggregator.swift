@@ -35,8 +35,8 @@ public final class RunAggregator: Sendable {
                     state.badDeltas += 1
                     continue
                 }
-                try? requestDelta.merge(into: &state.perSecond[delta.second, default: RequestMetrics()])
-                try? requestDelta.merge(into: &state.perVectorSecond[vectorIndex, default: [:]][delta.second, default: RequestMetrics()])
+                try? requestDelta.merge(into: &state.perSecond[delta.second, default: RequestMetrics()], phases: false)
+                try? requestDelta.merge(into: &state.perVectorSecond[vectorIndex, default: [:]][delta.second, default: RequestMetrics()], phases: false)
             }
             for sample in delta.errorSamples { state.samples[vectorIndex, default: []].note(sample) }
             state.cpuSeconds += delta.cpuSeconds

@@ -108,7 +108,7 @@ struct RunCommand: ParsableCommand {
             feed.workers([.init(id: "local", host: host, lost: false, requestsTotal: 0, cpuSeconds: 0, peakRSSBytes: 0)])
             runner.onSecond = { status, delta in
                 var merged = RequestMetrics()
-                for request in delta.requestTypes.values { try? request.merge(into: &merged) }
+                for request in delta.requestTypes.values { try? request.merge(into: &merged, phases: false) }
                 progress.second(label: status.description, metrics: merged, cpuSeconds: delta.cpuSeconds)
                 feed.second(delta.second, merged, status: status.description)
                 feed.workers([.init(id: "local", host: host, lost: false, requestsTotal: feed.requestsTotal, cpuSeconds: 0, peakRSSBytes: delta.rssBytes)])
@@ -389,7 +389,7 @@ final class ProgressPrinter: @unchecked Sendable {
 
     func second(label: String, delta: MetricsDelta) {
         var merged = RequestMetrics()
-        for request in delta.requestTypes.values { if let m = try? request.metrics() { merged.merge(m) } }
+        for request in delta.requestTypes.values { if let m = try? request.metrics(phases: false) { merged.merge(m) } }
         second(label: label, metrics: merged, cpuSeconds: delta.cpuSeconds)
     }
 
