@@ -408,7 +408,9 @@ public final class UnitExecutor {
         context.nowMs = MonotonicClock.unixMs(intended)
         let request = requests[type]
         transfer.keep(body: request.check?.needsBody ?? false, headers: request.check?.needsHeaders ?? false, cookies: jar != nil)
+        let emptyBefore = context.emptyVariableRenders
         request.prepare(transfer, context: &context, scratch: &scratch)
+        if context.emptyVariableRenders != emptyBefore { metrics[type].emptyVariables &+= 1 }
         // Data rows stay the same through a flow's steps: the next iteration moves on.
         if request.next == nil { context.nextIteration(data: data) }
         if let jar {

@@ -21,6 +21,8 @@ public struct RequestMetrics: Sendable, Equatable {
     public var curlErrors: [Int32: UInt64] = [:]
     /// Where the time of completed requests went, one histogram per `Phase` (empty until one is recorded).
     public var phases: [LatencyHistogram] = []
+    /// Requests that rendered a `{{vars.NAME}}` no capture had filled (it rendered empty).
+    public var emptyVariables: UInt64 = 0
 
     public init() {}
 
@@ -49,6 +51,7 @@ public struct RequestMetrics: Sendable, Equatable {
         lagMaxMicros = max(lagMaxMicros, other.lagMaxMicros)
         latency.merge(other.latency)
         curlErrors.merge(other.curlErrors, uniquingKeysWith: +)
+        emptyVariables &+= other.emptyVariables
         if !other.phases.isEmpty {
             if phases.isEmpty { phases = other.phases } else { for i in phases.indices { phases[i].merge(other.phases[i]) } }
         }
@@ -65,6 +68,7 @@ public struct RequestMetrics: Sendable, Equatable {
         lagMaxMicros = 0
         latency.reset()
         curlErrors.removeAll(keepingCapacity: true)
+        emptyVariables = 0
         for i in phases.indices where !phases[i].isEmpty { phases[i].reset() }
     }
 
@@ -86,10 +90,12 @@ public struct RequestDelta: Sendable, Equatable, Codable {
     public var curlErrors: [String: UInt64]
     /// One `SparseHistogram` per `Phase`, or none.
     public var phases: [[UInt8]]
+    public var emptyVariables: UInt64
 
     enum CodingKeys: String, CodingKey {
         case outcomes, bytesIn = "bytes_in", bytesOut = "bytes_out", intended, sent, completed
         case lagSumMicros = "lag_sum_us", lagMaxMicros = "lag_max_us", latency, curlErrors = "curl_errors", phases
+        case emptyVariables = "vars_empty"
     }
 
     public init(_ metrics: RequestMetrics) {
@@ -104,6 +110,7 @@ public struct RequestDelta: Sendable, Equatable, Codable {
         latency = SparseHistogram.encode(metrics.latency)
         curlErrors = Dictionary(uniqueKeysWithValues: metrics.curlErrors.map { (String($0.key), $0.value) })
         phases = metrics.phases.allSatisfy(\.isEmpty) ? [] : metrics.phases.map(SparseHistogram.encode)
+        emptyVariables = metrics.emptyVariables
     }
 
     /// Back to mergeable metrics.
@@ -121,6 +128,7 @@ public struct RequestDelta: Sendable, Equatable, Codable {
         m.lagMaxMicros = lagMaxMicros
         m.latency = try SparseHistogram.decode(latency)
         for (key, value) in curlErrors { if let code = Int32(key) { m.curlErrors[code] = value } }
+        m.emptyVariables = emptyVariables
         if withPhases && phases.count == Phase.allCases.count { m.phases = try phases.map { bytes throws(SparseHistogramError) in try SparseHistogram.decode(bytes) } }
         return m
     }
@@ -147,6 +155,7 @@ public struct RequestDelta: Sendable, Equatable, Codable {
         metrics.completed &+= completed
         metrics.lagSumMicros &+= lagSumMicros
         metrics.lagMaxMicros = max(metrics.lagMaxMicros, lagMaxMicros)
+        metrics.emptyVariables &+= emptyVariables
         for (key, value) in curlErrors { if let code = Int32(key) { metrics.curlErrors[code, default: 0] += value } }
     }
 
@@ -175,6 +184,7 @@ public struct RequestDelta: Sendable, Equatable, Codable {
             }
             return bytes
         }
+        emptyVariables = try c.decodeIfPresent(UInt64.self, forKey: .emptyVariables) ?? 0
         guard phases.isEmpty || phases.count == Phase.allCases.count else {
             throw DecodingError.dataCorruptedError(forKey: .phases, in: c, debugDescription: "expected \(Phase.allCases.count) phase histograms, found \(phases.count)")
         }
@@ -193,6 +203,7 @@ public struct RequestDelta: Sendable, Equatable, Codable {
         try c.encode(Base64.encode(latency), forKey: .latency)
         if !curlErrors.isEmpty { try c.encode(curlErrors, forKey: .curlErrors) }
         if !phases.isEmpty { try c.encode(phases.map(Base64.encode), forKey: .phases) }
+        if emptyVariables > 0 { try c.encode(emptyVariables, forKey: .emptyVariables) }
     }
 }
 
@@ -253,7 +264,7 @@ extension MetricsDelta {
             for (outcome, value) in zip(Outcome.allCases, d.outcomes.values) where value > Self.plausibleCount {
                 return "\(at).outcomes.\(outcome.key) \(value) is above \(Self.plausibleCount)"
             }
-            for (field, value) in [("intended", d.intended), ("sent", d.sent), ("completed", d.completed)] where value > Self.plausibleCount {
+            for (field, value) in [("intended", d.intended), ("sent", d.sent), ("completed", d.completed), ("vars_empty", d.emptyVariables)] where value > Self.plausibleCount {
                 return "\(at).\(field) \(value) is above \(Self.plausibleCount)"
             }
             for (field, value) in [("bytes_in", d.bytesIn), ("bytes_out", d.bytesOut), ("lag_sum_us", d.lagSumMicros), ("lag_max_us", d.lagMaxMicros)] where value > Self.plausibleBytes {

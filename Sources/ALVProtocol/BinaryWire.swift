@@ -10,7 +10,7 @@ import ALVMetrics
 /// optionals as a 0/1 byte then the value. Request types are a count then (name, delta) pairs; a delta's
 /// outcomes are one varint per outcome in `Outcome.allCases` order, preceded by their count (so a receiver
 /// that knows more outcomes reads an older sender's); version 2 adds, after each latency histogram, the phase
-/// histograms (a count, 0 or 5, then each), and after the request types the error samples (a count, then
+/// histograms (a count, 0 or 5, then each) and the count of empty `{{vars.NAME}}` renders, and after the request types the error samples (a count, then
 /// request type, outcome, optional status, message, body and count each). Every read is bounds-checked; a payload that ends
 /// early, runs past a limit or leaves bytes over is `malformed`.
 public enum BinaryWire {
@@ -67,6 +67,7 @@ public enum BinaryWire {
                 if current {
                     out.unsigned(UInt64(request.phases.count))
                     for phase in request.phases { out.run(phase) }
+                    out.unsigned(request.emptyVariables)
                 }
                 out.unsigned(UInt64(request.curlErrors.count))
                 for (code, count) in request.curlErrors {
@@ -134,6 +135,7 @@ public enum BinaryWire {
                     let phases = try input.count(limit: 16)
                     guard phases == 0 || phases == Phase.allCases.count else { throw .malformed("\(phases) phase histograms (expected 0 or \(Phase.allCases.count))") }
                     request.phases = try (0..<phases).map { _ throws(WireError) in try input.run() }
+                    request.emptyVariables = try input.unsigned()
                 }
                 let errors = try input.count(limit: maximumCurlErrors)
                 for _ in 0..<errors {

@@ -33,11 +33,13 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var checksFailed: UInt64?
         /// Where the time of completed requests went (dns, connect, tls, ttfb, transfer).
         public var phasesMs: [String: Latency]?
+        /// Requests sent with a `{{vars.NAME}}` that no capture had filled (rendered empty); nil when none.
+        public var varsEmpty: UInt64?
 
         enum CodingKeys: String, CodingKey {
             case vectorID = "vector_id", name, requestsTotal = "requests_total", responses, errors, dropped
             case achievedRPS = "achieved_rps", latencyMs = "latency_ms", checksPassed = "checks_passed", checksFailed = "checks_failed"
-            case phasesMs = "phases_ms"
+            case phasesMs = "phases_ms", varsEmpty = "vars_empty"
         }
     }
 

@@ -35,6 +35,7 @@ public struct SummaryBuilder {
                 achievedRPS: seconds > 0 ? Double(metrics.requestsTotal - split.dropped) / seconds : 0,
                 latencyMs: .init(metrics.latency))
             type.phasesMs = RunSummary.phases(metrics.phases)
+            type.varsEmpty = metrics.emptyVariables > 0 ? metrics.emptyVariables : nil
             if checked[key.vectorIndex].contains(key.requestType) {
                 type.checksPassed = metrics.outcomes.responses
                 type.checksFailed = metrics.outcomes[.check]

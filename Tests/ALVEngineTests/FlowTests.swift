@@ -88,13 +88,14 @@ import Testing
         #expect(right.byType["journey/me"].map { $0.outcomes[.check] == 0 && $0.requestsTotal > 0 } == true)
     }
 
-    @Test func aCaptureThatFindsNothingFailsItsStepAndLaterUsesRenderEmpty() throws {
+    @Test func aCaptureThatFindsNothingFailsItsStepAndLaterUsesRenderEmptyAndAreCounted() throws {
         let target = try LiveTarget()
         let (collector, _) = try execute(try loginFlow(users: 5, seconds: 2, capture: #""token": "json:$.missing""#), target: target.url)
         let login = try #require(collector.byType["journey/login"]), me = try #require(collector.byType["journey/me"])
         #expect(login.outcomes[.check] == login.requestsTotal && login.requestsTotal > 0, "\(login.outcomes)")
-        // "Bearer " with nothing after it: the target refuses every one.
+        // "Bearer " with nothing after it: the target refuses every one, and each was counted as an empty render.
         #expect(UInt64(target.server.sessions.counts.meWithoutToken) == me.requestsTotal && me.outcomes[.check] == me.requestsTotal)
+        #expect(me.emptyVariables == me.requestsTotal && login.emptyVariables == 0)
     }
 
     @Test func openModelArrivalsEachRunTheWholeFlowWithAJarOfTheirOwn() throws {

@@ -14,6 +14,7 @@ struct WireTests {
         m.intended = 3; m.sent = 3; m.completed = 3
         m.recordPhases((40, 0, 0, 850, 20))
         m.recordPhases((35, 120, 900, 43_000, 15))
+        m.emptyVariables = 2
         return MetricsDelta(second: 1_764_000_000, requestTypes: ["browse": RequestDelta(m)], cpuSeconds: 0.25, rssBytes: 1 << 24)
     }
 
@@ -157,7 +158,7 @@ struct WireTests {
         #expect(older.first == 0xB1)
         var withoutPhases = metrics
         if case .metrics(var m) = metrics.body {
-            m.delta.requestTypes = m.delta.requestTypes.mapValues { var d = $0; d.phases = []; return d }
+            m.delta.requestTypes = m.delta.requestTypes.mapValues { var d = $0; d.phases = []; d.emptyVariables = 0; return d }
             withoutPhases = WorkerMessage(worker: metrics.worker, incarnation: metrics.incarnation, seq: metrics.seq, .metrics(m))
         }
         #expect(try WireCodec.decodeWorkerMessage([Array(metrics.kind.rawValue.utf8), older]) == withoutPhases)
