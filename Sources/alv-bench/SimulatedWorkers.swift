@@ -55,7 +55,13 @@ func simulateWorkers(count: Int, host: String, workPort: Int, metricsPort: Int, 
         for name in ["browse", "search", "buy"] {
             var m = RequestMetrics()
             let n = 50 + Int(random.next(upperBound: 100 as UInt64))
-            for _ in 0..<n { m.latency.record(UInt64(exp(7 + 1.5 * random.nextUnit()))) }
+            for _ in 0..<n {
+                let latency = UInt64(exp(7 + 1.5 * random.nextUnit()))
+                m.latency.record(latency)
+                // What a real engine records per request: a name lookup, a connect on a few, the wait, the rest.
+                let fresh = random.next(upperBound: 50 as UInt64) == 0
+                m.recordPhases((20 + random.next(upperBound: 30 as UInt64), fresh ? 150 : 0, 0, latency * 9 / 10, latency / 20))
+            }
             m.outcomes[.status2xx] = UInt64(n)
             m.intended = UInt64(n); m.sent = UInt64(n); m.completed = UInt64(n)
             m.bytesIn = UInt64(n * 420); m.bytesOut = UInt64(n * 180)

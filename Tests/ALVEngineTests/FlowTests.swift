@@ -16,7 +16,7 @@ import Testing
         try vector(#"""
             {"vector_id": "flow", "name": "Flow", "duration_sec": \#(seconds), "load": \#(load ?? "{\"virtual_users\": \(users)}"),
              \#(cookies ? "" : #""cookies": false,"#)
-             "request_types": [{"name": "journey", "frequency": 100, "think_time_ms": {"min": 5, "max": 20}, "steps": [
+             "request_types": [{"name": "journey", "frequency": 100, "think_time_ms": {"min": 30, "max": 90}, "steps": [
                 {"name": "login", "method": "POST", "url": "/login", "headers": {"Content-Type": "application/json"},
                  "payload_template": "{\"user\": \"u{{random_int(1,100000)}}\"}", "expect": {"status": [200]}, "capture": {\#(capture)}},
                 {"name": "me", "url": "/me", "headers": {"Authorization": "Bearer {{vars.token}}"}, "expect": \#(meExpect)},
