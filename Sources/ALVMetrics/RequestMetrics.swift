@@ -138,15 +138,15 @@ public struct RequestDelta: Sendable, Equatable, Codable {
     ///   rates and latency, leave them out: six dense histograms a second would cost a megabyte each).
     /// - Throws: `SparseHistogramError` (leaving `metrics` unchanged) when the histogram bytes are bad.
     public func merge(into metrics: inout RequestMetrics, phases withPhases: Bool = true) throws(SparseHistogramError) {
+        // Every histogram is checked before anything changes, so a bad delta leaves `metrics` as it was; then
+        // they are added in place (the dense histograms are never copied).
+        let latencyCounters = try SparseHistogram.parse(latency)
         if withPhases && phases.count == Phase.allCases.count {
-            // Checked before anything changes, so a bad delta leaves `metrics` as it was.
-            var merged = metrics.phases.isEmpty ? Array(repeating: LatencyHistogram(), count: Phase.allCases.count) : metrics.phases
-            for (i, bytes) in phases.enumerated() { try SparseHistogram.merge(bytes, into: &merged[i]) }
-            try SparseHistogram.merge(latency, into: &metrics.latency)
-            metrics.phases = merged
-        } else {
-            try SparseHistogram.merge(latency, into: &metrics.latency)
+            let phaseCounters = try phases.map { bytes throws(SparseHistogramError) in try SparseHistogram.parse(bytes) }
+            if metrics.phases.isEmpty { metrics.phases = Array(repeating: LatencyHistogram(), count: Phase.allCases.count) }
+            for (i, counters) in phaseCounters.enumerated() { counters.add(to: &metrics.phases[i]) }
         }
+        latencyCounters.add(to: &metrics.latency)
         metrics.outcomes.add(outcomes)
         metrics.bytesIn &+= bytesIn
         metrics.bytesOut &+= bytesOut

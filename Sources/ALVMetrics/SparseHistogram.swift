@@ -34,15 +34,49 @@ public enum SparseHistogram {
     /// merges thousands of these a second.
     /// - Throws: `SparseHistogramError` (and leaves `histogram` unchanged) for bad bytes.
     public static func merge<Bytes: Collection<UInt8>>(_ bytes: Bytes, into histogram: inout LatencyHistogram) throws(SparseHistogramError) where Bytes.Index == Int {
+        try parse(bytes as? [UInt8] ?? Array(bytes)).add(to: &histogram)
+    }
+
+    /// One encoded histogram, checked, ready to add: parse several first, then add them all, and a bad one
+    /// changes none of the histograms. Checking reads the bytes once and adding once more; nothing is
+    /// allocated (the broker does this for every request type of every message).
+    public struct Counters: Sendable {
+        let bytes: [UInt8]
+        /// Where the (gap, count) pairs start.
+        let pairsStart: Int
+        let total: UInt64
+        let minimum: UInt64
+        let maximum: UInt64
+
+        public func add(to histogram: inout LatencyHistogram) {
+            guard total > 0 else { return }
+            var position = pairsStart
+            var index = -1
+            histogram.counts.withUnsafeMutableBufferPointer { counts in
+                while position < bytes.endIndex {
+                    // Checked by `parse`: these reads cannot fail.
+                    let gap = (try? SparseHistogram.readVarint(bytes, &position)) ?? 0
+                    let count = (try? SparseHistogram.readVarint(bytes, &position)) ?? 0
+                    index += Int(gap)
+                    counts[index] &+= count
+                }
+            }
+            histogram.totalCount &+= total
+            histogram.minimum = Swift.min(histogram.minimum, minimum)
+            histogram.maximum = Swift.max(histogram.maximum, maximum)
+        }
+    }
+
+    /// - Throws: `SparseHistogramError` for a wrong version, truncated input or an index out of range.
+    public static func parse(_ bytes: [UInt8]) throws(SparseHistogramError) -> Counters {
         var position = bytes.startIndex
         guard position < bytes.endIndex else { throw .truncated }
         guard bytes[position] == version else { throw .unknownVersion(bytes[position]) }
         position += 1
-        guard position < bytes.endIndex else { return }
+        guard position < bytes.endIndex else { return Counters(bytes: bytes, pairsStart: position, total: 0, minimum: 0, maximum: 0) }
         let minimum = try readVarint(bytes, &position)
         let maximum = try readVarint(bytes, &position)
-        // Validate everything first, so a bad message changes nothing.
-        var pairs: [(Int, UInt64)] = []
+        let pairsStart = position
         var index = -1
         var total: UInt64 = 0
         while position < bytes.endIndex {
@@ -51,11 +85,10 @@ public enum SparseHistogram {
             guard gap > 0, gap <= UInt64(LatencyHistogram.countsLength), count > 0, count <= MetricsDelta.plausibleCount else { throw .corrupt }
             index += Int(gap)
             guard index < LatencyHistogram.countsLength else { throw .corrupt }
-            pairs.append((index, count))
             total &+= count
         }
         guard total > 0, total <= MetricsDelta.plausibleCount, minimum <= maximum, maximum <= LatencyHistogram.highestTrackable else { throw .corrupt }
-        histogram.addCounters(pairs, total: total, minimum: minimum, maximum: maximum)
+        return Counters(bytes: bytes, pairsStart: pairsStart, total: total, minimum: minimum, maximum: maximum)
     }
 
     static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
@@ -97,11 +130,5 @@ public enum SparseHistogramError: Error, Sendable, Equatable, CustomStringConver
 }
 
 extension LatencyHistogram {
-    mutating func addCounters(_ pairs: [(Int, UInt64)], total: UInt64, minimum: UInt64, maximum: UInt64) {
-        for (index, count) in pairs { counts[index] &+= count }
-        totalCount &+= total
-        self.minimum = Swift.min(self.minimum, minimum)
-        self.maximum = Swift.max(self.maximum, maximum)
-    }
 
 }

@@ -50,7 +50,18 @@ func simulateWorkers(count: Int, host: String, workPort: Int, metricsPort: Int, 
         try send(&workers[i], WorkerMessage(worker: workers[i].id, incarnation: 0, .hello(.init(host: "simulated", pid: getpid()))))
     }
     var random = SeededGenerator(seed: 1)
+    // Deltas are made up front and sent in turn: making each one (six dense histograms per request type)
+    // would cost the simulator more than the broker spends decoding it.
+    var made: [MetricsDelta] = []
+    for _ in 0..<128 { made.append(makeDelta(second: 0)) }
+    var nextMade = 0
     func delta(second: Int64) -> MetricsDelta {
+        var delta = made[nextMade % made.count]
+        nextMade += 1
+        delta.second = second
+        return delta
+    }
+    func makeDelta(second: Int64) -> MetricsDelta {
         var types: [String: RequestDelta] = [:]
         for name in ["browse", "search", "buy"] {
             var m = RequestMetrics()
