@@ -99,3 +99,22 @@ import Testing
         #expect(LatencyHistogram().values(atPercentiles: [50]) == [0])
     }
 }
+
+@Suite struct ErrorSampleTests {
+    @Test func theSameFailureIsCountedOnceWhateverItsNumbersAndEachTypeKeepsFive() {
+        var samples: [ErrorSample] = []
+        samples.note(ErrorSample(requestType: "a", outcome: "connect", status: nil, message: "Failed to connect to 127.0.0.1 port 1 after 0 ms: Couldn't connect to server", body: ""))
+        samples.note(ErrorSample(requestType: "a", outcome: "connect", status: nil, message: "Failed to connect to 127.0.0.1 port 1 after 12 ms: Couldn't connect to server", body: ""))
+        #expect(samples.count == 1 && samples[0].count == 2 && samples[0].message.contains("after 0 ms"), "the first text is kept")
+        // Another status or outcome is another failure.
+        samples.note(ErrorSample(requestType: "a", outcome: "5xx", status: 503, message: "HTTP 503", body: "x"))
+        samples.note(ErrorSample(requestType: "a", outcome: "5xx", status: 500, message: "HTTP 500", body: "x"))
+        #expect(samples.count == 3)
+        for name in ["t", "u", "v", "w", "x", "y", "z"] { samples.note(ErrorSample(requestType: "a", outcome: "check", status: 200, message: "capture \(name) found nothing", body: "")) }
+        #expect(samples.filter { $0.requestType == "a" }.count == ErrorSample.perRequestType, "five distinct per request type")
+        samples.note(ErrorSample(requestType: "b", outcome: "timeout", status: nil, message: "Operation timed out", body: "", count: 4))
+        #expect(samples.last?.requestType == "b" && samples.last?.count == 4, "another type has room of its own")
+        let long = ErrorSample(requestType: "a", outcome: "5xx", status: 502, message: String(repeating: "m", count: 2_000), body: String(repeating: "b", count: 2_000))
+        #expect(long.message.utf8.count == ErrorSample.messageLimit && long.body.utf8.count == ErrorSample.bodyLimit)
+    }
+}
