@@ -206,35 +206,31 @@ public struct RequestType: Sendable, Equatable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decode(String.self, forKey: .name)
-        steps = try c.decodeIfPresent([FlowStep].self, forKey: .steps)
-        method = try c.decodeIfPresent(String.self, forKey: .method) ?? "GET"
-        url = steps == nil ? try c.decode(String.self, forKey: .url) : try c.decodeIfPresent(String.self, forKey: .url) ?? ""
         frequency = try c.decode(Double.self, forKey: .frequency)
-        headers = try c.decodeIfPresent([String: String].self, forKey: .headers) ?? [:]
-        payloadTemplate = try c.decodeIfPresent(String.self, forKey: .payloadTemplate)
         thinkTimeMs = try c.decodeIfPresent(ThinkTime.self, forKey: .thinkTimeMs)
-        timeoutMs = try c.decodeIfPresent(Double.self, forKey: .timeoutMs)
-        expect = try c.decodeIfPresent(Expectation.self, forKey: .expect)
-        capture = try c.decodeIfPresent([String: Capture].self, forKey: .capture) ?? [:]
+        steps = try c.decodeIfPresent([FlowStep].self, forKey: .steps)
+        // A single request's fields are a step's, at the type's own level.
+        let single = steps == nil ? try FlowStep(from: decoder) : FlowStep(name: try c.decode(String.self, forKey: .name), url: "")
+        name = single.name
+        method = single.method
+        url = single.url
+        headers = single.headers
+        payloadTemplate = single.payloadTemplate
+        timeoutMs = single.timeoutMs
+        expect = single.expect
+        capture = single.capture
     }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(name, forKey: .name)
         try c.encode(frequency, forKey: .frequency)
         try c.encodeIfPresent(thinkTimeMs, forKey: .thinkTimeMs)
         if let steps {
+            try c.encode(name, forKey: .name)
             try c.encode(steps, forKey: .steps)
-            return
+        } else {
+            try flowSteps[0].encode(to: encoder)
         }
-        try c.encode(method, forKey: .method)
-        try c.encode(url, forKey: .url)
-        if !headers.isEmpty { try c.encode(headers, forKey: .headers) }
-        try c.encodeIfPresent(payloadTemplate, forKey: .payloadTemplate)
-        try c.encodeIfPresent(timeoutMs, forKey: .timeoutMs)
-        try c.encodeIfPresent(expect, forKey: .expect)
-        if !capture.isEmpty { try c.encode(capture, forKey: .capture) }
     }
 
     /// The requests one iteration of this type sends: its steps, or itself as the one step.
