@@ -99,6 +99,20 @@ public enum VectorValidator {
             }
         }
 
+        // A tag that names no request type would judge nothing (and pass): refuse it, with the names it could mean.
+        if requestTypesValid, !requestTypes.isEmpty, let thresholdNode = fields["thresholds"] {
+            let names = requestTypes.flatMap { type in [type.name] + (type.steps ?? []).map { type.metricName(ofStep: $0) } }
+            for threshold in thresholds {
+                guard let tag = threshold.tag else { continue }
+                let known = tag.key == "vector" ? [vectorID ?? ""] : names
+                guard !known.contains(tag.value) else { continue }
+                let hint = closestName(to: tag.value, among: known).map { " (did you mean \"\($0)\"?)" } ?? ""
+                sink.error(path.appending("thresholds").appending(threshold.key), thresholdNode[threshold.key],
+                           tag.key == "vector"
+                               ? "a vector's threshold can name only its own vector, \"\(vectorID ?? "")\", found \"\(tag.value)\"\(hint)"
+                               : "no request type or step is named \"\(tag.value)\"\(hint); this vector has \(names.joined(separator: ", "))")
+            }
+        }
         let cookies = fields["cookies"] == nil ? true : sink.bool(fields["cookies"], at: path.appending("cookies"))
         if requestTypesValid, let load, case .open = load, let elements = fields["request_types"]?.elements {
             for (index, request) in requestTypes.enumerated() where request.steps == nil && request.thinkTimeMs != nil {
