@@ -55,11 +55,16 @@ let package = Package(
             dependencies: ["ALVCluster", "ALVDashboard", "ALVLifecycle", "ALVModel", "ALVPlanner", "ALVProtocol", "ALVRun", "ALVStore", "ALVTransport"]),
         // Reports of stored runs: HTML (inline SVG charts), JSON, JUnit, CSV.
         .target(name: "ALVReport", dependencies: ["ALVMetrics", "ALVProtocol", "ALVRun", "ALVStore"]),
+        // Prometheus: remote write out (protobuf by hand, snappy of our own), query_range in, scrapes of the
+        // text exposition, over libcurl.
+        .target(name: "ALVPrometheus", dependencies: ["CCurl"]),
+        // Tests only: Debian's libsnappy, to check alv's snappy against the reference implementation.
+        .systemLibrary(name: "CSnappy", path: "Tests/CSnappy", providers: [.apt(["libsnappy-dev"])]),
         // The live dashboard, HTTP API and Prometheus endpoint.
         .target(
             name: "ALVDashboard",
             dependencies: [
-                "ALVLifecycle", "ALVMetrics", "ALVModel", "ALVProtocol", "ALVReport", "ALVRun", "ALVStore",
+                "ALVLifecycle", "ALVPrometheus", "ALVMetrics", "ALVModel", "ALVProtocol", "ALVReport", "ALVRun", "ALVStore",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
@@ -87,14 +92,14 @@ let package = Package(
             name: "alv",
             dependencies: [
                 "ALVModel", "ALVStore", "ALVTemplates", "ALVSystem", "ALVEngine", "ALVRun", "ALVTarget", "ALVCluster", "ALVTransport", "ALVReport", "ALVDashboard", "ALVForecast", "ALVPlanner",
-                "ALVBuiltins", "ALVDistributed", "ALVLifecycle", "ALVProtocol",
+                "ALVBuiltins", "ALVDistributed", "ALVLifecycle", "ALVProtocol", "ALVPrometheus",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Micro-benchmarks that print figures (scripts/bench-*); never part of the tests.
         .executableTarget(name: "alv-bench", dependencies: ["ALVLifecycle", "ALVForecast", "ALVTemplates", "ALVModel", "ALVMetrics", "ALVProtocol", "ALVRun", "ALVStore", "ALVTransport"]),
 
         // Helpers shared by the test targets: fixtures, temp dirs, running the built `alv`.
-        .target(name: "ALVTesting", dependencies: ["ALVPlanner", "ALVTarget"], path: "Tests/ALVTesting"),
+        .target(name: "ALVTesting", dependencies: ["ALVPlanner", "ALVPrometheus", "ALVTarget"], path: "Tests/ALVTesting"),
         .testTarget(name: "ALVTemplatesTests", dependencies: ["ALVTemplates", "ALVTesting"]),
         .testTarget(name: "ALVModelTests", dependencies: ["ALVModel", "ALVTesting"]),
         .testTarget(name: "ALVMetricsTests", dependencies: ["ALVMetrics", "ALVTemplates"]),
@@ -109,6 +114,7 @@ let package = Package(
         .testTarget(name: "ALVStoreTests", dependencies: ["ALVStore", "ALVTesting"]),
         .testTarget(name: "ALVForecastTests", dependencies: ["ALVForecast", "ALVTesting"]),
         .testTarget(name: "ALVPlannerTests", dependencies: ["ALVForecast", "ALVPlanner", "ALVProtocol", "ALVTesting"]),
+        .testTarget(name: "ALVPrometheusTests", dependencies: ["ALVPrometheus", "CSnappy", "ALVTesting"]),
         .testTarget(name: "ALVCLITests", dependencies: ["ALVBuiltins", "ALVModel", "ALVStore", "ALVSystem", "ALVTemplates", "ALVTesting", "ALVTransport"]),
     ]
 )

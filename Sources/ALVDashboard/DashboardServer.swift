@@ -1,3 +1,4 @@
+import ALVPrometheus
 import ALVProtocol
 import ALVMetrics
 import ALVReport
@@ -251,7 +252,7 @@ final class DashboardHandler: ChannelInboundHandler {
         switch path {
         case "/": send(ctx, head, 200, "text/html; charset=utf-8", DashboardPage.html)
         case "/events": startEvents(ctx, head, once: query.split(separator: "&").contains("once=1"))
-        case "/metrics": send(ctx, head, 200, "text/plain; version=0.0.4", Prometheus.render(context.feed))
+        case "/metrics": send(ctx, head, 200, "text/plain; version=0.0.4", LiveSeries.render(context.feed))
         case "/api/status": send(ctx, head, 200, "application/json", statusJSON())
         case "/api/runs":
             withStore(ctx, head) { store in
@@ -433,63 +434,65 @@ func jsonText(_ object: Any) -> String {
     return String(decoding: data, as: UTF8.self)
 }
 
-/// Prometheus text exposition of the live run: counters and latency histograms by vector and request type
-/// (one series with `vector="all"` before the breakdown is known).
-enum Prometheus {
-    static func label(_ value: String) -> String {
-        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+/// The live run's series for `/metrics` and remote write: counters and latency histograms by vector and
+/// request type (one series with `vector="all"` before the breakdown is known), workers, and rates.
+public enum LiveSeries {
+    static let bounds = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+    /// The families as they are now; nil before the run has an id and its breakdown by request type (remote
+    /// write waits for both: a `vector="all"` series sent early would stay beside the breakdown and count twice
+    /// in a sum).
+    public static func current(_ feed: LiveFeed) -> [MetricFamily]? {
+        let s = feed.snapshot
+        guard s.runID != nil, let rows = s.breakdown?(), !rows.isEmpty else { return nil }
+        return families(s)
     }
 
-    static func render(_ feed: LiveFeed) -> String {
-        let s = feed.snapshot
-        let run = label(s.runID ?? "none")
-        var groups: [(labels: String, outcomes: OutcomeCounts, latency: LatencyHistogram, phases: [LatencyHistogram])] = []
+    static func families(_ s: LiveFeed.State) -> [MetricFamily] {
+        let run = s.runID ?? "none"
+        var groups: [(labels: [(String, String)], outcomes: OutcomeCounts, latency: LatencyHistogram, phases: [LatencyHistogram])] = []
         if let rows = s.breakdown?(), !rows.isEmpty {
             for row in rows.sorted(by: { ($0.vector, $0.requestType) < ($1.vector, $1.requestType) }) {
-                groups.append(("run=\"\(run)\",vector=\"\(label(row.vector))\",request_type=\"\(label(row.requestType))\"", row.metrics.outcomes, row.metrics.latency, row.metrics.phases))
+                groups.append(([("run", run), ("vector", row.vector), ("request_type", row.requestType)], row.metrics.outcomes, row.metrics.latency, row.metrics.phases))
             }
         } else {
-            groups.append(("run=\"\(run)\",vector=\"all\",request_type=\"all\"", s.totals, s.latency, []))
+            groups.append(([("run", run), ("vector", "all"), ("request_type", "all")], s.totals, s.latency, []))
         }
-        let buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
-        func histogram(_ name: String, _ labels: String, _ h: LatencyHistogram) -> [String] {
-            buckets.map { "\(name)_bucket{\(labels),le=\"\($0)\"} \(h.count(atOrBelow: UInt64($0 * 1_000_000)))" } + [
-                "\(name)_bucket{\(labels),le=\"+Inf\"} \(h.totalCount)",
-                "\(name)_sum{\(labels)} \(h.mean * Double(h.totalCount) / 1e6)",
-                "\(name)_count{\(labels)} \(h.totalCount)",
-            ]
+        var requests = MetricFamily(name: "alv_requests_total", help: "Requests that ended, by outcome (dropped: never sent).", kind: .counter)
+        var duration = MetricFamily(name: "alv_request_duration_seconds", help: "Latency from the intended send time.", kind: .histogram)
+        var phases = MetricFamily(
+            name: "alv_request_phase_seconds", help: "Where completed requests' time went: dns, connect, tls, ttfb (sent to first byte), transfer.",
+            kind: .histogram)
+        func add(_ family: inout MetricFamily, _ labels: [(String, String)], _ h: LatencyHistogram) {
+            family.appendHistogram(labels: labels, bounds: bounds, unitsPerSecond: 1_000_000, total: h.totalCount, sum: h.mean * Double(h.totalCount) / 1e6) {
+                h.count(atOrBelow: $0)
+            }
         }
-        var lines = [
-            "# HELP alv_requests_total Requests that ended, by outcome (dropped: never sent).",
-            "# TYPE alv_requests_total counter",
-        ]
         for group in groups {
             for outcome in Outcome.allCases {
-                lines.append("alv_requests_total{\(group.labels),outcome=\"\(outcome.key)\"} \(group.outcomes[outcome])")
+                requests.series.append(.init(name: requests.name, labels: group.labels + [("outcome", outcome.key)], value: Double(group.outcomes[outcome])))
+            }
+            add(&duration, group.labels, group.latency)
+            if group.phases.count == Phase.allCases.count {
+                for phase in Phase.allCases { add(&phases, group.labels + [("phase", phase.key)], group.phases[phase.rawValue]) }
             }
         }
-        lines += [
-            "# HELP alv_request_duration_seconds Latency from the intended send time.",
-            "# TYPE alv_request_duration_seconds histogram",
-        ]
-        for group in groups { lines += histogram("alv_request_duration_seconds", group.labels, group.latency) }
-        if groups.contains(where: { !$0.phases.isEmpty }) {
-            lines += [
-                "# HELP alv_request_phase_seconds Where completed requests' time went: dns, connect, tls, ttfb (sent to first byte), transfer.",
-                "# TYPE alv_request_phase_seconds histogram",
-            ]
-            for group in groups where group.phases.count == Phase.allCases.count {
-                for phase in Phase.allCases { lines += histogram("alv_request_phase_seconds", group.labels + ",phase=\"\(phase.key)\"", group.phases[phase.rawValue]) }
-            }
+        let runLabel = [("run", run)]
+        func gauge(_ name: String, _ help: String, _ value: Double?) -> MetricFamily {
+            MetricFamily(name: name, help: help, kind: .gauge, series: value.map { [.init(name: name, labels: runLabel, value: $0)] } ?? [])
         }
-        let live = s.workers.filter { !$0.lost }.count
-        lines += [
-            "# HELP alv_run_running 1 while a run is in progress.", "# TYPE alv_run_running gauge", "alv_run_running{run=\"\(run)\"} \(s.running ? 1 : 0)",
-            "# HELP alv_workers Workers live in the run.", "# TYPE alv_workers gauge", "alv_workers{run=\"\(run)\"} \(live)",
+        let last = s.points.last
+        return [
+            requests, duration, phases,
+            gauge("alv_run_running", "1 while a run is in progress.", s.running ? 1 : 0),
+            gauge("alv_workers", "Workers live in the run.", Double(s.workers.filter { !$0.lost }.count)),
+            gauge("alv_workers_planned", "The planner's target.", s.planned.map(Double.init)),
+            gauge("alv_achieved_rps", "Requests that ended in the last complete second.", last.map { Double($0.requests) }),
+            gauge("alv_planned_rps", "Requests per second the plan asks for now (open-model vectors).", last?.plannedRPS),
+            gauge("alv_planned_users", "Virtual users the plan asks for now (closed-model vectors).", last?.plannedUsers.map(Double.init)),
         ]
-        if let planned = s.planned {
-            lines += ["# HELP alv_workers_planned The planner's target.", "# TYPE alv_workers_planned gauge", "alv_workers_planned{run=\"\(run)\"} \(planned)"]
-        }
-        return lines.joined(separator: "\n") + "\n"
     }
+
+    /// The text exposition of the live run.
+    static func render(_ feed: LiveFeed) -> String { Exposition.render(families(feed.snapshot)) }
 }

@@ -21,6 +21,9 @@ public final class LiveFeed: Sendable {
         var forecastUpper: Double?
         /// Requests ended this second by "vector/request type" (from the breakdown's running totals).
         var byType: [String: UInt64] = [:]
+        /// What the plan asks for in this second (nil when the caller does not know).
+        var plannedRPS: Double?
+        var plannedUsers: Int?
     }
 
     /// Running totals by vector and request type, for `/metrics`.
@@ -83,11 +86,13 @@ public final class LiveFeed: Sendable {
     }
 
     /// One second of the run, all request types merged.
-    public func second(_ second: Int64, _ metrics: RequestMetrics, status: String?) {
+    public func second(_ second: Int64, _ metrics: RequestMetrics, status: String?, planned: (rps: Double, users: Int)? = nil) {
         let failed = metrics.outcomes[.status4xx] + metrics.outcomes[.status5xx] + metrics.outcomes.errors
         var point = Point(
             second: second, requests: metrics.requestsTotal, failed: failed, p50: Double(metrics.latency.value(atPercentile: 50)) / 1000,
             p95: Double(metrics.latency.value(atPercentile: 95)) / 1000, p99: Double(metrics.latency.value(atPercentile: 99)) / 1000)
+        point.plannedRPS = planned?.rps
+        point.plannedUsers = planned?.users
         let (provider, sampler) = state.withLock { ($0.breakdown, $0.sampler) }
         let rows = provider?() ?? []
         let samples = sampler?() ?? []

@@ -140,9 +140,10 @@ public final class DistributedRun {
             broker.onStart = nil
             broker.onWorkers = nil
         }
+        let demand = PlannedDemand(plan: plan)
         return try broker.execute(plan, options: options, seed: seed, cancellation: cancellation) { second, status, metrics in
             progress?(second, status, metrics)
-            feed?.second(second, metrics, status: status?.description)
+            feed?.second(second, metrics, status: status?.description, planned: status.map { demand.demand(at: Date(), status: $0) })
         }
     }
 

@@ -31,6 +31,13 @@ public struct PlannedDemand: Sendable {
         return (0, 0)
     }
 
+    /// What the plan asks for at `time` while `status` says which vector runs and how long it has left.
+    public func demand(at time: Date, status: RunStatus) -> (rps: Double, users: Int) {
+        let index = max(0, min(plan.steps.count - 1, status.position - 1))
+        let start = time.addingTimeInterval(status.secondsLeft - plan.steps[index].vector.durationSec)
+        return demand(at: time, anchorIndex: index, anchorStart: start, upper: false)
+    }
+
     /// The most demand planned in `[from, to]`, sampled every `resolution` seconds.
     public func peak(from: Date, to: Date, anchorIndex: Int, anchorStart: Date, resolution: Double = 0.25) -> (rps: Double, users: Int) {
         var rps = 0.0, users = 0

@@ -145,6 +145,22 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var errorSamples: [ErrorSampleSummary] = []
     /// Where the time of completed requests went, over the run.
     public var phasesMs: [String: Latency]?
+    /// Samples sent to a Prometheus remote-write endpoint, refused by it, and dropped (queue full or the final
+    /// flush out of time); nil without `--remote-write`.
+    public var remoteWrite: RemoteWriteCounts?
+
+    public struct RemoteWriteCounts: Sendable, Codable, Equatable {
+        public var url: String
+        public var sent: Int
+        public var failed: Int
+        public var dropped: Int
+        public init(url: String, sent: Int, failed: Int, dropped: Int) {
+            self.url = url
+            self.sent = sent
+            self.failed = failed
+            self.dropped = dropped
+        }
+    }
 
     /// Phase percentiles by phase key, or nil when no phase was recorded.
     public static func phases(_ histograms: [LatencyHistogram]) -> [String: Latency]? {
@@ -180,7 +196,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
         case responses, errors, dropped, achievedRPS = "achieved_rps", latencyMs = "latency_ms", intended, sent
         case bytesIn = "bytes_in", bytesOut = "bytes_out", lagMs = "lag_ms", requestTypes = "request_types", vectors, workers
         case metricsGaps = "metrics_gaps", thresholds, events, checksPassed = "checks_passed", checksFailed = "checks_failed"
-        case errorSamples = "error_samples", phasesMs = "phases_ms"
+        case errorSamples = "error_samples", phasesMs = "phases_ms", remoteWrite = "remote_write"
     }
 
 
@@ -239,6 +255,7 @@ extension RunSummary {
         checksFailed = try c.decodeIfPresent(UInt64.self, forKey: .checksFailed) ?? 0
         errorSamples = try c.decodeIfPresent([ErrorSampleSummary].self, forKey: .errorSamples) ?? []
         phasesMs = try c.decodeIfPresent([String: Latency].self, forKey: .phasesMs)
+        remoteWrite = try c.decodeIfPresent(RemoteWriteCounts.self, forKey: .remoteWrite)
     }
 }
 

@@ -117,6 +117,11 @@ public final class MetricsStore {
             .bind(Self.timestamp(), status, summaryJSON, runID).run()
     }
 
+    /// Replaces a finished run's summary (what was learnt after it ended: remote-write counts).
+    public func updateSummary(_ runID: String, summaryJSON: String) throws {
+        try database.prepare("UPDATE runs SET summary_json = ? WHERE run_id = ?").bind(summaryJSON, runID).run()
+    }
+
     /// Buffers one worker's second of one request type.
     public func append(run: String, second: Int64, vectorIndex: Int, requestType: String, worker: String, metrics: RequestMetrics) {
         pending.append((run, second, vectorIndex, requestType, worker, RequestDelta(metrics)))

@@ -233,6 +233,9 @@ struct BrokerCommand: ParsableCommand {
     @Flag(help: "With --run: print the summary as one JSON object on stdout.")
     var json = false
 
+    @OptionGroup(title: "With --run: Prometheus")
+    var prometheus: PrometheusFlags
+
     @OptionGroup(title: "With --run: the live dashboard")
     var dashboard: DashboardFlags
 
@@ -283,8 +286,9 @@ struct BrokerCommand: ParsableCommand {
         if let server = try dashboard.start(feed: feed, db: store.db) { supervisor.start(server) }
         defer { supervisor.shutdown() }
         feed.begin(runID: nil)
+        let exports = RunExports(flags: prometheus, plan: plan, feed: feed) { printError("alv broker: \($0)") }
         let run = DistributedRun(broker: broker, feed: feed) { printError("alv broker: \($0)") }
-        let summary: RunSummary
+        var summary: RunSummary
         let reserve = SummaryReserve(db: store.db)
         do {
             summary = try run.runOnJoinedWorkers(plan, waitFor: waitWorkers, timeout: waitTimeout, options: try engine.options(verifyTLS: !noVerifyTLS), seed: UInt64.random(in: 1...UInt64.max), cancellation: supervisor.stop)
@@ -298,6 +302,7 @@ struct BrokerCommand: ParsableCommand {
         }
         reserve.release()
         feed.end(summary)
+        exports.finish(&summary, db: store.db)
         try printSummary(summary, json: json)
     }
 }

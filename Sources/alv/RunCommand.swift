@@ -63,6 +63,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("unit-sec"), help: "Distributed runs: length of one work unit in seconds.")
     var unitSeconds: Double = 5
 
+    @OptionGroup(title: "Prometheus")
+    var prometheus: PrometheusFlags
+
     @OptionGroup var store: StoreOptions
 
     var workerCount: Int? {
@@ -88,7 +91,8 @@ struct RunCommand: ParsableCommand {
         if let server = try dashboard.start(feed: feed, db: store.db) { supervisor.start(server) }
         defer { supervisor.shutdown() }
         feed.begin(runID: nil)
-        let summary: RunSummary
+        let exports = RunExports(flags: prometheus, plan: plan, feed: feed) { printError("alv: \($0)") }
+        var summary: RunSummary
         let count = workerCount ?? 0
         let reserve = SummaryReserve(db: store.db)
         do {
@@ -105,12 +109,13 @@ struct RunCommand: ParsableCommand {
             runner.onEvent = { feed.event($0) }
             runner.onStart = { feed.named($0) }
             let host = ProcessInfo.processInfo.hostName
+            let demand = PlannedDemand(plan: plan)
             feed.workers([.init(id: "local", host: host, lost: false, requestsTotal: 0, cpuSeconds: 0, peakRSSBytes: 0)])
             runner.onSecond = { status, delta in
                 var merged = RequestMetrics()
                 for request in delta.requestTypes.values { try? request.merge(into: &merged, phases: false) }
                 progress.second(label: status.description, metrics: merged, cpuSeconds: delta.cpuSeconds)
-                feed.second(delta.second, merged, status: status.description)
+                feed.second(delta.second, merged, status: status.description, planned: demand.demand(at: Date(), status: status))
                 feed.workers([.init(id: "local", host: host, lost: false, requestsTotal: feed.requestsTotal, cpuSeconds: 0, peakRSSBytes: delta.rssBytes)])
             }
             printError("alv: running \(plan.profile.map { "profile \($0.profileID)" } ?? "vector \(plan.steps[0].vector.vectorID)") against \(plan.target) in-process")
@@ -133,6 +138,7 @@ struct RunCommand: ParsableCommand {
         reserve.release()
         progress.finish()
         feed.end(summary)
+        exports.finish(&summary, db: store.db)
         if let report {
             let paths = try writeReports(run: summary.runID, db: store.db, directory: report)
             printError("reports: " + paths.joined(separator: ", "))

@@ -15,12 +15,39 @@ public struct ALVProfile: Sendable, Equatable, Codable {
     public var adjustment: Adjustment?
     public var scaling: Scaling?
     public var thresholds: [Threshold]
+    /// A Prometheus remote-write URL the run's series go to (`--remote-write` overrides it).
+    public var remoteWrite: String?
+    /// Prometheus endpoints of the target's side, scraped each second during the run (`--observe` adds to it).
+    public var observe: Observe?
+
+    /// Scrape targets and which of their metrics to keep.
+    public struct Observe: Sendable, Equatable, Codable {
+        /// Text-exposition URLs (`http://host:9100/metrics`).
+        public var prometheus: [String]
+        /// Metric names to keep; empty keeps the defaults (CPU, memory, and the process's own).
+        public var metrics: [String]
+
+        public init(prometheus: [String], metrics: [String] = []) {
+            self.prometheus = prometheus
+            self.metrics = metrics
+        }
+
+        enum CodingKeys: String, CodingKey { case prometheus, metrics }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            prometheus = try c.decode([String].self, forKey: .prometheus)
+            metrics = try c.decodeIfPresent([String].self, forKey: .metrics) ?? []
+        }
+    }
 
     public init(
         profileID: String, name: String, description: String? = nil, startTime: StartTime = .now, durationSec: Double,
         vectorSequence: [String], transitionDelaySec: Double = 0, adjustment: Adjustment? = nil, scaling: Scaling? = nil,
-        thresholds: [Threshold] = []
+        thresholds: [Threshold] = [], remoteWrite: String? = nil, observe: Observe? = nil
     ) {
+        self.remoteWrite = remoteWrite
+        self.observe = observe
         self.profileID = profileID
         self.name = name
         self.description = description
@@ -36,6 +63,7 @@ public struct ALVProfile: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case profileID = "profile_id", name, description, startTime = "start_time", durationSec = "duration_sec"
         case vectorSequence = "vector_sequence", transitionDelaySec = "transition_delay_sec", adjustment, scaling, thresholds
+        case remoteWrite = "remote_write", observe
     }
 
     public init(from decoder: any Decoder) throws {
@@ -50,6 +78,8 @@ public struct ALVProfile: Sendable, Equatable, Codable {
         adjustment = try c.decodeIfPresent(Adjustment.self, forKey: .adjustment)
         scaling = try c.decodeIfPresent(Scaling.self, forKey: .scaling)
         thresholds = try c.decodeIfPresent(ThresholdSet.self, forKey: .thresholds)?.thresholds ?? []
+        remoteWrite = try c.decodeIfPresent(String.self, forKey: .remoteWrite)
+        observe = try c.decodeIfPresent(Observe.self, forKey: .observe)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -64,6 +94,8 @@ public struct ALVProfile: Sendable, Equatable, Codable {
         try c.encodeIfPresent(adjustment, forKey: .adjustment)
         try c.encodeIfPresent(scaling, forKey: .scaling)
         if !thresholds.isEmpty { try c.encode(ThresholdSet(thresholds), forKey: .thresholds) }
+        try c.encodeIfPresent(remoteWrite, forKey: .remoteWrite)
+        try c.encodeIfPresent(observe, forKey: .observe)
     }
 }
 

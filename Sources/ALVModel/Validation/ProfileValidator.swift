@@ -5,7 +5,7 @@ import Foundation
 public enum ProfileValidator {
     static let fields = [
         "$schema", "profile_id", "name", "description", "start_time", "duration_sec", "vector_sequence",
-        "transition_delay_sec", "adjustment", "scaling", "thresholds",
+        "transition_delay_sec", "adjustment", "scaling", "thresholds", "remote_write", "observe",
     ]
     static let adjustmentFields = [
         "error_rate_threshold", "window_sec", "consecutive_windows", "action", "p99_ms_threshold", "count_4xx", "skip_known_bad",
@@ -72,11 +72,59 @@ public enum ProfileValidator {
         let adjustment = f["adjustment"].flatMap { readAdjustment($0, at: path.appending("adjustment"), sink: &sink) }
         let scaling = f["scaling"].flatMap { readScaling($0, at: path.appending("scaling"), sink: &sink) }
         let thresholds = f["thresholds"].map { VectorValidator.readThresholds($0, at: path.appending("thresholds"), sink: &sink) } ?? []
+        let remoteWrite = f["remote_write"].flatMap { node -> String? in
+            let at = path.appending("remote_write")
+            guard let text = sink.string(node, at: at) else { return nil }
+            guard let problem = httpURLProblem(text) else { return text }
+            sink.error(at, node, "expected a remote-write URL such as \"http://127.0.0.1:9090/api/v1/write\": \(problem)")
+            return nil
+        }
+        let observe = f["observe"].flatMap { readObserve($0, at: path.appending("observe"), sink: &sink) }
 
         guard sink.diagnostics.errors.count == before, let profileID, let name, let startTime, let duration, let delay else { return nil }
         return ALVProfile(
             profileID: profileID, name: name, description: description, startTime: startTime, durationSec: duration,
-            vectorSequence: sequence, transitionDelaySec: delay, adjustment: adjustment, scaling: scaling, thresholds: thresholds)
+            vectorSequence: sequence, transitionDelaySec: delay, adjustment: adjustment, scaling: scaling, thresholds: thresholds,
+            remoteWrite: remoteWrite, observe: observe)
+    }
+
+    /// Why `text` is not an http(s) URL with a host, or nil when it is one.
+    public static func httpURLProblem(_ text: String) -> String? {
+        guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased() else { return "\"\(text)\" is not a URL" }
+        guard scheme == "http" || scheme == "https" else { return "the scheme is \"\(scheme)\", not http or https" }
+        guard let host = url.host, !host.isEmpty else { return "\"\(text)\" names no host" }
+        return nil
+    }
+
+    /// A Prometheus metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+    public static func isMetricName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, first.isASCII, first == "_" || first == ":" || first.properties.isAlphabetic else { return false }
+        return name.unicodeScalars.allSatisfy { $0.isASCII && ($0 == "_" || $0 == ":" || $0.properties.isAlphabetic || ("0"..."9").contains($0)) }
+    }
+
+    static func readObserve(_ node: JSONNode, at path: JSONPath, sink: inout DiagnosticSink) -> ALVProfile.Observe? {
+        guard let f = sink.object(node, at: path, allowed: ["prometheus", "metrics"], required: ["prometheus"], what: "scrape targets") else { return nil }
+        let before = sink.diagnostics.errors.count
+        func strings(_ key: String, check: (String) -> String?) -> [String] {
+            guard let list = f[key] else { return [] }
+            guard let elements = list.elements else {
+                sink.error(path.appending(key), list, "expected an array of strings, found \(list.found)")
+                return []
+            }
+            var out: [String] = []
+            for (i, element) in elements.enumerated() {
+                guard let text = sink.string(element, at: path.appending(key).appending(i)) else { continue }
+                if let problem = check(text) { sink.error(path.appending(key).appending(i), element, problem) } else { out.append(text) }
+            }
+            return out
+        }
+        let urls = strings("prometheus") { text in
+            httpURLProblem(text).map { "expected a metrics URL such as \"http://127.0.0.1:9100/metrics\": \($0)" }
+        }
+        if let list = f["prometheus"], list.elements?.isEmpty == true { sink.error(path.appending("prometheus"), list, "expected at least one metrics URL, found an empty array") }
+        let metrics = strings("metrics") { isMetricName($0) ? nil : "expected a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*), found \"\($0)\"" }
+        guard sink.diagnostics.errors.count == before else { return nil }
+        return ALVProfile.Observe(prometheus: urls, metrics: metrics)
     }
 
     static func readAdjustment(_ node: JSONNode, at path: JSONPath, sink: inout DiagnosticSink) -> Adjustment? {
