@@ -28,6 +28,8 @@ public final class LiveFeed: Sendable {
 
     /// Running totals by vector and request type, for `/metrics`.
     public typealias Breakdown = @Sendable () -> [(vector: String, requestType: String, metrics: RequestMetrics)]
+    /// The target's side scraped so far (`--observe`).
+    public typealias Targets = @Sendable () -> [TargetSeries]
     /// The run's error samples so far (the runner's or broker's aggregator).
     public typealias Samples = @Sendable () -> [RunSummary.ErrorSampleSummary]
 
@@ -46,6 +48,7 @@ public final class LiveFeed: Sendable {
         var forecast: (mean: Double, upper: Double)?
         var breakdown: Breakdown?
         var sampler: Samples?
+        var targets: Targets?
         var samples: [RunSummary.ErrorSampleSummary] = []
         var lastTotals: [String: UInt64] = [:]
     }
@@ -74,10 +77,11 @@ public final class LiveFeed: Sendable {
 
     public func begin(runID: String?) {
         state.withLock {
-            let (breakdown, sampler) = ($0.breakdown, $0.sampler)
+            let (breakdown, sampler, targets) = ($0.breakdown, $0.sampler, $0.targets)
             $0 = State()
             $0.breakdown = breakdown
             $0.sampler = sampler
+            $0.targets = targets
             $0.runID = runID
             $0.running = true
             $0.status = "starting"
@@ -138,6 +142,11 @@ public final class LiveFeed: Sendable {
     /// Where `/metrics` reads totals by vector and request type (the runner's or broker's aggregator).
     public func breakdown(_ provider: @escaping Breakdown) {
         state.withLock { $0.breakdown = provider }
+    }
+
+    /// Where the page reads the target's scraped metrics.
+    public func targetMetrics(_ provider: @escaping Targets) {
+        state.withLock { $0.targets = provider }
     }
 
     /// Where the page reads the run's error samples.
@@ -209,6 +218,7 @@ public final class LiveFeed: Sendable {
                 .init(name: "p95", points: s.points.map { (x($0), $0.p95) }, color: "#b7791f"),
                 .init(name: "p99", points: s.points.map { (x($0), $0.p99) }, color: "#c53030"),
             ]).render(),
+        ] + TargetCharts.charts(s.targets?() ?? [], start: Double(first)).map { $0.render() } + [
             SVGChart(title: "Workers: live, planned, and the demand forecast a lead time ahead (mean, upper bound)", unit: "workers", series: [
                 .init(name: "live", points: s.points.map { (x($0), Double($0.workers)) }, color: "#2b6cb0"),
                 .init(name: "planned", points: s.points.compactMap { p in p.planned.map { (x(p), Double($0)) } }, color: "#b7791f"),

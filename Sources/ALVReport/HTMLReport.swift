@@ -70,8 +70,9 @@ enum HTMLReport {
                 .init(name: "p50", points: p50, color: "#2f855a"), .init(name: "p95", points: p95, color: "#b7791f"),
                 .init(name: "p99", points: p99, color: "#c53030"),
             ]),
-            SVGChart(title: "Failed requests per second (4xx, 5xx, transport errors)", unit: "req/s", series: [.init(name: "failed", points: failed, color: "#c53030")]),
         ]
+        charts += TargetCharts.charts(report.targetMetrics, start: Double(start))
+        charts.append(SVGChart(title: "Failed requests per second (4xx, 5xx, transport errors)", unit: "req/s", series: [.init(name: "failed", points: failed, color: "#c53030")]))
         if let workers = workerSeries(s, start: start, seconds: seconds) { charts.append(workers) }
         for i in charts.indices { charts[i].bands = bands }
 

@@ -39,6 +39,9 @@ enum JSONReport {
         }
         object["format_version"] = 2
         object["series"] = series
+        object["target_metrics"] = report.targetMetrics.map { t in
+            ["source": t.source, "name": t.name, "labels": t.labels, "kind": t.kind, "points": t.points] as [String: Any]
+        }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self) + "\n"
     }

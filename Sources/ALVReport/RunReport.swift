@@ -20,6 +20,8 @@ public struct RunReport: Sendable {
 
     public var summary: RunSummary
     public var series: [Point]
+    /// The target's side, scraped during the run (`--observe`); empty without it.
+    public var targetMetrics: [TargetSeries] = []
 
     /// Loads a run (or "latest") from the store.
     /// - Throws: `ReportError.notFound`, `.noSummary` (the run is still going, or its process died).
@@ -43,7 +45,7 @@ public struct RunReport: Sendable {
                 failed: failed, bytesIn: m.bytesIn, bytesOut: m.bytesOut, p50: values[0], p90: values[1], p95: values[2], p99: values[3],
                 max: m.latency.isEmpty ? 0 : Double(m.latency.maximum) / 1000))
         }
-        return RunReport(summary: summary, series: series)
+        return RunReport(summary: summary, series: series, targetMetrics: try store.targetSeries(run: record.runID))
     }
 }
 

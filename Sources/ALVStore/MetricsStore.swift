@@ -122,6 +122,35 @@ public final class MetricsStore {
         try database.prepare("UPDATE runs SET summary_json = ? WHERE run_id = ?").bind(summaryJSON, runID).run()
     }
 
+    /// Stores the target's series of a run (`--observe`), replacing any stored before for it.
+    public func saveTargetSeries(run: String, _ series: [TargetSeries]) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try database.transaction {
+            try database.prepare("DELETE FROM target_series WHERE run_id = ?").bind(run).run()
+            let insert = try database.prepare("INSERT INTO target_series (run_id, source, name, labels_json, kind, points_json) VALUES (?, ?, ?, ?, ?, ?)")
+            for s in series {
+                let labels = String(decoding: try encoder.encode(s.labels), as: UTF8.self)
+                let points = String(decoding: try encoder.encode(s.points), as: UTF8.self)
+                try insert.bind(run, s.source, s.name, labels, s.kind, points).run()
+            }
+        }
+    }
+
+    /// The target's series of a run, in the order stored.
+    public func targetSeries(run: String) throws -> [TargetSeries] {
+        let statement = try database.prepare("SELECT source, name, labels_json, kind, points_json FROM target_series WHERE run_id = ? ORDER BY rowid")
+        _ = try statement.bind(run)
+        var result: [TargetSeries] = []
+        let decoder = JSONDecoder()
+        while try statement.step() {
+            let labels = (try? decoder.decode([String: String].self, from: Data((statement.string(2) ?? "{}").utf8))) ?? [:]
+            let points = (try? decoder.decode([[Double]].self, from: Data((statement.string(4) ?? "[]").utf8))) ?? []
+            result.append(TargetSeries(source: statement.string(0) ?? "", name: statement.string(1) ?? "", labels: labels, kind: statement.string(3) ?? "gauge", points: points))
+        }
+        return result
+    }
+
     /// Buffers one worker's second of one request type.
     public func append(run: String, second: Int64, vectorIndex: Int, requestType: String, worker: String, metrics: RequestMetrics) {
         pending.append((run, second, vectorIndex, requestType, worker, RequestDelta(metrics)))

@@ -53,6 +53,15 @@ public enum StoreSchema {
                 try database.execute("ALTER TABLE samples ADD COLUMN o_check INTEGER NOT NULL DEFAULT 0")
             }
         },
+        // The target's side (`--observe`): one row per scraped series of a run, its points as JSON.
+        Step(name: "target_series") { database in
+            try database.execute("""
+                CREATE TABLE IF NOT EXISTS target_series (
+                    run_id TEXT NOT NULL, source TEXT NOT NULL, name TEXT NOT NULL, labels_json TEXT NOT NULL,
+                    kind TEXT NOT NULL, points_json TEXT NOT NULL);
+                CREATE INDEX IF NOT EXISTS target_series_by_run ON target_series (run_id);
+                """)
+        },
     ]
 
     /// The version a store has once every step is applied.

@@ -5,13 +5,30 @@ import ALVRun
 import ALVStore
 import ArgumentParser
 import Foundation
+import Synchronization
 
 /// Prometheus beside a run: where its series go (remote write) and which of the target's metrics to scrape.
 struct PrometheusFlags: ParsableArguments {
     @Option(name: .customLong("remote-write"), help: ArgumentHelp("Send the run's series to this Prometheus remote-write URL once a second (overrides the profile's remote_write).", valueName: "URL"))
     var remoteWrite: String?
 
+    @Option(help: ArgumentHelp("Scrape these Prometheus endpoints of the target's side each second during the run, comma-separated (adds to the profile's observe).", valueName: "URL[,URL]"))
+    var observe: String?
+
+    @Option(name: .customLong("observe-metrics"), help: ArgumentHelp("Metric names to keep from --observe, comma-separated (default: CPU and memory of node_exporter and of the process).", valueName: "NAME[,NAME]"))
+    var observeMetrics: String?
+
+    var observeURLs: [String] { observe.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? [] }
+    var observeMetricNames: [String] { observeMetrics.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? [] }
+
     func validate() throws {
+        if observe != nil, observeURLs.isEmpty { throw ValidationError("--observe expects one or more metrics URLs separated by commas, such as http://127.0.0.1:9100/metrics") }
+        for url in observeURLs {
+            if let problem = ProfileValidator.httpURLProblem(url) { throw ValidationError("--observe expects metrics URLs such as http://127.0.0.1:9100/metrics: \(problem)") }
+        }
+        for name in observeMetricNames where !ProfileValidator.isMetricName(name) {
+            throw ValidationError("--observe-metrics expects Prometheus metric names ([a-zA-Z_:][a-zA-Z0-9_:]*), got \"\(name)\"")
+        }
         if let remoteWrite, let problem = ProfileValidator.httpURLProblem(remoteWrite) {
             throw ValidationError("--remote-write expects a URL such as http://127.0.0.1:9090/api/v1/write: \(problem)")
         }
@@ -21,9 +38,16 @@ struct PrometheusFlags: ParsableArguments {
     func remoteWriteURL(_ plan: RunPlan) -> String? { remoteWrite ?? plan.profile?.remoteWrite }
 }
 
-/// What runs beside a run and reports into its summary: the remote writer.
+/// What runs beside a run and reports into its summary: the remote writer and the target's scrapes.
 final class RunExports {
     private let writer: RemoteWriter?
+    private let observer: TargetObserver?
+    private let observerEvents = EventLog()
+
+    /// Events raised on the observer's thread, read once it has stopped.
+    final class EventLog: Sendable {
+        let events = Mutex<[RunSummary.Event]>([])
+    }
 
     init(flags: PrometheusFlags, plan: RunPlan, feed: LiveFeed, log: @escaping @Sendable (String) -> Void) {
         if let url = flags.remoteWriteURL(plan) {
@@ -36,14 +60,45 @@ final class RunExports {
         } else {
             writer = nil
         }
+        let urls = (plan.profile?.observe?.prometheus ?? []) + flags.observeURLs
+        if urls.isEmpty {
+            observer = nil
+        } else {
+            let metrics = flags.observeMetricNames.isEmpty ? plan.profile?.observe?.metrics ?? [] : flags.observeMetricNames
+            let events = observerEvents
+            let observer = TargetObserver(.init(urls: Array(NSOrderedSet(array: urls)) as? [String] ?? urls, metrics: metrics)) { kind, detail in
+                let event = RunSummary.Event(at: isoTimestamp(), kind: kind, detail: detail.mapValues { .string($0) })
+                events.events.withLock { $0.append(event) }
+                feed.event(event)
+                log(kind == "observe_failed" ? "scraping \(detail["url"] ?? "") failed (\(detail["error"] ?? "")); the run goes on" : "scraping \(detail["url"] ?? "") works again")
+            }
+            feed.targetMetrics { observer.series }
+            observer.start()
+            self.observer = observer
+        }
     }
 
     /// Flushes what is left and puts the counts in the summary (and the stored one).
     func finish(_ summary: inout RunSummary, db: String) {
-        guard let writer else { return }
-        let counts = writer.finish()
-        summary.remoteWrite = .init(url: writer.configuration.url, sent: counts.sent, failed: counts.failed, dropped: counts.dropped)
-        if let store = try? MetricsStore(database: try SQLiteDatabase(path: db)), let data = try? summary.jsonData() {
+        guard writer != nil || observer != nil else { return }
+        let store = try? MetricsStore(database: try SQLiteDatabase(path: db))
+        if let observer {
+            let series = observer.stop()
+            let events = observerEvents.events.withLock { $0 }
+            summary.events += events
+            do {
+                try store?.saveTargetSeries(run: summary.runID, series)
+                for event in events { store?.event(run: summary.runID, kind: event.kind, detailJSON: event.detailJSON) }
+                try store?.flush()
+            } catch {
+                printError("alv: the target's metrics could not be stored in \(db): \(error)")
+            }
+        }
+        if let writer {
+            let counts = writer.finish()
+            summary.remoteWrite = .init(url: writer.configuration.url, sent: counts.sent, failed: counts.failed, dropped: counts.dropped)
+        }
+        if let store, let data = try? summary.jsonData() {
             try? store.updateSummary(summary.runID, summaryJSON: String(decoding: data, as: UTF8.self))
         }
     }

@@ -105,3 +105,51 @@ import Testing
         #expect(refusedLog.contains("refused"), "\(refusedLog)")
     }
 }
+
+extension PrometheusTests {
+    /// `--observe` on node_exporter: the target's CPU one point a second in the report, `target_metrics` in the
+    /// JSON report; an endpoint nothing listens on is an event, and the run passes.
+    @Test func observeScrapesNodeExporterBesideTheLoad() throws {
+        let exporter = try NodeExporter()
+        let (target, url) = try SpawnedAlv.target()
+        defer { _ = target }
+        let dir = TemporaryDirectory()
+        let vector = dir.write("v.json", """
+            { "vector_id": "observed", "name": "Observed", "duration_sec": 6, "load": { "virtual_users": 2 },
+              "request_types": [ { "name": "home", "method": "GET", "url": "/", "frequency": 100, "think_time_ms": 50 } ] }
+            """)
+        let dead = "http://127.0.0.1:\(freePort())/metrics"
+        let run = try AlvBinary.run(
+            ["run", vector, "--target", url, "--workers", "0", "--db", dir.file("alv.db"), "--no-dashboard", "--json", "--report", dir.file("rep"),
+             "--observe", "\(exporter.url),\(dead)"], timeout: 60)
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.file("rep/report.json")))) as? [String: Any])
+        let metrics = try #require(report["target_metrics"] as? [[String: Any]])
+        let source = "127.0.0.1:\(exporter.port)"
+        let idle = try #require(metrics.first { $0["name"] as? String == "node_cpu_seconds_total" && ($0["labels"] as? [String: String])?["mode"] == "idle" })
+        #expect(idle["source"] as? String == source && idle["kind"] as? String == "rate")
+        let points = try #require(idle["points"] as? [[Double]])
+        // About one a second over a 6 s run, a second apart; idle CPU is between 0 and the machine's cores.
+        #expect(points.count >= 5 && points.count <= 8, "\(points.count) points")
+        let gaps = zip(points.dropFirst(), points).map { $0[0] - $1[0] }
+        #expect(gaps.allSatisfy { $0 > 0.5 && $0 < 1.6 }, "\(gaps)")
+        #expect(points.allSatisfy { $0[1] >= 0 && $0[1] <= Double(ProcessInfo.processInfo.activeProcessorCount) + 0.5 }, "\(points)")
+        #expect(metrics.contains { $0["name"] as? String == "node_memory_MemAvailable_bytes" })
+        #expect(!metrics.contains { $0["source"] as? String != source })
+        let events = try #require(report["events"] as? [[String: Any]])
+        let failed = events.filter { $0["kind"] as? String == "observe_failed" }
+        #expect(failed.count == 1 && (failed.first?["detail"] as? [String: Any])?["url"] as? String == dead, "\(events)")
+        let html = try String(contentsOfFile: dir.file("rep/report.html"), encoding: .utf8)
+        #expect(html.contains("Target CPU (cores busy)") && html.contains("\(source) host CPU busy"))
+        #expect(html.contains("Target memory"))
+    }
+
+    @Test func observeFlagsAreChecked() throws {
+        let bad = try AlvBinary.run(["run", "smoke", "--target", "http://127.0.0.1:1", "--observe", "127.0.0.1:9100/metrics"])
+        #expect(bad.status == 2 && bad.stderr.contains("--observe expects"), "\(bad.stderr)")
+        let name = try AlvBinary.run(["run", "smoke", "--target", "http://127.0.0.1:1", "--observe", "http://127.0.0.1:9100/metrics", "--observe-metrics", "cpu-seconds"])
+        #expect(name.status == 2 && name.stderr.contains("--observe-metrics expects"), "\(name.stderr)")
+        let write = try AlvBinary.run(["run", "smoke", "--target", "http://127.0.0.1:1", "--remote-write", "ftp://x/write"])
+        #expect(write.status == 2 && write.stderr.contains("not http or https"), "\(write.stderr)")
+    }
+}
