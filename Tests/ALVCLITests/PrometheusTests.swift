@@ -1,3 +1,5 @@
+import ALVPrometheus
+import ALVStore
 import ALVTesting
 import Foundation
 import Synchronization
@@ -151,5 +153,53 @@ extension PrometheusTests {
         #expect(name.status == 2 && name.stderr.contains("--observe-metrics expects"), "\(name.stderr)")
         let write = try AlvBinary.run(["run", "smoke", "--target", "http://127.0.0.1:1", "--remote-write", "ftp://x/write"])
         #expect(write.status == 2 && write.stderr.contains("not http or https"), "\(write.stderr)")
+    }
+}
+
+extension PrometheusTests {
+    /// A known history written into Prometheus comes back point for point through `history import
+    /// --prometheus`, over more than one query_range chunk; a query with 3 series stores 3 endpoints.
+    @Test func historyImportReadsPrometheusPointForPoint() throws {
+        let prometheus = try PrometheusServer()
+        let now = Int64(Date().timeIntervalSince1970)
+        // 12,000 points a second apart (more than one 10,000-point request), ending a minute ago.
+        let first = now - 60 - 11_999
+        func value(_ route: Int, _ i: Int64) -> Double { Double(100 * route) + Double(i % 600) / 4 + (i % 7 == 0 ? 0.125 : 0) }
+        var batches: [RemoteWriteRequest.Batch] = []
+        for i in 0..<Int64(12_000) {
+            batches.append(.init(timestampMs: (first + i) * 1000, series: (1...3).map { route in
+                PromSeries(name: "known_rps", labels: [("route", "r\(route)"), ("job", "shop")], value: value(route, i))
+            }))
+        }
+        for chunk in stride(from: 0, to: batches.count, by: 3_000) { try prometheus.write(Array(batches[chunk..<min(batches.count, chunk + 3_000)])) }
+        let dir = TemporaryDirectory()
+        let db = dir.file("alv.db")
+        let one = try AlvBinary.run(
+            ["history", "import", "--prometheus", prometheus.url, "--query", "known_rps{route=\"r2\"}", "--start", String(first), "--end", String(first + 11_999),
+             "--step", "1s", "--endpoint", "shop", "--db", db], timeout: 60)
+        #expect(one.status == 0, "\(one.stderr)")
+        #expect(one.stderr.contains("query_range 2/2"), "\(one.stderr)")
+        #expect(one.stdout.contains("imported 12000 points of 1 s for endpoint shop "), "\(one.stdout)")
+        let store = try MetricsStore(database: try SQLiteDatabase(path: db))
+        let history = try store.history(endpoint: "shop")
+        #expect(history.count == 12_000)
+        #expect(history.map(\.0) == (0..<Int64(12_000)).map { first + $0 })
+        #expect(history.map(\.1) == (0..<Int64(12_000)).map { value(2, $0) })
+
+        let three = try AlvBinary.run(
+            ["history", "import", "--prometheus", prometheus.url, "--query", "known_rps", "--start", String(first), "--end", String(first + 599),
+             "--step", "60", "--endpoint", "shop", "--db", db], timeout: 60)
+        #expect(three.status == 0, "\(three.stderr)")
+        let endpoints = try store.historyEndpoints().map(\.endpoint)
+        #expect(endpoints == ["shop", "shop/shop,r1", "shop/shop,r2", "shop/shop,r3"], "\(endpoints)")
+        #expect(try store.history(endpoint: "shop/shop,r3").map(\.1) == (0..<Int64(10)).map { value(3, $0 * 60) })
+
+        // What the server refuses, and a query with no data, are clear errors.
+        let bad = try AlvBinary.run(["history", "import", "--prometheus", prometheus.url, "--query", "sum(", "--start", "now-1h", "--step", "60", "--endpoint", "x", "--db", db])
+        #expect(bad.status != 0 && bad.stderr.contains("refused the query") && bad.stderr.contains("bad_data"), "\(bad.stderr)")
+        let none = try AlvBinary.run(["history", "import", "--prometheus", prometheus.url, "--query", "no_such_metric", "--start", "now-1h", "--step", "60", "--endpoint", "x", "--db", db])
+        #expect(none.status == 2 && none.stderr.contains("has no series"), "\(none.stderr)")
+        let flags = try AlvBinary.run(["history", "import", "--prometheus", prometheus.url, "--query", "up", "--start", "yesterday", "--step", "60", "--endpoint", "x", "--db", db])
+        #expect(flags.status == 2 && flags.stderr.contains("--start expects"), "\(flags.stderr)")
     }
 }
