@@ -57,7 +57,7 @@ let package = Package(
         .target(name: "ALVReport", dependencies: ["ALVMetrics", "ALVProtocol", "ALVRun", "ALVStore"]),
         // Prometheus: remote write out (protobuf by hand, snappy of our own), query_range in, scrapes of the
         // text exposition, over libcurl.
-        .target(name: "ALVPrometheus", dependencies: ["ALVMetrics", "CCurl"]),
+        .target(name: "ALVPrometheus", dependencies: ["ALVMetrics", "ALVModel", "CCurl"]),
         // Tests only: Debian's libsnappy, to check alv's snappy against the reference implementation.
         .systemLibrary(name: "CSnappy", path: "Tests/CSnappy", providers: [.apt(["libsnappy-dev"])]),
         // The live dashboard, HTTP API and Prometheus endpoint.

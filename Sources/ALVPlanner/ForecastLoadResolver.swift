@@ -10,12 +10,15 @@ public enum ForecastLoadResolver {
     ///   - endpointHistory: history imported with `alv history import`, for `endpoint:NAME`.
     /// - Throws: `ForecastError.badInput` naming the vector and the history when it cannot be read or forecast.
     public static func resolve(
-        _ vector: LoadVector, baseDirectory: String?, endpointHistory: (String) throws -> TimeSeries?
+        _ vector: LoadVector, baseDirectory: String?, endpointHistory: (String) throws -> TimeSeries?,
+        prometheusHistory: (ForecastLoad.PrometheusHistory) throws -> TimeSeries = { _ in throw ForecastError.badInput("no Prometheus client") }
     ) throws(ForecastError) -> LoadVector {
         guard let spec = vector.forecast else { return vector }
         let context = "vector \(vector.vectorID): load.forecast"
         let series: TimeSeries
-        if spec.history.hasPrefix("endpoint:") {
+        if let source = spec.prometheus {
+            do { series = try prometheusHistory(source) } catch { throw .badInput("\(context).prometheus: \(error)") }
+        } else if spec.history.hasPrefix("endpoint:") {
             let name = String(spec.history.dropFirst("endpoint:".count))
             let found: TimeSeries?
             do { found = try endpointHistory(name) } catch { throw .badInput("\(context): history of endpoint \(name): \(error)") }

@@ -1,3 +1,4 @@
+import ALVModel
 import Foundation
 
 /// `GET /api/v1/query_range` in chunks that stay under the server's limit of 11,000 points per series,
@@ -121,15 +122,5 @@ public struct RangeQuery: Sendable {
     }
 
     /// Parses a duration in whole seconds: `300`, `30s`, `5m`, `1h`, `1d`, `1w`.
-    public static func parseDuration(_ text: String) -> Int64? {
-        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800]
-        var number = text
-        var unit: Int64 = 1
-        if let last = text.last, let u = units[last] {
-            number = String(text.dropLast())
-            unit = u
-        }
-        guard let n = Int64(number), n > 0, n <= 10 * 365 * 86_400 / unit else { return nil }
-        return n * unit
-    }
+    public static func parseDuration(_ text: String) -> Int64? { VectorValidator.parseDuration(text) }
 }

@@ -16,7 +16,10 @@ struct ForecastCommand: ParsableCommand {
         """)
 
     @Option(help: ArgumentHelp("The history: timestamp,value CSV.", valueName: "CSV"))
-    var input: String
+    var input: String?
+
+    @OptionGroup(title: "Or the history from Prometheus (one series)")
+    var source: PrometheusRangeFlags
 
     @Option(help: "Steps to forecast (default: one day of steps, or the shortest season).")
     var horizon: Int?
@@ -39,6 +42,7 @@ struct ForecastCommand: ParsableCommand {
     static let models = ["auto", "snaive", "window", "ets", "arima", "mstl", "prophet"]
 
     func validate() throws {
+        guard (input == nil) != (source.prometheus == nil) else { throw ValidationError("give the history as --input CSV or as --prometheus URL --query PROMQL (one of them)") }
         guard Self.models.contains(model) else {
             throw ValidationError("--model expects one of \(Self.models.joined(separator: ", ")), got \"\(model)\"")
         }
@@ -62,7 +66,15 @@ struct ForecastCommand: ParsableCommand {
 
     func run() throws {
         let series: TimeSeries
-        do { series = try SeriesCSV.read(path: input, column: column) } catch { throw CLIError.badInput(error.description) }
+        let input: String
+        if let file = self.input {
+            input = file
+            do { series = try SeriesCSV.read(path: file, column: column) } catch { throw CLIError.badInput(error.description) }
+        } else {
+            let (start, end, step) = try source.range()
+            input = source.query ?? "the query"
+            series = try PrometheusHistory.series(server: source.prometheus ?? "", query: input, start: start, end: end, step: step)
+        }
         let periods = try seasons() ?? Seasonality.detect(series)
         let n = series.values.count
         if let longest = periods.last, n < 2 * longest {

@@ -36,20 +36,8 @@ struct HistoryImportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The value column, by header name or 1-based index.", valueName: "NAME"))
     var column: String?
 
-    @Option(help: ArgumentHelp("A Prometheus server to read the history from.", valueName: "URL"))
-    var prometheus: String?
-
-    @Option(help: ArgumentHelp("With --prometheus: the PromQL expression (for example sum(rate(http_requests_total[5m]))).", valueName: "PROMQL"))
-    var query: String?
-
-    @Option(help: ArgumentHelp("With --prometheus: the first instant.", valueName: "T"))
-    var start: String?
-
-    @Option(help: ArgumentHelp("With --prometheus: the last instant (default now).", valueName: "T"))
-    var end: String?
-
-    @Option(help: ArgumentHelp("With --prometheus: the resolution.", valueName: "S"))
-    var step: String?
+    @OptionGroup(title: "From Prometheus")
+    var source: PrometheusRangeFlags
 
     @Option(name: .customLong("run"), help: ArgumentHelp("A stored run whose per-second rates and p95 latency become history.", valueName: "RUN"))
     var runID: String?
@@ -60,32 +48,8 @@ struct HistoryImportCommand: ParsableCommand {
         guard !endpoint.isEmpty, endpoint.count <= 200, !endpoint.contains(where: { $0.isWhitespace }) else {
             throw ValidationError("--endpoint expects a name without spaces, got \"\(endpoint)\"")
         }
-        let sources = [file != nil, prometheus != nil, runID != nil].filter { $0 }.count
+        let sources = [file != nil, source.prometheus != nil, runID != nil].filter { $0 }.count
         guard sources == 1 else { throw ValidationError("give one source: a CSV file, --prometheus URL with --query, or --run RUN") }
-        if let prometheus {
-            if let problem = ProfileValidator.httpURLProblem(prometheus) { throw ValidationError("--prometheus expects the server's URL such as http://127.0.0.1:9090: \(problem)") }
-            guard let query, !query.isEmpty else { throw ValidationError("--prometheus needs --query PROMQL") }
-            _ = try range()
-        } else if query != nil || start != nil || end != nil || step != nil {
-            throw ValidationError("--query, --start, --end and --step go with --prometheus")
-        }
-    }
-
-    func range() throws -> (start: Int64, end: Int64, step: Int64) {
-        guard let start else { throw ValidationError("--prometheus needs --start (seconds since the epoch, RFC 3339, or now-7d)") }
-        guard let from = RangeQuery.parseTime(start) else { throw ValidationError("--start expects seconds since the epoch, an RFC 3339 time or now-7d, got \"\(start)\"") }
-        let to: Int64
-        if let end {
-            guard let t = RangeQuery.parseTime(end) else { throw ValidationError("--end expects seconds since the epoch, an RFC 3339 time or now, got \"\(end)\"") }
-            to = t
-        } else {
-            to = Int64(Date().timeIntervalSince1970)
-        }
-        guard let step else { throw ValidationError("--prometheus needs --step (60, 60s, 5m, 1h)") }
-        guard let s = RangeQuery.parseDuration(step) else { throw ValidationError("--step expects a whole number of seconds or 30s, 5m, 1h, 1d, got \"\(step)\"") }
-        guard to >= from else { throw ValidationError("--end (\(to)) is before --start (\(from))") }
-        guard (to - from) / s < 10_000_000 else { throw ValidationError("--start to --end at --step \(step) is more than 10 million points") }
-        return (from, to, s)
     }
 
     func run() throws {
@@ -98,8 +62,8 @@ struct HistoryImportCommand: ParsableCommand {
             let added = try metrics.importHistory(endpoint: endpoint, points: points)
             print("imported \(points.count) points of \(series.step) s for endpoint \(endpoint) (\(added) new, \(points.count - added) replaced)"
                   + (series.filledSteps > 0 ? "; \(series.filledSteps) missing steps were interpolated" : ""))
-        } else if let prometheus, let query {
-            let (from, to, step) = try range()
+        } else if let prometheus = source.prometheus, let query = source.query {
+            let (from, to, step) = try source.range()
             let request = RangeQuery(server: prometheus, query: query, start: from, end: to, step: step)
             let found: [RangeQuery.Series]
             do {

@@ -1,4 +1,5 @@
 import ALVDashboard
+import ALVForecast
 import ALVModel
 import ALVPrometheus
 import ALVRun
@@ -101,5 +102,65 @@ final class RunExports {
         if let store, let data = try? summary.jsonData() {
             try? store.updateSummary(summary.runID, summaryJSON: String(decoding: data, as: UTF8.self))
         }
+    }
+}
+
+/// One series of history read from Prometheus, for a forecast.
+enum PrometheusHistory {
+    /// - Throws: `CLIError.badInput` when the query gives no series or more than one.
+    static func series(server: String, query: String, start: Int64, end: Int64, step: Int64) throws -> TimeSeries {
+        let found: [RangeQuery.Series]
+        do { found = try RangeQuery(server: server, query: query, start: start, end: end, step: step).run() } catch { throw CLIError.runtime(error.description) }
+        guard found.count == 1, let series = found.first else {
+            throw CLIError.badInput(found.isEmpty
+                ? "Prometheus at \(server) has no series for \(query) in the range asked for"
+                : "\(query) gives \(found.count) series; a forecast needs one (wrap it in sum(…) or select one with labels)")
+        }
+        do { return try TimeSeries.regularised(series.points, step: step) } catch { throw CLIError.badInput("\(query): \(error.description)") }
+    }
+}
+
+/// A Prometheus range query as flags: `--prometheus URL --query PROMQL --start T [--end T] --step S`.
+struct PrometheusRangeFlags: ParsableArguments {
+    @Option(help: ArgumentHelp("A Prometheus server to read the history from.", valueName: "URL"))
+    var prometheus: String?
+
+    @Option(help: ArgumentHelp("With --prometheus: the PromQL expression (for example sum(rate(http_requests_total[5m]))).", valueName: "PROMQL"))
+    var query: String?
+
+    @Option(help: ArgumentHelp("With --prometheus: the first instant (seconds since the epoch, RFC 3339, now-7d).", valueName: "T"))
+    var start: String?
+
+    @Option(help: ArgumentHelp("With --prometheus: the last instant (default now).", valueName: "T"))
+    var end: String?
+
+    @Option(help: ArgumentHelp("With --prometheus: the resolution (60, 60s, 5m, 1h).", valueName: "S"))
+    var step: String?
+
+    func validate() throws {
+        if let prometheus {
+            if let problem = ProfileValidator.httpURLProblem(prometheus) { throw ValidationError("--prometheus expects the server's URL such as http://127.0.0.1:9090: \(problem)") }
+            guard let query, !query.isEmpty else { throw ValidationError("--prometheus needs --query PROMQL") }
+            _ = try range()
+        } else if query != nil || start != nil || end != nil || step != nil {
+            throw ValidationError("--query, --start, --end and --step go with --prometheus")
+        }
+    }
+
+    func range() throws -> (start: Int64, end: Int64, step: Int64) {
+        guard let start else { throw ValidationError("--prometheus needs --start (seconds since the epoch, RFC 3339, or now-7d)") }
+        guard let from = RangeQuery.parseTime(start) else { throw ValidationError("--start expects seconds since the epoch, an RFC 3339 time or now-7d, got \"\(start)\"") }
+        let to: Int64
+        if let end {
+            guard let t = RangeQuery.parseTime(end) else { throw ValidationError("--end expects seconds since the epoch, an RFC 3339 time or now, got \"\(end)\"") }
+            to = t
+        } else {
+            to = Int64(Date().timeIntervalSince1970)
+        }
+        guard let step else { throw ValidationError("--prometheus needs --step (60, 60s, 5m, 1h)") }
+        guard let s = RangeQuery.parseDuration(step) else { throw ValidationError("--step expects a whole number of seconds or 30s, 5m, 1h, 1d, got \"\(step)\"") }
+        guard to >= from else { throw ValidationError("--end (\(to)) is before --start (\(from))") }
+        guard (to - from) / s < 10_000_000 else { throw ValidationError("--start to --end at --step \(step) is more than 10 million points") }
+        return (from, to, s)
     }
 }

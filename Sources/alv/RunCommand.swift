@@ -302,6 +302,9 @@ struct RunInputResolver {
                     if metrics == nil { metrics = try MetricsStore(database: try SQLiteDatabase(path: store.db)) }
                     let points = try metrics!.history(endpoint: endpoint)
                     return points.isEmpty ? nil : try TimeSeries.regularised(points)
+                } prometheusHistory: { source in
+                    let now = Int64(Date().timeIntervalSince1970)
+                    return try PrometheusHistory.series(server: source.url, query: source.query, start: now - source.rangeSec, end: now, step: source.stepSec)
                 }
             } catch {
                 throw CLIError.badInput(error.description)

@@ -194,6 +194,38 @@ extension PrometheusTests {
         #expect(endpoints == ["shop", "shop/shop,r1", "shop/shop,r2", "shop/shop,r3"], "\(endpoints)")
         #expect(try store.history(endpoint: "shop/shop,r3").map(\.1) == (0..<Int64(10)).map { value(3, $0 * 60) })
 
+        // The same source feeds a forecast: a season of 10 steps of 60 s repeats exactly, so the seasonal naive
+        // forecast is the known series' next values.
+        let forecast = try AlvBinary.run(
+            ["forecast", "--prometheus", prometheus.url, "--query", "known_rps{route=\"r1\"}", "--start", String(first), "--end", String(first + 11_999),
+             "--step", "60", "--model", "snaive", "--season", "10", "--horizon", "3", "--format", "csv"], timeout: 60)
+        #expect(forecast.status == 0, "\(forecast.stderr)")
+        let means = forecast.stdout.split(separator: "\n").dropFirst().compactMap { $0.split(separator: ",").dropFirst().first.flatMap { Double($0) } }
+        let lastIndex = Int64(11_999 / 60 * 60)
+        #expect(means == (1...3).map { value(1, lastIndex + Int64($0) * 60 - 600) }, "\(forecast.stdout)")
+        let several = try AlvBinary.run(["forecast", "--prometheus", prometheus.url, "--query", "known_rps", "--start", String(first), "--end", String(first + 11_999), "--step", "60"])
+        #expect(several.status == 2 && several.stderr.contains("gives 3 series"), "\(several.stderr)")
+
+        // And a vector's forecast load, read when the run starts.
+        let (target, targetURL) = try SpawnedAlv.target()
+        defer { _ = target }
+        let vector = dir.write("forecast.json", """
+            { "vector_id": "from-prometheus", "name": "F", "duration_sec": 2,
+              "load": { "forecast": { "prometheus": { "url": "\(prometheus.url)", "query": "sum(known_rps)", "range": "3h", "step": "60s" },
+                                      "horizon_sec": 7200, "scale": 0.05, "time_scale": 600 } },
+              "request_types": [ { "name": "home", "method": "GET", "url": "/", "frequency": 100 } ] }
+            """)
+        let run = try AlvBinary.run(["run", vector, "--target", targetURL, "--workers", "0", "--db", db, "--no-dashboard", "--json"], timeout: 60)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("from-prometheus: forecast load, peak"), "\(run.stderr)")
+        let badVector = dir.write("bad.json", """
+            { "vector_id": "b", "name": "B", "duration_sec": 2,
+              "load": { "forecast": { "prometheus": { "url": "\(prometheus.url)", "query": "up", "range": "3 hours", "step": "60s" }, "history": "x.csv", "horizon_sec": 60 } },
+              "request_types": [ { "name": "home", "method": "GET", "url": "/", "frequency": 100 } ] }
+            """)
+        let refused = try AlvBinary.run(["vector", "validate", badVector])
+        #expect(refused.status == 2 && refused.stderr.contains("load.forecast.prometheus.range") && refused.stderr.contains("found both"), "\(refused.stderr)")
+
         // What the server refuses, and a query with no data, are clear errors.
         let bad = try AlvBinary.run(["history", "import", "--prometheus", prometheus.url, "--query", "sum(", "--start", "now-1h", "--step", "60", "--endpoint", "x", "--db", db])
         #expect(bad.status != 0 && bad.stderr.contains("refused the query") && bad.stderr.contains("bad_data"), "\(bad.stderr)")

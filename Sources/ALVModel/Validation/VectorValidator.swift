@@ -15,7 +15,7 @@ public enum VectorValidator {
     /// Fields of a single request that a flow sets per step instead.
     static let perStepFields = ["method", "url", "headers", "payload_template", "timeout_ms", "expect", "capture"]
     static let loadFields = ["target_rps", "virtual_users", "arrival", "max_in_flight", "forecast"]
-    static let forecastFields = ["history", "horizon_sec", "scale", "model", "time_scale", "level"]
+    static let forecastFields = ["history", "prometheus", "horizon_sec", "scale", "model", "time_scale", "level"]
 
     /// Validates the JSON text of a vector.
     /// - Parameters:
@@ -389,16 +389,65 @@ public enum VectorValidator {
     }
 
     static func readForecast(_ node: JSONNode, at path: JSONPath, sink: inout DiagnosticSink) -> ForecastLoad? {
-        guard let f = sink.object(node, at: path, allowed: forecastFields, required: ["history", "horizon_sec"], what: "a forecast load") else { return nil }
+        guard let f = sink.object(node, at: path, allowed: forecastFields, required: ["horizon_sec"], what: "a forecast load") else { return nil }
         let before = sink.diagnostics.errors.count
-        let history = sink.string(f["history"], at: path.appending("history"))
+        var history: String? = "prometheus"
+        var prometheus: ForecastLoad.PrometheusHistory?
+        switch (f["history"], f["prometheus"]) {
+        case (let node?, nil): history = sink.string(node, at: path.appending("history"))
+        case (nil, let node?): prometheus = readPrometheusHistory(node, at: path.appending("prometheus"), sink: &sink)
+        case (nil, nil): sink.error(path, node, "expected \"history\" (a CSV or endpoint:NAME) or \"prometheus\" (url, query, range, step), found neither")
+        case (_?, let node?):
+            sink.error(path.appending("prometheus"), node, "expected \"history\" or \"prometheus\", found both")
+            _ = readPrometheusHistory(node, at: path.appending("prometheus"), sink: &sink)
+        }
         let horizon = sink.number(f["horizon_sec"], at: path.appending("horizon_sec"), minimum: 1, maximum: 86_400 * 366, what: "seconds of forecast (a number)")
         let scale = f["scale"] == nil ? 1 : sink.number(f["scale"], at: path.appending("scale"), minimum: 0, minimumExclusive: true, maximum: 1_000_000, what: "a multiplier above 0")
         let model = f["model"] == nil ? "auto" : sink.oneOf(f["model"], at: path.appending("model"), ForecastLoad.models)
         let timeScale = f["time_scale"] == nil ? 1 : sink.number(f["time_scale"], at: path.appending("time_scale"), minimum: 0, minimumExclusive: true, maximum: 1_000_000, what: "seconds of forecast per second of test")
         let level = f["level"] == nil ? 80 : sink.number(f["level"], at: path.appending("level"), minimum: 50, maximum: 99.9, what: "a percentage between 50 and 99.9")
         guard sink.diagnostics.errors.count == before, let history, let horizon, let scale, let model, let timeScale, let level else { return nil }
-        return ForecastLoad(history: history, horizonSec: horizon, scale: scale, model: model, timeScale: timeScale, level: level)
+        var load = ForecastLoad(history: history, horizonSec: horizon, scale: scale, model: model, timeScale: timeScale, level: level)
+        load.prometheus = prometheus
+        return load
+    }
+
+    static func readPrometheusHistory(_ node: JSONNode, at path: JSONPath, sink: inout DiagnosticSink) -> ForecastLoad.PrometheusHistory? {
+        guard let f = sink.object(node, at: path, allowed: ["url", "query", "range", "step"], required: ["url", "query", "range", "step"], what: "a Prometheus history")
+        else { return nil }
+        let before = sink.diagnostics.errors.count
+        let url = sink.string(f["url"], at: path.appending("url"))
+        if let url, let problem = ProfileValidator.httpURLProblem(url) {
+            sink.error(path.appending("url"), f["url"]!, "expected the Prometheus server's URL such as \"http://127.0.0.1:9090\": \(problem)")
+        }
+        let query = sink.string(f["query"], at: path.appending("query"))
+        func duration(_ key: String) -> Int64? {
+            guard let text = sink.string(f[key], at: path.appending(key)) else { return nil }
+            guard let seconds = parseDuration(text) else {
+                sink.error(path.appending(key), f[key]!, "expected a duration such as \"7d\", \"6h\", \"5m\" or \"60s\", found \"\(text)\"")
+                return nil
+            }
+            return seconds
+        }
+        let range = duration("range"), step = duration("step")
+        if let range, let step, range / step < 2 || range / step > 10_000_000 {
+            sink.error(path.appending("step"), f["step"]!, "expected between 2 and 10 million steps in the range, found \(range / step)")
+        }
+        guard sink.diagnostics.errors.count == before, let url, let query, let range, let step else { return nil }
+        return ForecastLoad.PrometheusHistory(url: url, query: query, rangeSec: range, stepSec: step)
+    }
+
+    /// Whole seconds from `300`, `30s`, `5m`, `1h`, `1d` or `1w`.
+    public static func parseDuration(_ text: String) -> Int64? {
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800]
+        var number = Substring(text)
+        var unit: Int64 = 1
+        if let last = text.last, let u = units[last] {
+            number = number.dropLast()
+            unit = u
+        }
+        guard let n = Int64(number), n > 0, n <= 10 * 365 * 86_400 / unit else { return nil }
+        return n * unit
     }
 
     static func readThresholds(_ node: JSONNode, at path: JSONPath, sink: inout DiagnosticSink) -> [Threshold] {

@@ -121,9 +121,27 @@ public struct LoadVector: Sendable, Equatable, Codable {
 
 /// A load shaped by a forecast: `{"forecast": {"history": "traffic.csv", "horizon_sec": 3600, "scale": 0.01,
 /// "model": "auto"}}`. `history` is a `timestamp,value` CSV (relative to the vector file) or
-/// `endpoint:NAME` for history imported with `alv history import`; values are requests per second.
+/// `endpoint:NAME` for history imported with `alv history import`; values are requests per second. Instead of
+/// `history`, `prometheus` reads it from a Prometheus server when the run starts.
 public struct ForecastLoad: Sendable, Equatable, Codable {
     public var history: String
+    /// `{"url": "http://prom:9090", "query": "sum(rate(http_requests_total[5m]))", "range": "7d", "step": "5m"}`:
+    /// the last `range` up to now at `step`.
+    public var prometheus: PrometheusHistory?
+
+    public struct PrometheusHistory: Sendable, Equatable, Codable {
+        public var url: String
+        public var query: String
+        public var rangeSec: Int64
+        public var stepSec: Int64
+        public init(url: String, query: String, rangeSec: Int64, stepSec: Int64) {
+            self.url = url
+            self.query = query
+            self.rangeSec = rangeSec
+            self.stepSec = stepSec
+        }
+        enum CodingKeys: String, CodingKey { case url, query, rangeSec = "range_sec", stepSec = "step_sec" }
+    }
     /// Seconds of forecast to run (at most the vector's duration is used).
     public var horizonSec: Double
     /// Multiplier applied to the forecast (a test at a fraction of production traffic).
@@ -145,15 +163,16 @@ public struct ForecastLoad: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case history, horizonSec = "horizon_sec", scale, model, timeScale = "time_scale", level
+        case history, horizonSec = "horizon_sec", scale, model, timeScale = "time_scale", level, prometheus
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
-            history: try c.decode(String.self, forKey: .history), horizonSec: try c.decode(Double.self, forKey: .horizonSec),
+            history: try c.decodeIfPresent(String.self, forKey: .history) ?? "prometheus", horizonSec: try c.decode(Double.self, forKey: .horizonSec),
             scale: try c.decodeIfPresent(Double.self, forKey: .scale) ?? 1, model: try c.decodeIfPresent(String.self, forKey: .model) ?? "auto",
             timeScale: try c.decodeIfPresent(Double.self, forKey: .timeScale) ?? 1, level: try c.decodeIfPresent(Double.self, forKey: .level) ?? 80)
+        prometheus = try c.decodeIfPresent(PrometheusHistory.self, forKey: .prometheus)
     }
 
     public static let models = ["auto", "snaive", "window", "ets", "arima", "mstl", "prophet"]
