@@ -235,3 +235,65 @@ extension PrometheusTests {
         #expect(flags.status == 2 && flags.stderr.contains("--start expects"), "\(flags.stderr)")
     }
 }
+
+extension PrometheusTests {
+    /// A run against a target that slows down as the rate climbs: the stored run becomes history, and
+    /// `history analyze` draws the capacity curve and says at which rate p95 crossed its limit. A CSV of two
+    /// weeks with a daily cycle shows seasons, trend and peaks.
+    @Test func historyAnalyzeFindsSeasonsAndTheCapacityCurve() throws {
+        let dir = TemporaryDirectory()
+        // p95 2 ms for the first 4 s on /, then 8 ms, then 40 ms, while the rate ramps from 0 to 120 req/s.
+        let routes = dir.write("slow.json", """
+            { "routes": [ { "path": "/", "schedule_from": "first_request", "schedule": [
+                { "from_sec": 0, "to_sec": 4, "latency_ms": 2 }, { "from_sec": 4, "to_sec": 8, "latency_ms": 8 },
+                { "from_sec": 8, "to_sec": 600, "latency_ms": 40 } ] } ] }
+            """)
+        let (target, url) = try SpawnedAlv.target(["--config", routes])
+        defer { _ = target }
+        let vector = dir.write("ramp.json", """
+            { "vector_id": "cap", "name": "Capacity", "duration_sec": 3, "ramp_up_time_sec": 12, "load": { "target_rps": 120 },
+              "request_types": [ { "name": "home", "method": "GET", "url": "/", "frequency": 100 } ] }
+            """)
+        let db = dir.file("alv.db")
+        let run = try AlvBinary.run(["run", vector, "--target", url, "--workers", "0", "--db", db, "--no-dashboard", "--json"], timeout: 60)
+        let (id, _) = try Self.runID(run.stdout)
+        let imported = try AlvBinary.run(["history", "import", "--run", id, "--endpoint", "lab", "--db", db])
+        #expect(imported.status == 0 && imported.stdout.contains("endpoint lab/home/p95_ms"), "\(imported.stdout) \(imported.stderr)")
+
+        let text = try AlvBinary.run(["history", "analyze", "--endpoint", "lab/home", "--p95-limit", "20", "--db", db])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("capacity curve") && text.stdout.contains("p95 crossed 20 ms from"), "\(text.stdout)")
+        let json = try AlvBinary.run(["history", "analyze", "--endpoint", "lab/home", "--p95-limit", "20", "--json", "--db", db])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let bins = try #require(object["capacity"] as? [[String: Any]])
+        let p95s = bins.compactMap { $0["p95_ms"] as? Double }
+        #expect(bins.count >= 5 && p95s.count == bins.count, "\(bins)")
+        // Latency rises with the rate: the fastest band is over 3× slower than the slowest.
+        #expect((p95s.last ?? 0) > 3 * (p95s.first ?? 1), "\(p95s)")
+        let crossing = try #require(object["latency_crossing"] as? [String: Any])
+        // The 40 ms window starts 8 s into a 12 s ramp to 120 req/s: about 80 req/s.
+        let at = try #require(crossing["at_rate"] as? Double)
+        #expect(at > 45 && at < 110, "\(crossing)")
+        #expect((crossing["highest_rate_under"] as? Double ?? 0) <= at)
+
+        // Two weeks of hourly history peaking at 14:00 UTC, higher on Wednesdays, growing by 1 a day.
+        var lines = ["timestamp,value"]
+        let monday: Int64 = 1_797_206_400  // 2026-12-14T00:00:00Z, a Monday
+        for h in 0..<(14 * 24) {
+            let hour = Double(h % 24), day = h / 24
+            let value = 100 + 50 * cos((hour - 14) / 24 * 2 * .pi) + (day % 7 == 2 ? 30 : 0) + Double(day)
+            lines.append("\(monday + Int64(h) * 3_600),\(value)")
+        }
+        let csv = dir.write("traffic.csv", lines.joined(separator: "\n") + "\n")
+        _ = try AlvBinary.run(["history", "import", csv, "--endpoint", "shop", "--db", db])
+        let seasons = try AlvBinary.run(["history", "analyze", "--endpoint", "shop", "--json", "--db", db])
+        let s = try #require(try JSONSerialization.jsonObject(with: Data(seasons.stdout.utf8)) as? [String: Any])
+        #expect((s["seasons"] as? [[String: Any]])?.first?["seconds"] as? Int == 86_400, "\(seasons.stdout)")
+        #expect(s["peak_hour_utc"] as? Int == 14)
+        #expect(s["peak_weekday"] as? String == "Wednesday")
+        let perDay = try #require((s["trend"] as? [String: Any])?["per_day"] as? Double)
+        #expect(perDay > 0.5 && perDay < 1.5, "\(perDay)")
+        let none = try AlvBinary.run(["history", "analyze", "--endpoint", "shopp", "--db", db])
+        #expect(none.status == 2 && none.stderr.contains("did you mean \"shop\""), "\(none.stderr)")
+    }
+}
