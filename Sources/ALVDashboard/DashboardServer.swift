@@ -465,7 +465,7 @@ public enum LiveSeries {
             kind: .histogram)
         func add(_ family: inout MetricFamily, _ labels: [(String, String)], _ h: LatencyHistogram) {
             family.appendHistogram(labels: labels, bounds: bounds, unitsPerSecond: 1_000_000, total: h.totalCount, sum: h.mean * Double(h.totalCount) / 1e6) {
-                h.count(atOrBelow: $0)
+                h.counts(atOrBelow: $0)
             }
         }
         for group in groups {

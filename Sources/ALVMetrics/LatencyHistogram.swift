@@ -120,20 +120,40 @@ public struct LatencyHistogram: Sendable, Equatable {
     /// How many recorded values are at or below `microseconds` (to bucket resolution), for
     /// cumulative buckets such as Prometheus's `le`.
     public func count(atOrBelow microseconds: UInt64) -> UInt64 {
+        counts(atOrBelow: [microseconds])[0]
+    }
+
+    /// `count(atOrBelow:)` for each of `bounds` (ascending) in one pass over the counts.
+    public func counts(atOrBelow bounds: [UInt64]) -> [UInt64] {
+        var result = [UInt64](repeating: 0, count: bounds.count)
+        var next = 0
         var total: UInt64 = 0
-        for (index, count) in counts.enumerated() where count != 0 {
-            if Self.highestValue(at: index) > microseconds { break }
-            total &+= count
+        counts.withUnsafeBufferPointer { c in
+            for index in c.indices where c[index] != 0 {
+                let high = Self.highestValue(at: index)
+                while next < bounds.count, high > bounds[next] {
+                    result[next] = total
+                    next += 1
+                }
+                if next == bounds.count { return }
+                total &+= c[index]
+            }
         }
-        return total
+        while next < bounds.count {
+            result[next] = total
+            next += 1
+        }
+        return result
     }
 
     /// The mean of recorded values, from bucket midpoints.
     public var mean: Double {
         guard totalCount > 0 else { return 0 }
         var sum = 0.0
-        for (index, count) in counts.enumerated() where count != 0 {
-            sum += Double(count) * Double(Self.lowestValue(at: index) + Self.highestValue(at: index)) / 2
+        counts.withUnsafeBufferPointer { c in
+            for index in c.indices where c[index] != 0 {
+                sum += Double(c[index]) * Double(Self.lowestValue(at: index) + Self.highestValue(at: index)) / 2
+            }
         }
         return sum / Double(totalCount)
     }

@@ -18,10 +18,11 @@ public struct MetricFamily: Sendable {
     /// label set. `count(atOrBelow:)` answers in the histogram's own unit, `unitsPerSecond` of them a second.
     public mutating func appendHistogram(
         labels: [(String, String)], bounds: [Double], unitsPerSecond: Double, total: UInt64, sum: Double,
-        count atOrBelow: (UInt64) -> UInt64
+        counts atOrBelow: ([UInt64]) -> [UInt64]
     ) {
-        for bound in bounds {
-            series.append(.init(name: name + "_bucket", labels: labels + [("le", Exposition.number(bound))], value: Double(atOrBelow(UInt64(bound * unitsPerSecond)))))
+        let cumulative = atOrBelow(bounds.map { UInt64($0 * unitsPerSecond) })
+        for (bound, count) in zip(bounds, cumulative) {
+            series.append(.init(name: name + "_bucket", labels: labels + [("le", Exposition.number(bound))], value: Double(count)))
         }
         series.append(.init(name: name + "_bucket", labels: labels + [("le", "+Inf")], value: Double(total)))
         series.append(.init(name: name + "_sum", labels: labels, value: sum))

@@ -32,6 +32,11 @@ enum SummaryText {
             }
         }
         if s.metricsGaps > 0 { lines.append("  metrics   \(s.metricsGaps) messages missing (sequence gaps)") }
+        if let w = s.remoteWrite {
+            lines.append("  remote    \(w.sent) samples written to \(w.url)" + (w.failed + w.dropped > 0 ? ", \(w.failed) refused, \(w.dropped) dropped" : ""))
+        }
+        let unreachable = Set(s.events.filter { $0.kind == "observe_failed" }.compactMap { $0.detail["url"]?.description })
+        if !unreachable.isEmpty { lines.append("  observe   could not scrape " + unreachable.sorted().joined(separator: ", ")) }
         let rows = s.requestTypes.map { t -> [String] in
             let typeErrors = t.errors.values.reduce(0, +) + (t.responses["4xx"] ?? 0) + (t.responses["5xx"] ?? 0)
             return ["  \(t.vectorID)/\(t.name)", String(t.requestsTotal), format(t.achievedRPS), String(typeErrors), format(t.latencyMs.p50), format(t.latencyMs.p99)]

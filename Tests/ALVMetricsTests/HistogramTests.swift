@@ -1,4 +1,4 @@
-import ALVMetrics
+@testable import ALVMetrics
 import ALVTemplates
 import Foundation
 import Testing
@@ -116,5 +116,23 @@ import Testing
         #expect(samples.last?.requestType == "b" && samples.last?.count == 4, "another type has room of its own")
         let long = ErrorSample(requestType: "a", outcome: "5xx", status: 502, message: String(repeating: "m", count: 2_000), body: String(repeating: "b", count: 2_000))
         #expect(long.message.utf8.count == ErrorSample.messageLimit && long.body.utf8.count == ErrorSample.bodyLimit)
+    }
+}
+
+@Suite struct CumulativeCountTests {
+    /// One pass over the counts for many `le` bounds gives the bucket-by-bucket sums.
+    @Test func countsAtManyBoundsMatchOneAtATime() {
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<20 {
+            var h = LatencyHistogram()
+            for _ in 0..<Int.random(in: 0...2_000, using: &random) { h.record(UInt64.random(in: 1...20_000_000, using: &random)) }
+            let bounds: [UInt64] = [0, 1, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 1_000_000, 10_000_000, 30_000_000, .max]
+            // The reference: every bucket whose highest value is within the bound, summed bucket by bucket.
+            let reference = bounds.map { bound in
+                h.counts.indices.reduce(UInt64(0)) { $0 + (LatencyHistogram.highestValue(at: $1) <= bound ? h.counts[$1] : 0) }
+            }
+            #expect(h.counts(atOrBelow: bounds) == reference)
+        }
+        #expect(LatencyHistogram().counts(atOrBelow: [1, 2]) == [0, 0])
     }
 }
