@@ -96,7 +96,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Micro-benchmarks that print figures (scripts/bench-*); never part of the tests.
-        .executableTarget(name: "alv-bench", dependencies: ["ALVLifecycle", "ALVForecast", "ALVTemplates", "ALVModel", "ALVMetrics", "ALVProtocol", "ALVRun", "ALVStore", "ALVTransport"]),
+        .executableTarget(name: "alv-bench", dependencies: ["ALVDashboard", "ALVPrometheus", "ALVLifecycle", "ALVForecast", "ALVTemplates", "ALVModel", "ALVMetrics", "ALVProtocol", "ALVRun", "ALVStore", "ALVTransport"]),
 
         // Helpers shared by the test targets: fixtures, temp dirs, running the built `alv`.
         .target(name: "ALVTesting", dependencies: ["ALVPlanner", "ALVPrometheus", "ALVTarget"], path: "Tests/ALVTesting"),

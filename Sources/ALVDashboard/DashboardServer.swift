@@ -464,9 +464,7 @@ public enum LiveSeries {
             name: "alv_request_phase_seconds", help: "Where completed requests' time went: dns, connect, tls, ttfb (sent to first byte), transfer.",
             kind: .histogram)
         func add(_ family: inout MetricFamily, _ labels: [(String, String)], _ h: LatencyHistogram) {
-            family.appendHistogram(labels: labels, bounds: bounds, unitsPerSecond: 1_000_000, total: h.totalCount, sum: h.mean * Double(h.totalCount) / 1e6) {
-                h.counts(atOrBelow: $0)
-            }
+            family.appendHistogram(labels: labels, bounds: bounds, unitsPerSecond: 1_000_000, total: h.totalCount) { h.cumulative(atOrBelow: $0) }
         }
         for group in groups {
             for outcome in Outcome.allCases {

@@ -124,10 +124,15 @@ public struct LatencyHistogram: Sendable, Equatable {
     }
 
     /// `count(atOrBelow:)` for each of `bounds` (ascending) in one pass over the counts.
-    public func counts(atOrBelow bounds: [UInt64]) -> [UInt64] {
+    public func counts(atOrBelow bounds: [UInt64]) -> [UInt64] { cumulative(atOrBelow: bounds).counts }
+
+    /// `counts(atOrBelow:)` and the sum of recorded values (from bucket midpoints, as `mean` has it), in one
+    /// pass: what a Prometheus histogram's `_bucket` and `_sum` need.
+    public func cumulative(atOrBelow bounds: [UInt64]) -> (counts: [UInt64], sum: Double) {
         var result = [UInt64](repeating: 0, count: bounds.count)
         var next = 0
         var total: UInt64 = 0
+        var sum = 0.0
         counts.withUnsafeBufferPointer { c in
             for index in c.indices where c[index] != 0 {
                 let high = Self.highestValue(at: index)
@@ -135,15 +140,15 @@ public struct LatencyHistogram: Sendable, Equatable {
                     result[next] = total
                     next += 1
                 }
-                if next == bounds.count { return }
                 total &+= c[index]
+                sum += Double(c[index]) * Double(Self.lowestValue(at: index) + high) / 2
             }
         }
         while next < bounds.count {
             result[next] = total
             next += 1
         }
-        return result
+        return (result, sum)
     }
 
     /// The mean of recorded values, from bucket midpoints.

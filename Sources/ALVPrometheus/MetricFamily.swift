@@ -14,18 +14,19 @@ public struct MetricFamily: Sendable {
         self.series = series
     }
 
-    /// A histogram's `_bucket` (cumulative, `le` in seconds, then `+Inf`), `_sum` and `_count` series for one
-    /// label set. `count(atOrBelow:)` answers in the histogram's own unit, `unitsPerSecond` of them a second.
+    /// A histogram's `_bucket` (cumulative, `le` in seconds, then `+Inf`), `_sum` (in seconds) and `_count`
+    /// series for one label set. `cumulative` answers the counts at or below each bound and the sum, both in the
+    /// histogram's own unit, `unitsPerSecond` of them a second.
     public mutating func appendHistogram(
-        labels: [(String, String)], bounds: [Double], unitsPerSecond: Double, total: UInt64, sum: Double,
-        counts atOrBelow: ([UInt64]) -> [UInt64]
+        labels: [(String, String)], bounds: [Double], unitsPerSecond: Double, total: UInt64,
+        cumulative: ([UInt64]) -> (counts: [UInt64], sum: Double)
     ) {
-        let cumulative = atOrBelow(bounds.map { UInt64($0 * unitsPerSecond) })
-        for (bound, count) in zip(bounds, cumulative) {
+        let (counts, sum) = cumulative(bounds.map { UInt64($0 * unitsPerSecond) })
+        for (bound, count) in zip(bounds, counts) {
             series.append(.init(name: name + "_bucket", labels: labels + [("le", Exposition.number(bound))], value: Double(count)))
         }
         series.append(.init(name: name + "_bucket", labels: labels + [("le", "+Inf")], value: Double(total)))
-        series.append(.init(name: name + "_sum", labels: labels, value: sum))
+        series.append(.init(name: name + "_sum", labels: labels, value: sum / unitsPerSecond))
         series.append(.init(name: name + "_count", labels: labels, value: Double(total)))
     }
 }

@@ -35,6 +35,17 @@ public enum RemoteWriteRequest {
     /// Batches merged into one request: a series present in several batches gets one sample per batch, in
     /// timestamp order.
     public static func encode(_ batches: [Batch]) -> [UInt8] {
+        // One batch (each second's, when the endpoint keeps up): every series once, no grouping needed.
+        if batches.count == 1 {
+            var out: [UInt8] = []
+            out.reserveCapacity(batches[0].series.count * 120)
+            var series: [UInt8] = []
+            var field: [UInt8] = []
+            for s in batches[0].series {
+                appendSeries(s.sortedLabels, [(s.value, batches[0].timestampMs)], into: &out, series: &series, field: &field)
+            }
+            return out
+        }
         var order: [String] = []
         var grouped: [String: (labels: [(String, String)], samples: [(Double, Int64)])] = [:]
         for batch in batches.sorted(by: { $0.timestampMs < $1.timestampMs }) {
@@ -53,24 +64,35 @@ public enum RemoteWriteRequest {
         var field: [UInt8] = []
         for key in order {
             let entry = grouped[key]!
-            series.removeAll(keepingCapacity: true)
-            for (name, value) in entry.labels {
-                field.removeAll(keepingCapacity: true)
-                appendBytes(1, Array(name.utf8), to: &field)
-                appendBytes(2, Array(value.utf8), to: &field)
-                appendBytes(1, field, to: &series)
-            }
-            for (value, timestamp) in entry.samples {
-                field.removeAll(keepingCapacity: true)
-                field.append(0x09)
-                withUnsafeBytes(of: value.bitPattern.littleEndian) { field.append(contentsOf: $0) }
-                field.append(0x10)
-                appendVarint(UInt64(bitPattern: timestamp), to: &field)
-                appendBytes(2, field, to: &series)
-            }
-            appendBytes(1, series, to: &out)
+            appendSeries(entry.labels, entry.samples, into: &out, series: &series, field: &field)
         }
         return out
+    }
+
+    /// One `TimeSeries` message; `series` and `field` are scratch buffers reused across calls.
+    static func appendSeries(_ labels: [(String, String)], _ samples: [(Double, Int64)], into out: inout [UInt8], series: inout [UInt8], field: inout [UInt8]) {
+        series.removeAll(keepingCapacity: true)
+        for (name, value) in labels {
+            field.removeAll(keepingCapacity: true)
+            appendString(1, name, to: &field)
+            appendString(2, value, to: &field)
+            appendBytes(1, field, to: &series)
+        }
+        for (value, timestamp) in samples {
+            field.removeAll(keepingCapacity: true)
+            field.append(0x09)
+            withUnsafeBytes(of: value.bitPattern.littleEndian) { field.append(contentsOf: $0) }
+            field.append(0x10)
+            appendVarint(UInt64(bitPattern: timestamp), to: &field)
+            appendBytes(2, field, to: &series)
+        }
+        appendBytes(1, series, to: &out)
+    }
+
+    static func appendString(_ field: UInt64, _ text: String, to out: inout [UInt8]) {
+        appendVarint(field << 3 | 2, to: &out)
+        appendVarint(UInt64(text.utf8.count), to: &out)
+        out.append(contentsOf: text.utf8)
     }
 
     static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {

@@ -83,7 +83,11 @@ case "forecast":
         exit(2)
     }
     try benchForecast(files: Array(a.dropFirst()), models: a[0].split(separator: ",").map(String.init))
+case "remote-write":
+    // remote-write [TYPES,...]: request types per run
+    let counts = arguments.dropFirst().first.map { $0.split(separator: ",").compactMap { Int($0) } } ?? [1, 10, 100]
+    benchRemoteWrite(typeCounts: counts)
 default:
-    print("usage: alv-bench synthetic-run DB SECONDS | templates [CONFIG_DIR] | forecast MODELS FILE... | simulate-workers COUNT HOST WORK_PORT METRICS_PORT SECONDS")
+    print("usage: alv-bench remote-write [TYPES,...] | synthetic-run DB SECONDS | templates [CONFIG_DIR] | forecast MODELS FILE... | simulate-workers COUNT HOST WORK_PORT METRICS_PORT SECONDS")
     exit(2)
 }

@@ -297,3 +297,38 @@ extension PrometheusTests {
         #expect(none.status == 2 && none.stderr.contains("did you mean \"shop\""), "\(none.stderr)")
     }
 }
+
+extension PrometheusTests {
+    /// The live page draws the target's CPU under the latency chart while the run goes on.
+    @Test func theLivePageDrawsTheObservedTarget() async throws {
+        let exporter = try NodeExporter()
+        let (target, url) = try SpawnedAlv.target()
+        defer { _ = target }
+        let dir = TemporaryDirectory()
+        let vector = dir.write("v.json", """
+            { "vector_id": "live-observed", "name": "L", "duration_sec": 60, "load": { "virtual_users": 2 },
+              "request_types": [ { "name": "home", "method": "GET", "url": "/", "frequency": 100, "think_time_ms": 100 } ] }
+            """)
+        let port = freePort()
+        let tokenFile = dir.write("dashboard.token", DashboardTests.token + "\n")
+        let run = try SpawnedAlv(["run", vector, "--target", url, "--workers", "0", "--dashboard", "127.0.0.1:\(port)", "--dashboard-token-file", tokenFile,
+                                  "--db", dir.file("alv.db"), "--observe", exporter.url])
+        defer { _ = run }
+        var charts: [String] = []
+        let deadline = Date().addingTimeInterval(40)
+        while Date() < deadline && !charts.contains(where: { $0.contains("Target CPU (cores busy)") && $0.contains("<path d=\"M") }) {
+            if let text = DashboardTests.get("http://127.0.0.1:\(port)/events?once=1"),
+               let line = text.split(separator: "\n").first(where: { $0.hasPrefix("data: {\"") }),
+               let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any] {
+                charts = object["charts"] as? [String] ?? []
+            }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        let titles = charts.map { chart in chart.components(separatedBy: "font-weight=\"bold\">").dropFirst().first?.prefix(60) ?? "" }
+        let cpu = try #require(charts.firstIndex { $0.contains("Target CPU (cores busy)") }, "charts: \(titles)")
+        let latency = try #require(charts.firstIndex { $0.contains("Latency from intended send time") })
+        #expect(cpu == latency + 1, "the target's CPU comes right under the latency chart")
+        #expect(charts[cpu].contains("<path d=\"M"))
+        #expect(charts.contains { $0.contains("Target memory") })
+    }
+}
