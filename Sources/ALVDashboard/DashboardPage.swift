@@ -13,7 +13,7 @@ enum DashboardPage {
         table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #e2e8f0;padding:3px 8px;text-align:left}</style></head><body>
         <h1>alv</h1>
         <p id="status">waiting for a run…</p>
-        <p class="muted">run <span id="run">–</span> · <span id="requests">0</span> requests · <a id="report" href="#" hidden>report</a> · <a href="/api/runs" data-api>stored runs</a></p>
+        <p class="muted">run <span id="run">–</span> · <span id="requests">0</span> requests · <a href="/runs">stored runs</a><span id="report-link" hidden> · <a id="report" href="#">report</a></span></p>
         <p id="outcomes" class="muted"></p>
         <div id="charts"></div>
         <h2>Workers</h2><table id="workers"></table>
@@ -24,11 +24,22 @@ enum DashboardPage {
           const found = location.hash.match(/(?:^#|&)token=([^&]+)/);
           if (found) {
             sessionStorage.setItem("alv-token", decodeURIComponent(found[1]));
+            const after = location.hash.match(/(?:^#|&)next=([^&]+)/);
+            if (after) sessionStorage.setItem("alv-next", after[1]);
             history.replaceState(null, "", location.pathname + location.search);
           }
           return sessionStorage.getItem("alv-token") || "";
         })();
         const authorised = { headers: { Authorization: "Bearer " + token } };
+        // A session cookie (HttpOnly, SameSite=Strict) so that plain links (stored runs, reports, comparisons) work.
+        const session = fetch("/session", { method: "POST", headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" }, body: "{}" });
+        // #token=…&next=/runs opens a page of this server once the cookie is set (a path here only).
+        const next = (location.hash.match(/(?:^#|&)next=([^&]+)/) || [])[1] || sessionStorage.getItem("alv-next");
+        sessionStorage.removeItem("alv-next");
+        if (next) {
+          const path = decodeURIComponent(next);
+          if (path.startsWith("/") && !path.startsWith("//")) session.then(() => location.replace(path));
+        }
         const statusLine = document.getElementById("status");
         // Links to the API and reports go through fetch (they need the token), then show what came back.
         document.addEventListener("click", async (e) => {
@@ -57,7 +68,7 @@ enum DashboardPage {
           fill("workers", ["worker", "host", "requests", "CPU s", "RSS MB", ""], d.workers.map((w) => [w.id, w.host, w.requests, w.cpu_s.toFixed(1), w.rss_mb, w.lost ? "lost" : ""]));
           fill("events", ["at", "event", "detail"], d.events.map((e) => [e.at.slice(11, 23), e.kind, e.detail]));
           fill("errors", ["request type", "outcome", "status", "times", "message", "body"], (d.error_samples || []).map((e) => [e.request_type, e.outcome, e.status, e.count, e.message, e.body]));
-          if (d.report) { const a = document.getElementById("report"); a.href = d.report; a.setAttribute("data-api", ""); a.hidden = false; }
+          if (d.report) { document.getElementById("report").href = d.report; document.getElementById("report-link").hidden = false; }
         }
         // Server-Sent Events read with fetch (EventSource cannot send a header); the page's own query
         // (once=1 for a snapshot) goes to the stream too. Reconnects after a dropped stream until "end".

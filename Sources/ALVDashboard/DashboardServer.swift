@@ -30,14 +30,15 @@ public final class DashboardServer: Sendable {
     ///   - token: required on every request but `GET /`, as `Authorization: Bearer TOKEN`.
     ///   - dataDirectory: the one directory whose files a posted vector's data files may name, by relative
     ///     path (default: `data/` beside the database).
-    public init(host: String, port: Int, database: String, token: String, feed: LiveFeed, dataDirectory: String? = nil) throws {
+    ///   - launcher: where `POST /api/runs` starts runs (`alv serve`); nil refuses them.
+    public init(host: String, port: Int, database: String, token: String, feed: LiveFeed, dataDirectory: String? = nil, launcher: RunLauncher? = nil) throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let bound = BoundPort()
         let data = dataDirectory ?? ((database as NSString).deletingLastPathComponent.isEmpty ? "data" : (database as NSString).deletingLastPathComponent + "/data")
         let store = StoreAccess(database: database)
         let context = DashboardContext(
             feed: feed, store: store, token: token, host: host, port: bound,
-            dataDirectory: URL(fileURLWithPath: data).standardizedFileURL.path)
+            dataDirectory: URL(fileURLWithPath: data).standardizedFileURL.path, launcher: launcher)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             // What one client may have waiting to be sent: an event stream that cannot keep up skips ticks.
@@ -97,6 +98,7 @@ struct DashboardContext: Sendable {
     let port: BoundPort
     /// Posted vectors' data files are read from here only (relative paths, links not leaving it).
     let dataDirectory: String
+    let launcher: RunLauncher?
     let connections = ConnectionCount()
 
     /// Host headers a request may carry: the bound address and port, and for loopback its other names. A
@@ -201,7 +203,10 @@ final class DashboardHandler: ChannelInboundHandler {
         }
         // The page holds no data (it fetches everything with the token it reads from its own URL's fragment).
         if !(path == "/" && head.method == .GET) {
+            // The token as a header, or as the session cookie `POST /session` set (HttpOnly, SameSite=Strict: a
+            // page on another site never sends it) so that plain links and forms work.
             let given = head.headers.first(name: "authorization").flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+                ?? Self.sessionCookie(head.headers)
             guard let given, constantTimeEqual(given, context.token) else {
                 return send(ctx, head, 401, "text/plain", "this dashboard needs its token as Authorization: Bearer TOKEN (printed with its URL as #token=…, or the first line of --dashboard-token-file)\n")
             }
@@ -215,6 +220,14 @@ final class DashboardHandler: ChannelInboundHandler {
             guard head.headers.first(name: "content-type")?.lowercased().hasPrefix("application/json") == true else {
                 return send(ctx, head, 415, "text/plain", "POST bodies must be Content-Type: application/json\n")
             }
+        }
+        if head.method == .POST && path == "/session" {
+            var headers = HTTPHeaders()
+            headers.add(name: "Set-Cookie", value: "alv_session=\(context.token); Path=/; Max-Age=43200; HttpOnly; SameSite=Strict")
+            return send(ctx, head, 204, "text/plain", "", extraHeaders: headers)
+        }
+        if head.method == .POST && (path == "/api/runs" || path == "/api/runs/stop") {
+            return launch(ctx, head, stop: path == "/api/runs/stop")
         }
         if head.method == .POST && (path == "/api/vectors" || path == "/api/profiles") {
             return addDocument(ctx, head, kind: path == "/api/vectors" ? .vector : .profile)
@@ -251,6 +264,23 @@ final class DashboardHandler: ChannelInboundHandler {
         }
         switch path {
         case "/": send(ctx, head, 200, "text/html; charset=utf-8", DashboardPage.html)
+        case "/runs":
+            let parameters = ServePages.parameters(query)
+            let launching = context.launcher != nil
+            answer(ctx, head) { access in
+                let repository = try access.repository()
+                let documents = launching ? try repository.latest(.profile).map { "profile \($0.id)" } + repository.latest(.vector).map { "vector \($0.id)" } : nil
+                return (200, "text/html; charset=utf-8", try ServePages.runs(try access.store(), query: parameters, startable: documents))
+            }
+        case "/compare":
+            let parameters = ServePages.parameters(query)
+            guard let a = parameters["a"], let b = parameters["b"], !a.isEmpty, !b.isEmpty else {
+                return send(ctx, head, 400, "text/plain", "compare needs ?a=RUN&b=BASELINE\n")
+            }
+            withStore(ctx, head) { store in
+                let (run, baseline) = (try RunReport.load(run: a, from: store), try RunReport.load(run: b, from: store))
+                return ("text/html; charset=utf-8", ComparisonReport.html(RunComparison(run: run, baseline: baseline), run: run, baseline: baseline))
+            }
         case "/events": startEvents(ctx, head, once: query.split(separator: "&").contains("once=1"))
         case "/metrics": send(ctx, head, 200, "text/plain; version=0.0.4", LiveSeries.render(context.feed))
         case "/api/status": send(ctx, head, 200, "application/json", statusJSON())
@@ -336,6 +366,32 @@ final class DashboardHandler: ChannelInboundHandler {
         }
     }
 
+    /// POST /api/runs `{"input": "VECTOR_OR_PROFILE_ID", "target": "URL"}` starts a child `alv run` on this store
+    /// (`alv serve` only); POST /api/runs/stop stops it.
+    private func launch(_ ctx: ChannelHandlerContext, _ head: HTTPRequestHead, stop: Bool) {
+        guard let launcher = context.launcher else { return send(ctx, head, 404, "application/json", Self.json(["error": "runs start from alv serve only"])) }
+        if stop {
+            return launcher.stop() ? send(ctx, head, 202, "application/json", Self.json(["stopping": true]))
+                : send(ctx, head, 409, "application/json", Self.json(["error": "no run started here is going"]))
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+              let input = object["input"] as? String, let target = object["target"] as? String, !input.isEmpty else {
+            return send(ctx, head, 400, "application/json", Self.json(["error": "expected {\"input\": \"VECTOR_OR_PROFILE_ID\", \"target\": \"URL\"}"]))
+        }
+        answer(ctx, head) { access in
+            let repository = try access.repository()
+            guard try repository.document(.vector, id: input, version: nil) != nil || repository.document(.profile, id: input, version: nil) != nil else {
+                return (422, "application/json", Self.json(["error": "no vector or profile \"\(input)\" in the repository"]))
+            }
+            do throws(RunLauncher.Failure) {
+                let running = try launcher.start(input: input, target: target)
+                return (201, "application/json", Self.json(["pid": running.pid, "input": running.input, "target": running.target, "log": running.log]))
+            } catch {
+                return (error.isBusy ? 409 : 422, "application/json", Self.json(["error": error.description]))
+            }
+        }
+    }
+
     /// POST /api/vectors or /api/profiles: validated, then stored as a new version (422 with every problem otherwise).
     private func addDocument(_ ctx: ChannelHandlerContext, _ head: HTTPRequestHead, kind: DocumentKind) {
         guard body.count <= Self.maximumBody else { return send(ctx, head, 413, "application/json", Self.json(["error": "body larger than 1 MiB"])) }
@@ -413,8 +469,19 @@ final class DashboardHandler: ChannelInboundHandler {
         ctx.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
     }
 
-    private func send(_ ctx: ChannelHandlerContext, _ head: HTTPRequestHead, _ status: Int, _ type: String, _ body: String) {
-        var headers = HTTPHeaders()
+    /// The `alv_session` cookie's value, if the request has one.
+    static func sessionCookie(_ headers: HTTPHeaders) -> String? {
+        for header in headers[canonicalForm: "cookie"] {
+            for part in header.split(separator: ";") {
+                let pair = part.trimmingCharacters(in: .whitespaces)
+                if pair.hasPrefix("alv_session=") { return String(pair.dropFirst("alv_session=".count)) }
+            }
+        }
+        return nil
+    }
+
+    private func send(_ ctx: ChannelHandlerContext, _ head: HTTPRequestHead, _ status: Int, _ type: String, _ body: String, extraHeaders: HTTPHeaders = HTTPHeaders()) {
+        var headers = extraHeaders
         headers.add(name: "Content-Type", value: type)
         headers.add(name: "Content-Length", value: String(body.utf8.count))
         if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }

@@ -173,6 +173,9 @@ public final class LiveFeed: Sendable {
 
     var snapshot: State { state.withLock { $0 } }
 
+    /// The run whose summary the feed showed last (nil while one runs, or before any).
+    public var finishedRun: String? { state.withLock { $0.finished } }
+
     /// The tick for the state as it is now, rendered at most once per version of it however many
     /// clients ask (two clients racing on a new version may both render it; either result is the same).
     func tick() -> Tick {

@@ -20,4 +20,9 @@ public final class CancellationFlag: Sendable {
 
     /// Blocks until `cancel` has been called.
     public func wait() { waiters.wait() }
+
+    /// Blocks until `cancel` has been called or `seconds` have passed; true when cancelled.
+    public func wait(timeout seconds: Double) -> Bool {
+        waiters.wait(timeout: .now() + seconds) == .success
+    }
 }

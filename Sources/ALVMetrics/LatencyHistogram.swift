@@ -9,10 +9,10 @@ public struct LatencyHistogram: Sendable, Equatable {
     public static let highestTrackable: UInt64 = 3_600_000_000
     static let subBucketHalfCountMagnitude = 10
     static let subBucketHalfCount = 1 << subBucketHalfCountMagnitude  // 1024
-    static let subBucketCount = subBucketHalfCount * 2  // 2048: three significant digits
+    public static let subBucketCount = subBucketHalfCount * 2  // 2048: three significant digits
     static let subBucketMask = UInt64(subBucketCount - 1)
     static let leadingZeroCountBase = 64 - subBucketHalfCountMagnitude - 1
-    static let bucketCount: Int = {
+    public static let bucketCount: Int = {
         var smallestUntrackable = UInt64(subBucketCount)
         var buckets = 1
         while smallestUntrackable <= highestTrackable {
@@ -43,7 +43,7 @@ public struct LatencyHistogram: Sendable, Equatable {
     }
 
     /// The lowest value that lands in counter `index`.
-    static func lowestValue(at index: Int) -> UInt64 {
+    public static func lowestValue(at index: Int) -> UInt64 {
         var bucket = (index >> subBucketHalfCountMagnitude) - 1
         var subBucket = (index & (subBucketHalfCount - 1)) + subBucketHalfCount
         if bucket < 0 {
@@ -54,7 +54,7 @@ public struct LatencyHistogram: Sendable, Equatable {
     }
 
     /// The highest value equivalent to the lowest value of counter `index` (within its resolution).
-    static func highestValue(at index: Int) -> UInt64 {
+    public static func highestValue(at index: Int) -> UInt64 {
         let bucket = max(0, (index >> subBucketHalfCountMagnitude) - 1)
         return lowestValue(at: index) + (UInt64(1) << UInt64(bucket)) - 1
     }

@@ -112,7 +112,7 @@ enum JUnitReport {
     }
 }
 
-func xml(_ text: String) -> String {
+public func xml(_ text: String) -> String {
     var out = ""
     for scalar in text.unicodeScalars {
         switch scalar {

@@ -18,8 +18,22 @@ public struct RunReport: Sendable {
         public var p50: Double, p90: Double, p95: Double, p99: Double, max: Double
     }
 
+    /// One second of the whole run: every request type merged (percentiles from the merged histogram).
+    public struct Second: Sendable, Equatable {
+        public var second: Int64
+        public var requests: UInt64
+        public var failed: UInt64
+        public var bytesIn: UInt64
+        public var bytesOut: UInt64
+        public var p50: Double, p95: Double, p99: Double, max: Double
+    }
+
     public var summary: RunSummary
     public var series: [Point]
+    /// Every request type merged, second by second.
+    public var seconds: [Second] = []
+    /// The run's latency histograms: "VECTOR/TYPE" for each request type, and "all".
+    public var histograms: [String: LatencyHistogram] = [:]
     /// The target's side, scraped during the run (`--observe`); empty without it.
     public var targetMetrics: [TargetSeries] = []
 
@@ -33,8 +47,29 @@ public struct RunReport: Sendable {
         var vectorByIndex: [Int: String] = [:]
         for (index, vector) in summary.vectors.enumerated() { vectorByIndex[index] = vector.vectorID }
         var series: [Point] = []
+        var seconds: [Second] = []
+        var histograms: [String: LatencyHistogram] = [:]
+        var all = LatencyHistogram()
+        var current: (second: Int64, metrics: RequestMetrics)?
+        func close() {
+            guard let c = current else { return }
+            let m = c.metrics
+            let v = m.latency.values(atPercentiles: [50, 95, 99]).map { Double($0) / 1000 }
+            seconds.append(Second(
+                second: c.second, requests: m.requestsTotal, failed: m.outcomes[.status4xx] + m.outcomes[.status5xx] + m.outcomes.errors,
+                bytesIn: m.bytesIn, bytesOut: m.bytesOut, p50: v[0], p95: v[1], p99: v[2], max: m.latency.isEmpty ? 0 : Double(m.latency.maximum) / 1000))
+            all.merge(m.latency)
+        }
         try store.series(run: record.runID) { point in
             let m = point.metrics
+            if current?.second != point.second {
+                close()
+                current = (point.second, RequestMetrics())
+            }
+            current!.metrics.outcomes.add(m.outcomes)
+            current!.metrics.bytesIn += m.bytesIn
+            current!.metrics.bytesOut += m.bytesOut
+            current!.metrics.latency.merge(m.latency)
             let values = m.latency.values(atPercentiles: [50, 90, 95, 99]).map { Double($0) / 1000 }
             var outcomes: [String: UInt64] = [:]
             for outcome in Outcome.allCases where m.outcomes[outcome] > 0 { outcomes[outcome.key] = m.outcomes[outcome] }
@@ -44,8 +79,11 @@ public struct RunReport: Sendable {
                 second: point.second, vectorID: vector, requestType: point.requestType, requests: m.requestsTotal, outcomes: outcomes,
                 failed: failed, bytesIn: m.bytesIn, bytesOut: m.bytesOut, p50: values[0], p90: values[1], p95: values[2], p99: values[3],
                 max: m.latency.isEmpty ? 0 : Double(m.latency.maximum) / 1000))
+            histograms["\(vector)/\(point.requestType)", default: LatencyHistogram()].merge(m.latency)
         }
-        return RunReport(summary: summary, series: series, targetMetrics: try store.targetSeries(run: record.runID))
+        close()
+        if !all.isEmpty { histograms["all"] = all }
+        return RunReport(summary: summary, series: series, seconds: seconds, histograms: histograms, targetMetrics: try store.targetSeries(run: record.runID))
     }
 }
 

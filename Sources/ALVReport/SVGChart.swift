@@ -21,6 +21,8 @@ public struct SVGChart {
     public var height = 220.0
     /// Shaded bands on the x axis (vector phases), as (from, to, label).
     public var bands: [(Double, Double, String)] = []
+    /// Labels for the x axis ticks; nil labels seconds from the first point ("12 s").
+    public var xLabel: ((Double) -> String)?
 
     public init(title: String, unit: String, series: [Series]) {
         self.title = title
@@ -57,8 +59,8 @@ public struct SVGChart {
         out += "<text x=\"4\" y=\"\(top - 8)\" fill=\"#718096\">\(xml(unit))</text>"
         for i in 0...5 {
             let x = minX + spanX * Double(i) / 5
-            let label = spanX < 10 ? format(((x - minX) * 10).rounded() / 10) : String(Int((x - minX).rounded()))
-            out += "<text x=\"\(r(px(x)))\" y=\"\(height - 10)\" text-anchor=\"middle\">\(label) s</text>"
+            let label = xLabel.map { $0(x) } ?? ((spanX < 10 ? format(((x - minX) * 10).rounded() / 10) : String(Int((x - minX).rounded()))) + " s")
+            out += "<text x=\"\(r(px(x)))\" y=\"\(height - 10)\" text-anchor=\"middle\">\(xml(label))</text>"
         }
         var legendX = left
         for s in series {

@@ -148,6 +148,41 @@ public struct RunSummary: Sendable, Codable, Equatable {
     /// Samples sent to a Prometheus remote-write endpoint, refused by it, and dropped (queue full or the final
     /// flush out of time); nil without `--remote-write`.
     public var remoteWrite: RemoteWriteCounts?
+    /// What ran: alv's version, the seed, where, and each vector's load (for the report's configuration block).
+    public var configuration: Configuration?
+
+    public struct Configuration: Sendable, Codable, Equatable {
+        public var alvVersion: String
+        /// As a string: a 64-bit seed does not survive JSON readers that hold numbers in doubles.
+        public var seed: String
+        public var workers: Int
+        public var vectors: [VectorConfiguration]
+        public init(alvVersion: String, seed: String, workers: Int, vectors: [VectorConfiguration]) {
+            self.alvVersion = alvVersion
+            self.seed = seed
+            self.workers = workers
+            self.vectors = vectors
+        }
+        enum CodingKeys: String, CodingKey { case alvVersion = "alv_version", seed, workers, vectors }
+    }
+
+    public struct VectorConfiguration: Sendable, Codable, Equatable {
+        public var vectorID: String
+        public var name: String
+        public var load: String
+        public var durationSec: Double
+        public var rampUpTimeSec: Double
+        public var requestTypes: [String]
+        public init(vectorID: String, name: String, load: String, durationSec: Double, rampUpTimeSec: Double, requestTypes: [String]) {
+            self.vectorID = vectorID
+            self.name = name
+            self.load = load
+            self.durationSec = durationSec
+            self.rampUpTimeSec = rampUpTimeSec
+            self.requestTypes = requestTypes
+        }
+        enum CodingKeys: String, CodingKey { case vectorID = "vector_id", name, load, durationSec = "duration_sec", rampUpTimeSec = "ramp_up_time_sec", requestTypes = "request_types" }
+    }
 
     public struct RemoteWriteCounts: Sendable, Codable, Equatable {
         public var url: String
@@ -196,7 +231,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
         case responses, errors, dropped, achievedRPS = "achieved_rps", latencyMs = "latency_ms", intended, sent
         case bytesIn = "bytes_in", bytesOut = "bytes_out", lagMs = "lag_ms", requestTypes = "request_types", vectors, workers
         case metricsGaps = "metrics_gaps", thresholds, events, checksPassed = "checks_passed", checksFailed = "checks_failed"
-        case errorSamples = "error_samples", phasesMs = "phases_ms", remoteWrite = "remote_write"
+        case errorSamples = "error_samples", phasesMs = "phases_ms", remoteWrite = "remote_write", configuration
     }
 
 
@@ -256,6 +291,7 @@ extension RunSummary {
         errorSamples = try c.decodeIfPresent([ErrorSampleSummary].self, forKey: .errorSamples) ?? []
         phasesMs = try c.decodeIfPresent([String: Latency].self, forKey: .phasesMs)
         remoteWrite = try c.decodeIfPresent(RemoteWriteCounts.self, forKey: .remoteWrite)
+        configuration = try c.decodeIfPresent(Configuration.self, forKey: .configuration)
     }
 }
 

@@ -215,13 +215,14 @@ public final class MetricsStore {
 
     /// Streams the run's series, one merged point at a time, in order of second, vector and
     /// request type. Only one dense histogram is alive at once, so a run of hours reads in little memory.
-    public func series(run: String, each: (SeriesPoint) throws -> Void) throws {
+    /// With `after`, only seconds after it (a run in progress, followed by another process).
+    public func series(run: String, after: Int64? = nil, each: (SeriesPoint) throws -> Void) throws {
         let statement = try database.prepare("""
             SELECT second, vector_index, request_type, \(Self.outcomeColumns.joined(separator: ", ")),
                    bytes_in, bytes_out, intended, sent, completed, lag_sum_us, lag_max_us, latency
-            FROM samples WHERE run_id = ? ORDER BY second, vector_index, request_type
+            FROM samples WHERE run_id = ? AND second > ? ORDER BY second, vector_index, request_type
             """)
-        try statement.bind(run)
+        try statement.bind(run, Int(after ?? Int64.min))
         var current: SeriesPoint? = nil
         while try statement.step() {
             let second = Int64(statement.int(0)), vectorIndex = statement.int(1), requestType = statement.string(2) ?? ""
@@ -286,6 +287,12 @@ public final class MetricsStore {
         public var target: String?
         public var profileID: String?
         public var summaryJSON: String?
+    }
+
+    /// The newest run still marked running (by any process on this store), if any.
+    public func newestRunning() throws -> String? {
+        let statement = try database.prepare("SELECT run_id FROM runs WHERE status = 'running' ORDER BY started_at DESC LIMIT 1")
+        return try statement.step() ? statement.string(0) : nil
     }
 
     /// One run, or the latest when `runID` is "latest".

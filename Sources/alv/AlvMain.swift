@@ -64,5 +64,5 @@ struct Alv: ParsableCommand {
             the file and JSON path); 3 runtime failure.
             """,
         version: "alv \(version)\n\(LibraryVersions.summary)",
-        subcommands: [DemoCommand.self, RunCommand.self, ReportCommand.self, ForecastCommand.self, PlanCommand.self, ClusterCommand.self, HistoryCommand.self, PlannerCommand.self, TargetCommand.self, BrokerCommand.self, WorkerCommand.self, KeysCommand.self, VectorCommand.self, ProfileCommand.self, SchemaCommand.self])
+        subcommands: [DemoCommand.self, RunCommand.self, ReportCommand.self, ServeCommand.self, ForecastCommand.self, PlanCommand.self, ClusterCommand.self, HistoryCommand.self, PlannerCommand.self, TargetCommand.self, BrokerCommand.self, WorkerCommand.self, KeysCommand.self, VectorCommand.self, ProfileCommand.self, SchemaCommand.self])
 }

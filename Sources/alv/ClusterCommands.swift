@@ -290,8 +290,9 @@ struct BrokerCommand: ParsableCommand {
         let run = DistributedRun(broker: broker, feed: feed) { printError("alv broker: \($0)") }
         var summary: RunSummary
         let reserve = SummaryReserve(db: store.db)
+        let seed = UInt64.random(in: 1...UInt64.max)
         do {
-            summary = try run.runOnJoinedWorkers(plan, waitFor: waitWorkers, timeout: waitTimeout, options: try engine.options(verifyTLS: !noVerifyTLS), seed: UInt64.random(in: 1...UInt64.max), cancellation: supervisor.stop)
+            summary = try run.runOnJoinedWorkers(plan, waitFor: waitWorkers, timeout: waitTimeout, options: try engine.options(verifyTLS: !noVerifyTLS), seed: seed, cancellation: supervisor.stop)
         } catch let error as DistributedRunError {
             throw CLIError.runtime(error.description)
         } catch let error as BrokerError {
@@ -302,7 +303,7 @@ struct BrokerCommand: ParsableCommand {
         }
         reserve.release()
         feed.end(summary)
-        exports.finish(&summary, db: store.db)
+        exports.finish(&summary, db: store.db, plan: plan, seed: seed, workers: waitWorkers)
         try printSummary(summary, json: json)
     }
 }

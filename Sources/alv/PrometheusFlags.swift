@@ -79,9 +79,17 @@ final class RunExports {
         }
     }
 
-    /// Flushes what is left and puts the counts in the summary (and the stored one).
-    func finish(_ summary: inout RunSummary, db: String) {
-        guard writer != nil || observer != nil else { return }
+    /// Flushes what is left and puts the counts and the run's configuration in the summary (and the stored one).
+    func finish(_ summary: inout RunSummary, db: String, plan: RunPlan, seed: UInt64, workers: Int) {
+        summary.configuration = .init(alvVersion: Alv.version, seed: String(seed), workers: workers, vectors: plan.steps.map { step in
+            let v = step.vector
+            let load: String
+            switch v.load {
+            case .open(let rate, let arrival, _): load = "\(formatNumber(rate)) req/s (\(arrival.rawValue))" + (v.forecast != nil ? ", from a forecast" : "")
+            case .closed(let users): load = "\(users) virtual users"
+            }
+            return .init(vectorID: v.vectorID, name: v.name, load: load, durationSec: v.durationSec, rampUpTimeSec: v.rampUpTimeSec, requestTypes: v.requestTypes.map(\.name))
+        })
         let store = try? MetricsStore(database: try SQLiteDatabase(path: db))
         if let observer {
             let series = observer.stop()

@@ -138,7 +138,7 @@ struct RunCommand: ParsableCommand {
         reserve.release()
         progress.finish()
         feed.end(summary)
-        exports.finish(&summary, db: store.db)
+        exports.finish(&summary, db: store.db, plan: plan, seed: seed, workers: count)
         if let report {
             let paths = try writeReports(run: summary.runID, db: store.db, directory: report)
             printError("reports: " + paths.joined(separator: ", "))

@@ -103,7 +103,9 @@ import Testing
         let (collector, _) = try execute(try loginFlow(seconds: 3, load: #"{"target_rps": 100}"#), target: target.url)
         let login = try #require(collector.byType["journey/login"]), cart = try #require(collector.byType["journey/cart"])
         #expect(abs(Double(login.requestsTotal) - 300) < 60, "\(login.requestsTotal) arrivals")
-        #expect(login.requestsTotal - cart.requestsTotal < 10, "arrivals near the end may not finish")
+        // Arrivals whose flow is still going when the window closes end there: at 100 a second, those of the
+        // flow's last tens of milliseconds (more on a loaded machine), never a large share.
+        #expect(Double(login.requestsTotal - cart.requestsTotal) < 0.1 * Double(login.requestsTotal), "\(login.requestsTotal - cart.requestsTotal) of \(login.requestsTotal) arrivals did not finish")
         let sessions = target.server.sessions.counts
         #expect(sessions.meWithoutToken == 0 && sessions.meCookieMismatch == 0 && sessions.cartWithoutCookie == 0, "\(sessions)")
         for (name, m) in collector.byType { #expect(m.outcomes[.check] == 0, "\(name): \(m.outcomes)") }

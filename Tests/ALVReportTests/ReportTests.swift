@@ -78,7 +78,9 @@ import FoundationXML
 
         // HTML: self-contained, with charts, tables and the escaped vector name.
         let html = try ReportFormat.html.render(report)
-        #expect(html.contains("<svg") && html.components(separatedBy: "<svg").count - 1 == 3)
+        // Requests, merged latency, failures, bytes per second, and the latency distribution.
+        #expect(html.components(separatedBy: "<svg").count - 1 == 5)
+        #expect(html.contains("Latency by percentile") && html.contains("<h2>Configuration</h2>"))
         #expect(!html.contains("<script") && !html.contains("<link") && !html.contains("src=\"http"))
         #expect(html.contains(summary.runID) && html.contains("http_errors rate&lt;0.01") && html.contains("FAIL"))
         #expect(XMLCounter(html.replacingOccurrences(of: "<!DOCTYPE html>", with: "")).wellFormed, "the HTML should be well-formed XML")

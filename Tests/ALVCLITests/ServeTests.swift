@@ -1,0 +1,136 @@
+import ALVStore
+import ALVTesting
+import Foundation
+import Testing
+
+/// `alv serve` over a store: the runs list in a browser, a run recorded by another process followed live,
+/// the comparison page, and the token's rules.
+@Suite(.serialized) struct ServeTests {
+    static let token = "serve-test-token-0123456789abcdef"
+
+    static func storedRun(_ vector: String, target: String, db: String) throws -> String {
+        let run = try AlvBinary.run(["run", vector, "--target", target, "--workers", "0", "--db", db, "--no-dashboard", "--json"], timeout: 60)
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run.stderr)")
+        return try #require(summary["run_id"] as? String)
+    }
+
+    @Test func runsListComparisonAndALiveRunFromAnotherProcess() async throws {
+        let dir = TemporaryDirectory()
+        let db = dir.file("alv.db")
+        let (fastTarget, fastURL) = try SpawnedAlv.target(["--latency-ms", "5"])
+        let (slowTarget, slowURL) = try SpawnedAlv.target(["--latency-ms", "20"])
+        defer { _ = (fastTarget, slowTarget) }
+        let vector = dir.write("v.json", """
+            { "vector_id": "served", "name": "Served", "duration_sec": 8, "load": { "virtual_users": 3 },
+              "request_types": [ { "name": "home", "method": "GET", "url": "/", "frequency": 100, "think_time_ms": 20 } ] }
+            """)
+        let fast = try Self.storedRun(vector, target: fastURL, db: db)
+        let slow = try Self.storedRun(vector, target: slowURL, db: db)
+        let third = try Self.storedRun(vector, target: fastURL, db: db)
+
+        let port = freePort()
+        let tokenFile = dir.write("token", Self.token + "\n")
+        let serve = try SpawnedAlv(["serve", "--listen", "127.0.0.1:\(port)", "--db", db, "--token-file", tokenFile])
+        defer { _ = serve }
+        let base = "http://127.0.0.1:\(port)"
+        #expect(waitForListener(port: port))
+
+        // Without the token (or its cookie) nothing but the page itself answers.
+        #expect(try DashboardTests.curl([base + "/runs"]).0 == "401")
+        #expect(try DashboardTests.curl(["-H", "Cookie: alv_session=wrong-token-0123456789", base + "/runs"]).0 == "401")
+        let list = try #require(DashboardTests.get(base + "/runs", token: Self.token))
+        for id in [fast, slow, third] { #expect(list.contains("/runs/\(id)"), "\(id)") }
+        // In a browser: the token in the fragment sets the session cookie, then the runs list opens.
+        let dom = try DashboardTests.dumpDOM(base + "/#token=\(Self.token)&next=/runs", budgetMs: 6_000)
+        let rows = dom.components(separatedBy: "<a href=\"/runs/").count - 1
+        #expect(rows == 3, "runs listed in the browser: \(rows)\n\(dom.prefix(2_000))")
+        let artifacts = Fixtures.path(".build/artifacts")
+        try FileManager.default.createDirectory(atPath: artifacts, withIntermediateDirectories: true)
+        try DashboardTests.screenshot(base + "/#token=\(Self.token)&next=/runs", to: artifacts + "/serve-runs.png")
+        let filtered = try #require(DashboardTests.get(base + "/runs?vector=nothing-like-it", token: Self.token))
+        #expect(!filtered.contains("/runs/\(fast)"))
+
+        // The comparison page: p50 worse by about 15 ms.
+        let compare = try #require(DashboardTests.get(base + "/compare?a=\(slow)&b=\(fast)", token: Self.token))
+        let p50Row = try #require(compare.components(separatedBy: "<tr>").first { $0.contains("<td>all</td><td>p50</td>") }, "\(compare.prefix(3_000))")
+        #expect(p50Row.contains("class=\"worse\""), "\(p50Row)")
+        let change = p50Row.components(separatedBy: "<td>").dropFirst(5).first.flatMap { Double($0.split(separator: " ").first?.replacingOccurrences(of: "+", with: "") ?? "") }
+        #expect(change.map { $0 > 12 && $0 < 18 } == true, "\(p50Row)")
+        try DashboardTests.screenshot(base + "/#token=\(Self.token)&next=" + "/compare?a=\(slow)&b=\(fast)".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!, to: artifacts + "/serve-compare.png")
+
+        // A run another process records in the same store shows up on the live page within 2 s of its
+        // first stored second.
+        let long = dir.write("long.json", """
+            { "vector_id": "followed", "name": "Followed", "duration_sec": 8, "load": { "virtual_users": 2 },
+              "request_types": [ { "name": "home", "method": "GET", "url": "/", "frequency": 100, "think_time_ms": 50 } ] }
+            """)
+        let other = try SpawnedAlv(["run", long, "--target", fastURL, "--workers", "0", "--db", db, "--no-dashboard"])
+        defer { _ = other }
+        // When the other process has made its run's row, and when the live page first names that run.
+        let store = try MetricsStore(database: try SQLiteDatabase(path: db))
+        var recorded: (id: String, at: Date)?
+        var shown: Date?
+        var counting = false
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, shown == nil || !counting {
+            if recorded == nil, let id = try store.newestRunning(), ![fast, slow, third].contains(id) { recorded = (id, Date()) }
+            if let recorded, let status = DashboardTests.get(base + "/api/status", token: Self.token),
+               let object = try? JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any], object["run_id"] as? String == recorded.id {
+                if shown == nil { shown = Date() }
+                counting = (object["requests_total"] as? Int ?? 0) > 0
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let run = try #require(recorded, "the other process recorded no run within 30 s")
+        let appeared = try #require(shown, "the live page never named run \(run.id)")
+        #expect(appeared.timeIntervalSince(run.at) < 2, "live \(appeared.timeIntervalSince(run.at)) s after the run's row")
+        #expect(counting, "the live page shows requests of the followed run")
+        let once = try #require(DashboardTests.get(base + "/events?once=1", token: Self.token))
+        #expect(once.contains("Latency from intended send time"))
+    }
+}
+
+extension ServeTests {
+    /// Starting a stored profile from the server: refused without the token or from another site's page; with
+    /// the token it runs to completion in the same store, and the start is an event there.
+    @Test func startingAProfileNeedsTheTokenAndRunsToCompletion() async throws {
+        let dir = TemporaryDirectory()
+        let db = dir.file("alv.db")
+        let (target, url) = try SpawnedAlv.target()
+        defer { _ = target }
+        _ = try AlvBinary.run(["vector", "add", Fixtures.path("config/vectors/smoke.json"), "--db", db])
+        let profile = dir.write("p.json", #"{ "profile_id": "from-the-page", "name": "From the page", "duration_sec": 3, "vector_sequence": ["smoke"] }"#)
+        #expect(try AlvBinary.run(["profile", "add", profile, "--db", db]).status == 0)
+        let port = freePort()
+        let serve = try SpawnedAlv(["serve", "--listen", "127.0.0.1:\(port)", "--db", db, "--token-file", dir.write("token", Self.token + "\n")])
+        defer { _ = serve }
+        #expect(waitForListener(port: port))
+        let base = "http://127.0.0.1:\(port)"
+        let body = #"{"input": "from-the-page", "target": "\#(url)"}"#
+        let json = ["-X", "POST", "-H", "Content-Type: application/json", "--data", body]
+        #expect(try DashboardTests.curl(json + [base + "/api/runs"]).0 == "401")
+        #expect(try DashboardTests.curl(json + ["-H", "Authorization: Bearer \(Self.token)", "-H", "Origin: http://evil.example", base + "/api/runs"]).0 == "403")
+        let unknown = try DashboardTests.curl(["-X", "POST", "-H", "Content-Type: application/json", "--data", #"{"input": "no-such", "target": "\#(url)"}"#, "-H", "Authorization: Bearer \(Self.token)", base + "/api/runs"], body: true)
+        #expect(unknown.0 == "422" && unknown.1.contains("no vector or profile"), "\(unknown)")
+        let started = try DashboardTests.curl(json + ["-H", "Authorization: Bearer \(Self.token)", base + "/api/runs"], body: true)
+        #expect(started.0 == "201", "\(started)")
+        let busy = try DashboardTests.curl(json + ["-H", "Authorization: Bearer \(Self.token)", base + "/api/runs"]).0
+        #expect(busy == "409")
+        // The child run completes in the server's store.
+        let store = try MetricsStore(database: try SQLiteDatabase(path: db))
+        var completed: MetricsStore.RunRecord?
+        let deadline = Date().addingTimeInterval(40)
+        while Date() < deadline, completed == nil {
+            if let id = try store.runIDs(limit: 5).first, let record = try store.run(id), record.profileID == "from-the-page", record.status == "completed" { completed = record }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        let record = try #require(completed, "the profile started from the server did not complete within 40 s")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data((record.summaryJSON ?? "").utf8)) as? [String: Any])
+        #expect((summary["requests_total"] as? Int ?? 0) > 0)
+        let events = try SQLiteDatabase(path: db).prepare("SELECT kind FROM events WHERE run_id = 'serve'")
+        var kinds: [String] = []
+        while try events.step() { kinds.append(events.string(0) ?? "") }
+        #expect(kinds == ["ui_run_started"], "\(kinds)")
+        #expect(try DashboardTests.curl(["-X", "POST", "-H", "Content-Type: application/json", "--data", "{}", "-H", "Authorization: Bearer \(Self.token)", base + "/api/runs/stop"]).0 == "409")
+    }
+}
