@@ -8,7 +8,7 @@ enum DashboardPage {
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><title>alv dashboard</title>
         <meta name="referrer" content="no-referrer">
-        <style>body{font-family:system-ui,sans-serif;margin:24px;max-width:1000px;color:#1a202c}
+        <style>body{font-family:system-ui,sans-serif;margin:24px;color:#1a202c}
         #status{font-size:18px;font-weight:bold}.muted{color:#718096}h2{font-size:15px}
         table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #e2e8f0;padding:3px 8px;text-align:left}</style></head><body>
         <h1>alv</h1>
@@ -16,6 +16,7 @@ enum DashboardPage {
         <p class="muted">run <span id="run">–</span> · <span id="requests">0</span> requests · <a href="/runs">stored runs</a><span id="report-link" hidden> · <a id="report" href="#">report</a></span></p>
         <p id="outcomes" class="muted"></p>
         <div id="charts"></div>
+        <h2>Request types</h2><table id="types"></table>
         <h2>Workers</h2><table id="workers"></table>
         <h2>Error samples</h2><table id="errors"></table>
         <h2>ALV timeline</h2><table id="events"></table>
@@ -65,6 +66,7 @@ enum DashboardPage {
             table.appendChild(tr);
             rows.forEach((r) => { const row = document.createElement("tr"); r.forEach((c) => row.appendChild(cell(c))); table.appendChild(row); });
           };
+          fill("types", ["request type", "requests", "req/s (last second)", "p50 ms", "p95 ms", "p99 ms", "errors"], (d.types || []).map((t) => [t.name, t.requests, t.rate, t.p50, t.p95, t.p99, t.errors]));
           fill("workers", ["worker", "host", "requests", "CPU s", "RSS MB", ""], d.workers.map((w) => [w.id, w.host, w.requests, w.cpu_s.toFixed(1), w.rss_mb, w.lost ? "lost" : ""]));
           fill("events", ["at", "event", "detail"], d.events.map((e) => [e.at.slice(11, 23), e.kind, e.detail]));
           fill("errors", ["request type", "outcome", "status", "times", "message", "body"], (d.error_samples || []).map((e) => [e.request_type, e.outcome, e.status, e.count, e.message, e.body]));
@@ -98,6 +100,9 @@ enum DashboardPage {
             }
           }
         }
+        // The first frame, drawn by the server when the request carried the session cookie: charts before any event.
+        const first = document.getElementById("first-frame");
+        if (first) render(JSON.parse(first.textContent));
         (async () => {
           for (let tries = 0; tries < 1000; tries++) {
             if (await follow().catch(() => false)) return;
@@ -107,4 +112,11 @@ enum DashboardPage {
         </script>
         </body></html>
         """
+
+    /// The page with `tick` (the tick's JSON) embedded as its first frame.
+    static func withFirstFrame(_ tick: String) -> String {
+        // JSON inside <script type="application/json">: only "</" could end the element early.
+        let safe = tick.replacingOccurrences(of: "</", with: "<\\/")
+        return html.replacingOccurrences(of: "<div id=\"charts\"></div>", with: "<script type=\"application/json\" id=\"first-frame\">\(safe)</script><div id=\"charts\"></div>")
+    }
 }

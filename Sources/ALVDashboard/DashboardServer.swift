@@ -263,7 +263,10 @@ final class DashboardHandler: ChannelInboundHandler {
             }
         }
         switch path {
-        case "/": send(ctx, head, 200, "text/html; charset=utf-8", DashboardPage.html)
+        case "/":
+            // With a valid session cookie the page comes with its first frame; without, it holds no data.
+            let session = Self.sessionCookie(head.headers).map { constantTimeEqual($0, context.token) } ?? false
+            send(ctx, head, 200, "text/html; charset=utf-8", session ? DashboardPage.withFirstFrame(context.feed.tick().payload) : DashboardPage.html)
         case "/runs":
             let parameters = ServePages.parameters(query)
             let launching = context.launcher != nil

@@ -51,6 +51,8 @@ public final class LiveFeed: Sendable {
         var targets: Targets?
         var samples: [RunSummary.ErrorSampleSummary] = []
         var lastTotals: [String: UInt64] = [:]
+        /// The breakdown as read at the last second (for the per-type table).
+        var types: [(vector: String, requestType: String, metrics: RequestMetrics)] = []
     }
 
     private let state = Mutex(State())
@@ -108,6 +110,9 @@ public final class LiveFeed: Sendable {
                 point.byType[key] = total &- min(total, $0.lastTotals[key] ?? 0)
                 $0.lastTotals[key] = total
             }
+            // With a breakdown, "all" is the sum of the types (one source, read at one instant), so the lines add up.
+            if !rows.isEmpty { point.requests = point.byType.values.reduce(0, &+) }
+            $0.types = rows
             point.workers = $0.workers.filter { !$0.lost }.count
             point.planned = $0.planned
             point.forecast = $0.forecast?.mean
@@ -189,6 +194,8 @@ public final class LiveFeed: Sendable {
             "events": snapshot.events.suffix(30).reversed().map { ["at": $0.at, "kind": $0.kind, "detail": $0.detail.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " · ")] },
             "workers": snapshot.workers.map { ["id": $0.id, "host": $0.host, "requests": $0.requestsTotal, "cpu_s": $0.cpuSeconds, "rss_mb": $0.peakRSSBytes / 1_048_576, "lost": $0.lost] as [String: Any] },
             "report": snapshot.finished.map { "/runs/\($0)" } ?? NSNull(),
+            "types": Self.typeRows(snapshot),
+            "rates": Self.rates(snapshot),
             "error_samples": snapshot.samples.prefix(20).map {
                 ["request_type": "\($0.vectorID)/\($0.sample.requestType)", "outcome": $0.sample.outcome, "status": $0.sample.status.map { String($0) } ?? "",
                  "count": $0.sample.count, "message": $0.sample.message, "body": $0.sample.body] as [String: Any]
@@ -197,6 +204,31 @@ public final class LiveFeed: Sendable {
         let tick = Tick(version: snapshot.version, payload: payload, final: !snapshot.running && snapshot.finished != nil)
         rendered.withLock { if ($0?.version ?? -1) < tick.version { $0 = tick } }
         return tick
+    }
+
+    /// The per-type table: totals so far, the last second's rate, percentiles and errors.
+    static func typeRows(_ s: State) -> [[String: Any]] {
+        let sorted = s.types.sorted { ($0.vector, $0.requestType) < ($1.vector, $1.requestType) }
+        return sorted.map { row in
+            let key = "\(row.vector)/\(row.requestType)"
+            let p: [String] = row.metrics.latency.values(atPercentiles: [50, 95, 99]).map { formatNumber(Double($0) / 1000) }
+            let outcomes = row.metrics.outcomes
+            let errors: UInt64 = outcomes[.status4xx] + outcomes[.status5xx] + outcomes.errors
+            let rate: UInt64 = s.points.last?.byType[key] ?? 0
+            var entry: [String: Any] = ["name": key, "requests": row.metrics.requestsTotal, "rate": rate, "errors": errors]
+            entry["p50"] = p[0]
+            entry["p95"] = p[1]
+            entry["p99"] = p[2]
+            return entry
+        }
+    }
+
+    /// The last minute's rates, all and by type, as numbers (the charts draw the same).
+    static func rates(_ s: State) -> [[String: Any]] {
+        s.points.suffix(60).map { point in
+            let entry: [String: Any] = ["second": point.second, "all": point.requests, "types": point.byType]
+            return entry
+        }
     }
 
     /// The dashboard's charts of the last ten minutes, drawn with the reports' SVG code.
@@ -214,20 +246,31 @@ public final class LiveFeed: Sendable {
                                    color: SVGChart.palette[(i + 2) % SVGChart.palette.count]))
             }
         }
-        return [
-            SVGChart(title: "Requests per second, all and by request type", unit: "req/s", series: rates).render(),
+        let workerLines: [SVGChart.Series] = [
+            .init(name: "live", points: s.points.map { (x($0), Double($0.workers)) }, color: "#2b6cb0"),
+            .init(name: "planned", points: s.points.compactMap { p in p.planned.map { (x(p), Double($0)) } }, color: "#b7791f"),
+            .init(name: "forecast", points: s.points.compactMap { p in p.forecast.map { (x(p), $0) } }, color: "#2f855a"),
+            .init(name: "forecast upper", points: s.points.compactMap { p in p.forecastUpper.map { (x(p), $0) } }, color: "#9ae6b4"),
+        ].filter { !$0.points.isEmpty || $0.name == "live" }
+        let workersTitle = workerLines.count == 1 ? "Workers live"
+            : "Workers: " + workerLines.map(\.name).joined(separator: ", ") + (workerLines.contains { $0.name.hasPrefix("forecast") } ? " (the demand forecast a lead time ahead)" : "")
+        var charts = [
+            SVGChart(title: "Requests per second, all and by request type", unit: "req/s", series: rates),
             SVGChart(title: "Latency from intended send time", unit: "ms", series: [
                 .init(name: "p50", points: s.points.map { (x($0), $0.p50) }, color: "#2f855a"),
                 .init(name: "p95", points: s.points.map { (x($0), $0.p95) }, color: "#b7791f"),
                 .init(name: "p99", points: s.points.map { (x($0), $0.p99) }, color: "#c53030"),
-            ]).render(),
-        ] + TargetCharts.charts(s.targets?() ?? [], start: Double(first)).map { $0.render() } + [
-            SVGChart(title: "Workers: live, planned, and the demand forecast a lead time ahead (mean, upper bound)", unit: "workers", series: [
-                .init(name: "live", points: s.points.map { (x($0), Double($0.workers)) }, color: "#2b6cb0"),
-                .init(name: "planned", points: s.points.compactMap { p in p.planned.map { (x(p), Double($0)) } }, color: "#b7791f"),
-                .init(name: "forecast", points: s.points.compactMap { p in p.forecast.map { (x(p), $0) } }, color: "#2f855a"),
-                .init(name: "forecast upper", points: s.points.compactMap { p in p.forecastUpper.map { (x(p), $0) } }, color: "#9ae6b4"),
-            ].filter { !$0.points.isEmpty || $0.name == "live" }).render(),
-        ]
+            ]),
+        ] + TargetCharts.charts(s.targets?() ?? [], start: Double(first)) + [SVGChart(title: workersTitle, unit: "workers", series: workerLines)]
+        // Wall-clock time (UTC) on every time axis.
+        for i in charts.indices {
+            charts[i].width = 1200
+            charts[i].xLabel = { x in
+                let t = Int64(first) + Int64(x.rounded())
+                let day = ((t % 86_400) + 86_400) % 86_400
+                return String(format: "%02d:%02d:%02d", day / 3_600, day % 3_600 / 60, day % 60)
+            }
+        }
+        return charts.map { $0.render() }
     }
 }

@@ -60,7 +60,8 @@ public struct SVGChart {
         for i in 0...5 {
             let x = minX + spanX * Double(i) / 5
             let label = xLabel.map { $0(x) } ?? ((spanX < 10 ? format(((x - minX) * 10).rounded() / 10) : String(Int((x - minX).rounded()))) + " s")
-            out += "<text x=\"\(r(px(x)))\" y=\"\(height - 10)\" text-anchor=\"middle\">\(xml(label))</text>"
+            // The last label ends at the right edge rather than running past it.
+            out += "<text x=\"\(r(px(x)))\" y=\"\(height - 10)\" text-anchor=\"\(i == 5 ? "end" : "middle")\">\(xml(label))</text>"
         }
         var legendX = left
         for s in series {

@@ -134,3 +134,64 @@ extension ServeTests {
         #expect(try DashboardTests.curl(["-X", "POST", "-H", "Content-Type: application/json", "--data", "{}", "-H", "Authorization: Bearer \(Self.token)", base + "/api/runs/stop"]).0 == "409")
     }
 }
+
+extension ServeTests {
+    /// The live page's rates by request type add up to "all" every second, its first frame comes with the
+    /// page (charts before any event), and the stored series agree the same way through the API.
+    @Test func ratesByTypeSumToAllLiveAndStored() async throws {
+        let dir = TemporaryDirectory()
+        let (target, url) = try SpawnedAlv.target()
+        defer { _ = target }
+        let vector = dir.write("v.json", """
+            { "vector_id": "sums", "name": "Sums", "duration_sec": 6, "load": { "target_rps": 60 },
+              "request_types": [ { "name": "a", "method": "GET", "url": "/a", "frequency": 70 }, { "name": "b", "method": "GET", "url": "/b", "frequency": 30 } ] }
+            """)
+        let port = freePort()
+        let tokenFile = dir.write("token", Self.token + "\n")
+        let db = dir.file("alv.db")
+        let run = try SpawnedAlv(["run", vector, "--target", url, "--workers", "0", "--dashboard", "127.0.0.1:\(port)", "--dashboard-token-file", tokenFile, "--db", db, "--json"])
+        let base = "http://127.0.0.1:\(port)"
+        var rates: [[String: Any]] = []
+        var types: [[String: Any]] = []
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, rates.filter({ !(($0["types"] as? [String: Any]) ?? [:]).isEmpty }).count < 3 {
+            if let text = DashboardTests.get(base + "/events?once=1", token: Self.token),
+               let line = text.split(separator: "\n").first(where: { $0.hasPrefix("data: {\"") }),
+               let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any] {
+                rates = object["rates"] as? [[String: Any]] ?? []
+                types = object["types"] as? [[String: Any]] ?? []
+            }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        let typed = rates.filter { !(($0["types"] as? [String: Any]) ?? [:]).isEmpty }
+        #expect(typed.count >= 3, "\(rates)")
+        for point in typed {
+            let sum = (point["types"] as? [String: Int] ?? [:]).values.reduce(0, +)
+            #expect(point["all"] as? Int == sum, "\(point)")
+        }
+        #expect(Set(types.compactMap { $0["name"] as? String }) == ["sums/a", "sums/b"], "\(types)")
+        // The first frame: with the session cookie, the page itself carries charts.
+        let page = try DashboardTests.curl(["-H", "Cookie: alv_session=\(Self.token)", base + "/"], body: true)
+        #expect(page.0 == "200" && page.1.contains("id=\"first-frame\"") && page.1.contains("<svg"), "\(page.1.prefix(500))")
+        let bare = try DashboardTests.curl([base + "/"], body: true)
+        #expect(!bare.1.contains("id=\"first-frame\""), "without the cookie the page holds no data")
+
+        // Stored: the report's per-type seconds add up to the API's merged seconds.
+        var output = ""
+        while let line = run.readLine() { output += line + "\n" }
+        run.process.waitUntilExit()
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])
+        let id = try #require(summary["run_id"] as? String)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(AlvBinary.run(["report", id, "--format", "json", "--db", db]).stdout.utf8)) as? [String: Any])
+        var byType: [Int: Int] = [:]
+        for point in report["series"] as? [[String: Any]] ?? [] { byType[point["second"] as? Int ?? 0, default: 0] += point["requests"] as? Int ?? 0 }
+        let serve = try SpawnedAlv(["serve", "--listen", "127.0.0.1:\(freePort())", "--db", db, "--token-file", tokenFile])
+        _ = serve
+        let servePort = Int(serve.process.arguments?[2].split(separator: ":").last ?? "") ?? 0
+        #expect(waitForListener(port: servePort))
+        let api = try #require(DashboardTests.get("http://127.0.0.1:\(servePort)/api/runs/\(id)/series?step=1", token: Self.token))
+        let points = try #require((try JSONSerialization.jsonObject(with: Data(api.utf8)) as? [String: Any])?["points"] as? [[String: Any]])
+        #expect(points.count == byType.count && points.count >= 5)
+        for point in points { #expect(point["requests"] as? Int == byType[point["second"] as? Int ?? -1], "\(point)") }
+    }
+}
