@@ -275,6 +275,18 @@ final class DashboardHandler: ChannelInboundHandler {
                 let documents = launching ? try repository.latest(.profile).map { "profile \($0.id)" } + repository.latest(.vector).map { "vector \($0.id)" } : nil
                 return (200, "text/html; charset=utf-8", try ServePages.runs(try access.store(), query: parameters, startable: documents))
             }
+        case "/repository":
+            answer(ctx, head) { (200, "text/html; charset=utf-8", try RepositoryPages.list(try $0.repository())) }
+        case _ where path.hasPrefix("/repository/vector/") || path.hasPrefix("/repository/profile/"):
+            let kind: DocumentKind = path.hasPrefix("/repository/vector/") ? .vector : .profile
+            let id = String(path.dropFirst("/repository/\(kind.rawValue)/".count))
+            let parameters = ServePages.parameters(query)
+            answer(ctx, head) { access in
+                guard let page = try RepositoryPages.document(try access.repository(), kind: kind, id: id, query: parameters) else {
+                    return (404, "text/plain", "no \(kind.rawValue) \"\(id)\"\n")
+                }
+                return (200, "text/html; charset=utf-8", page)
+            }
         case "/compare":
             let parameters = ServePages.parameters(query)
             guard let a = parameters["a"], let b = parameters["b"], !a.isEmpty, !b.isEmpty else {

@@ -13,7 +13,7 @@ enum ServePages {
         .muted{color:#718096}nav a{margin-right:12px}
         """
 
-    static func nav() -> String { "<nav><a href=\"/\">live</a><a href=\"/runs\">runs</a></nav>" }
+    static func nav() -> String { "<nav><a href=\"/\">live</a><a href=\"/runs\">runs</a><a href=\"/repository\">repository</a></nav>" }
 
     /// `/runs?vector=ID&profile=ID`.
     /// - Parameter startable: "profile ID" / "vector ID" entries a run can start from (`alv serve`); nil hides the form.

@@ -195,3 +195,32 @@ extension ServeTests {
         for point in points { #expect(point["requests"] as? Int == byType[point["second"] as? Int ?? -1], "\(point)") }
     }
 }
+
+extension ServeTests {
+    /// The repository pages: every vector and profile, a vector's versions, and what changed between two.
+    @Test func repositoryPagesShowVersionsAndTheirDiff() throws {
+        let dir = TemporaryDirectory()
+        let db = dir.file("alv.db")
+        let original = try String(contentsOfFile: Fixtures.path("config/vectors/smoke.json"), encoding: .utf8)
+        #expect(try AlvBinary.run(["vector", "add", dir.write("smoke.json", original), "--db", db]).status == 0)
+        let changed = original.replacingOccurrences(of: "\"duration_sec\": 10", with: "\"duration_sec\": 25")
+        #expect(changed != original)
+        let second = try AlvBinary.run(["vector", "add", dir.write("smoke2.json", changed), "--db", db])
+        // The store also holds the built-in smoke: the number of the version just added.
+        let version = try #require(second.stdout.components(separatedBy: "version ").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }, "\(second.stdout)")
+        let port = freePort()
+        let serve = try SpawnedAlv(["serve", "--listen", "127.0.0.1:\(port)", "--db", db, "--token-file", dir.write("token", Self.token + "\n")])
+        defer { _ = serve }
+        #expect(waitForListener(port: port))
+        let base = "http://127.0.0.1:\(port)"
+        let list = try #require(DashboardTests.get(base + "/repository", token: Self.token))
+        #expect(list.contains("href=\"/repository/vector/smoke\""))
+        let page = try #require(DashboardTests.get(base + "/repository/vector/smoke", token: Self.token))
+        #expect(page.contains("version \(version) of \(version)") && page.contains("Changes from version \(version - 1)"), "\(page.components(separatedBy: "<h1>").last?.prefix(400) ?? "")")
+        let removed = page.components(separatedBy: "<del>").dropFirst().map { $0.components(separatedBy: "</del>")[0] }
+        let added = page.components(separatedBy: "<ins>").dropFirst().map { $0.components(separatedBy: "</ins>")[0] }
+        #expect(removed.count == 1 && removed[0].contains("duration_sec") && removed[0].contains("10"), "\(removed)")
+        #expect(added.count == 1 && added[0].contains("duration_sec") && added[0].contains("25"), "\(added)")
+        #expect(try DashboardTests.curl(["-H", "Authorization: Bearer \(Self.token)", base + "/repository/vector/nothing"]).0 == "404")
+    }
+}
