@@ -16,6 +16,7 @@ enum DashboardPage {
         <p class="muted">run <span id="run">–</span> · <span id="requests">0</span> requests · <a href="/runs">stored runs</a><span id="report-link" hidden> · <a id="report" href="#">report</a></span></p>
         <p id="outcomes" class="muted"></p>
         <div id="charts"></div>
+        <h2>Thresholds (so far)</h2><table id="thresholds"></table>
         <h2>Request types</h2><table id="types"></table>
         <h2>Workers</h2><table id="workers"></table>
         <h2>Error samples</h2><table id="errors"></table>
@@ -66,6 +67,7 @@ enum DashboardPage {
             table.appendChild(tr);
             rows.forEach((r) => { const row = document.createElement("tr"); r.forEach((c) => row.appendChild(cell(c))); table.appendChild(row); });
           };
+          fill("thresholds", ["threshold", "value", ""], (d.thresholds || []).map((t) => [t.name, t.value, t.passed ? "pass" : "FAIL"]));
           fill("types", ["request type", "requests", "req/s (last second)", "p50 ms", "p95 ms", "p99 ms", "errors"], (d.types || []).map((t) => [t.name, t.requests, t.rate, t.p50, t.p95, t.p99, t.errors]));
           fill("workers", ["worker", "host", "requests", "CPU s", "RSS MB", ""], d.workers.map((w) => [w.id, w.host, w.requests, w.cpu_s.toFixed(1), w.rss_mb, w.lost ? "lost" : ""]));
           fill("events", ["at", "event", "detail"], d.events.map((e) => [e.at.slice(11, 23), e.kind, e.detail]));

@@ -28,6 +28,8 @@ public final class LiveFeed: Sendable {
 
     /// Running totals by vector and request type, for `/metrics`.
     public typealias Breakdown = @Sendable () -> [(vector: String, requestType: String, metrics: RequestMetrics)]
+    /// The run's thresholds as they stand.
+    public typealias Thresholds = @Sendable () -> [RunSummary.ThresholdResult]
     /// The target's side scraped so far (`--observe`).
     public typealias Targets = @Sendable () -> [TargetSeries]
     /// The run's error samples so far (the runner's or broker's aggregator).
@@ -49,6 +51,8 @@ public final class LiveFeed: Sendable {
         var breakdown: Breakdown?
         var sampler: Samples?
         var targets: Targets?
+        var thresholdProvider: Thresholds?
+        var thresholds: [RunSummary.ThresholdResult] = []
         var samples: [RunSummary.ErrorSampleSummary] = []
         var lastTotals: [String: UInt64] = [:]
         /// The breakdown as read at the last second (for the per-type table).
@@ -79,11 +83,12 @@ public final class LiveFeed: Sendable {
 
     public func begin(runID: String?) {
         state.withLock {
-            let (breakdown, sampler, targets) = ($0.breakdown, $0.sampler, $0.targets)
+            let (breakdown, sampler, targets, thresholdProvider) = ($0.breakdown, $0.sampler, $0.targets, $0.thresholdProvider)
             $0 = State()
             $0.breakdown = breakdown
             $0.sampler = sampler
             $0.targets = targets
+            $0.thresholdProvider = thresholdProvider
             $0.runID = runID
             $0.running = true
             $0.status = "starting"
@@ -99,11 +104,13 @@ public final class LiveFeed: Sendable {
             p95: Double(metrics.latency.value(atPercentile: 95)) / 1000, p99: Double(metrics.latency.value(atPercentile: 99)) / 1000)
         point.plannedRPS = planned?.rps
         point.plannedUsers = planned?.users
-        let (provider, sampler) = state.withLock { ($0.breakdown, $0.sampler) }
+        let (provider, sampler, judge) = state.withLock { ($0.breakdown, $0.sampler, $0.thresholdProvider) }
         let rows = provider?() ?? []
         let samples = sampler?() ?? []
+        let thresholds = judge?() ?? []
         state.withLock {
             $0.samples = samples
+            $0.thresholds = thresholds
             for row in rows {
                 let key = "\(row.vector)/\(row.requestType)"
                 let total = row.metrics.requestsTotal
@@ -149,6 +156,11 @@ public final class LiveFeed: Sendable {
         state.withLock { $0.breakdown = provider }
     }
 
+    /// Where the page reads the thresholds' standing.
+    public func thresholds(_ provider: @escaping Thresholds) {
+        state.withLock { $0.thresholdProvider = provider }
+    }
+
     /// Where the page reads the target's scraped metrics.
     public func targetMetrics(_ provider: @escaping Targets) {
         state.withLock { $0.targets = provider }
@@ -172,6 +184,7 @@ public final class LiveFeed: Sendable {
             $0.finished = summary.runID
             $0.workers = summary.workers
             $0.samples = summary.errorSamples
+            $0.thresholds = summary.thresholds
             $0.version += 1
         }
     }
@@ -195,6 +208,10 @@ public final class LiveFeed: Sendable {
             "workers": snapshot.workers.map { ["id": $0.id, "host": $0.host, "requests": $0.requestsTotal, "cpu_s": $0.cpuSeconds, "rss_mb": $0.peakRSSBytes / 1_048_576, "lost": $0.lost] as [String: Any] },
             "report": snapshot.finished.map { "/runs/\($0)" } ?? NSNull(),
             "types": Self.typeRows(snapshot),
+            "thresholds": snapshot.thresholds.map { t in
+                let entry: [String: Any] = ["name": "\(t.vectorID.map { "\($0): " } ?? "")\(t.name) \(t.expression)", "value": formatNumber(t.value), "passed": t.passed]
+                return entry
+            },
             "rates": Self.rates(snapshot),
             "error_samples": snapshot.samples.prefix(20).map {
                 ["request_type": "\($0.vectorID)/\($0.sample.requestType)", "outcome": $0.sample.outcome, "status": $0.sample.status.map { String($0) } ?? "",

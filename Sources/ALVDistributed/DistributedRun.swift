@@ -131,6 +131,7 @@ public final class DistributedRun {
                 if let aggregator = broker.runAggregator {
                     feed.breakdown(Self.breakdown(aggregator, plan: plan))
                     feed.errorSamples(Self.errorSamples(aggregator, plan: plan))
+                    feed.thresholds(Self.thresholds(aggregator, plan: plan))
                 }
             }
             broker.onWorkers = { feed.workers($0) }
@@ -156,6 +157,27 @@ public final class DistributedRun {
     public static func errorSamples(_ aggregator: RunAggregator, plan: RunPlan) -> LiveFeed.Samples {
         let ids = plan.steps.map(\.vector.vectorID)
         return { aggregator.errorSamples(vectorIDs: ids) }
+    }
+
+    /// The run's thresholds evaluated over what has ended so far: each vector's once it has requests, the
+    /// profile's over the whole run. `started` dates the rates.
+    public static func thresholds(_ aggregator: RunAggregator, plan: RunPlan, started: Date = Date()) -> LiveFeed.Thresholds {
+        return {
+            let totals = aggregator.totals
+            let seconds = max(1, Date().timeIntervalSince(started))
+            var results: [RunSummary.ThresholdResult] = []
+            for (index, step) in plan.steps.enumerated() where totals.keys.contains(where: { $0.vectorIndex == index }) {
+                for threshold in step.vector.thresholds {
+                    results.append(ThresholdEvaluator.evaluate(threshold, totals: totals, plan: plan, vectorIndex: index, seconds: seconds, metricsGaps: 0))
+                }
+            }
+            if !totals.isEmpty {
+                for threshold in plan.profile?.thresholds ?? [] {
+                    results.append(ThresholdEvaluator.evaluate(threshold, totals: totals, plan: plan, vectorIndex: nil, seconds: seconds, metricsGaps: 0))
+                }
+            }
+            return results
+        }
     }
 
     public static func breakdown(_ aggregator: RunAggregator, plan: RunPlan) -> LiveFeed.Breakdown {

@@ -106,6 +106,7 @@ struct RunCommand: ParsableCommand {
             let runner = InProcessRunner(plan: plan, options: options, cancellation: cancellation, store: metricsStore)
             feed.breakdown(DistributedRun.breakdown(runner.aggregator, plan: plan))
             feed.errorSamples(DistributedRun.errorSamples(runner.aggregator, plan: plan))
+            feed.thresholds(DistributedRun.thresholds(runner.aggregator, plan: plan))
             runner.onEvent = { feed.event($0) }
             runner.onStart = { feed.named($0) }
             let host = ProcessInfo.processInfo.hostName

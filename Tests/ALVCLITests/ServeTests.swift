@@ -144,6 +144,7 @@ extension ServeTests {
         defer { _ = target }
         let vector = dir.write("v.json", """
             { "vector_id": "sums", "name": "Sums", "duration_sec": 6, "load": { "target_rps": 60 },
+              "thresholds": { "http_errors": "rate<0.01", "latency_p99_ms": "<0.001" },
               "request_types": [ { "name": "a", "method": "GET", "url": "/a", "frequency": 70 }, { "name": "b", "method": "GET", "url": "/b", "frequency": 30 } ] }
             """)
         let port = freePort()
@@ -153,6 +154,7 @@ extension ServeTests {
         let base = "http://127.0.0.1:\(port)"
         var rates: [[String: Any]] = []
         var types: [[String: Any]] = []
+        var thresholds: [[String: Any]] = []
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline, rates.filter({ !(($0["types"] as? [String: Any]) ?? [:]).isEmpty }).count < 3 {
             if let text = DashboardTests.get(base + "/events?once=1", token: Self.token),
@@ -160,6 +162,7 @@ extension ServeTests {
                let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any] {
                 rates = object["rates"] as? [[String: Any]] ?? []
                 types = object["types"] as? [[String: Any]] ?? []
+                thresholds = object["thresholds"] as? [[String: Any]] ?? []
             }
             try await Task.sleep(for: .milliseconds(300))
         }
@@ -170,6 +173,9 @@ extension ServeTests {
             #expect(point["all"] as? Int == sum, "\(point)")
         }
         #expect(Set(types.compactMap { $0["name"] as? String }) == ["sums/a", "sums/b"], "\(types)")
+        // Thresholds stand live: the error rate passes, a p99 under a microsecond cannot.
+        #expect(thresholds.first { ($0["name"] as? String ?? "").contains("http_errors") }?["passed"] as? Bool == true, "\(thresholds)")
+        #expect(thresholds.first { ($0["name"] as? String ?? "").contains("latency_p99_ms") }?["passed"] as? Bool == false, "\(thresholds)")
         // The first frame: with the session cookie, the page itself carries charts.
         let page = try DashboardTests.curl(["-H", "Cookie: alv_session=\(Self.token)", base + "/"], body: true)
         #expect(page.0 == "200" && page.1.contains("id=\"first-frame\"") && page.1.contains("<svg"), "\(page.1.prefix(500))")
