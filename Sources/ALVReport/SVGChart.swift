@@ -23,6 +23,8 @@ public struct SVGChart {
     public var bands: [(Double, Double, String)] = []
     /// Labels for the x axis ticks; nil labels seconds from the first point ("12 s").
     public var xLabel: ((Double) -> String)?
+    /// Hover values: a transparent band per x with a tooltip (`<title>`) of every series' value there; no script.
+    public var hover = true
 
     public init(title: String, unit: String, series: [Series]) {
         self.title = title
@@ -69,6 +71,23 @@ public struct SVGChart {
             out += "<path d=\"\(path)\" fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"1.6\"/>"
             out += "<rect x=\"\(r(legendX))\" y=\"22\" width=\"10\" height=\"10\" fill=\"\(s.color)\"/><text x=\"\(r(legendX + 14))\" y=\"31\">\(xml(s.name))</text>"
             legendX += 24 + Double(s.name.count) * 6.5
+        }
+        // On top of the lines, so that the tooltip shows wherever the pointer is.
+        if hover {
+            // One band per distinct x, as wide as the gap to its neighbours; at most 1,200 of them.
+            let xsSorted = Array(Set(xs)).sorted()
+            if xsSorted.count <= 1_200 {
+                let values: [[Double: Double]] = series.map { s in Dictionary(s.points.map { ($0.x, $0.y) }, uniquingKeysWith: { a, _ in a }) }
+                out += "<g fill=\"transparent\">"
+                for (i, x) in xsSorted.enumerated() {
+                    let x0 = i == 0 ? px(x) : (px(xsSorted[i - 1]) + px(x)) / 2
+                    let x1 = i == xsSorted.count - 1 ? px(x) + 1 : (px(x) + px(xsSorted[i + 1])) / 2
+                    let label = xLabel.map { $0(x) } ?? (format(((x - minX) * 10).rounded() / 10) + " s")
+                    let lines = series.indices.compactMap { k in values[k][x].map { "\(series[k].name): \(format($0)) \(unit)" } }
+                    out += "<rect x=\"\(r(x0))\" y=\"\(top)\" width=\"\(r(max(1, x1 - x0)))\" height=\"\(plotH)\"><title>\(xml(([label] + lines).joined(separator: "\n")))</title></rect>"
+                }
+                out += "</g>"
+            }
         }
         return out + "</svg>"
     }

@@ -81,6 +81,8 @@ import FoundationXML
         // Requests, merged latency, failures, bytes per second, and the latency distribution.
         #expect(html.components(separatedBy: "<svg").count - 1 == 5)
         #expect(html.contains("Latency by percentile") && html.contains("<h2>Configuration</h2>"))
+        // Hover values: each second of the merged latency chart has a tooltip with its percentiles.
+        #expect(html.contains("<title>") && html.range(of: #"<title>[0-9.]+ s\np50: [0-9.]+ ms\np95: "#, options: .regularExpression) != nil)
         #expect(!html.contains("<script") && !html.contains("<link") && !html.contains("src=\"http"))
         #expect(html.contains(summary.runID) && html.contains("http_errors rate&lt;0.01") && html.contains("FAIL"))
         #expect(XMLCounter(html.replacingOccurrences(of: "<!DOCTYPE html>", with: "")).wellFormed, "the HTML should be well-formed XML")
