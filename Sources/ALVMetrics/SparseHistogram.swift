@@ -91,14 +91,7 @@ public enum SparseHistogram {
         return Counters(bytes: bytes, pairsStart: pairsStart, total: total, minimum: minimum, maximum: maximum)
     }
 
-    static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
-        var v = value
-        while v >= 0x80 {
-            out.append(UInt8(v & 0x7F) | 0x80)
-            v >>= 7
-        }
-        out.append(UInt8(v))
-    }
+    static func appendVarint(_ value: UInt64, to out: inout [UInt8]) { Varint.append(value, to: &out) }
 
     static func readVarint<Bytes: Collection<UInt8>>(_ bytes: Bytes, _ position: inout Int) throws(SparseHistogramError) -> UInt64 where Bytes.Index == Int {
         var result: UInt64 = 0

@@ -1,3 +1,4 @@
+import ALVMetrics
 /// One sample of one series, as remote write and the text exposition carry it.
 public struct PromSeries: Sendable, Equatable {
     public var name: String
@@ -95,14 +96,7 @@ public enum RemoteWriteRequest {
         out.append(contentsOf: text.utf8)
     }
 
-    static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
-        var v = value
-        while v >= 0x80 {
-            out.append(UInt8(v & 0x7F) | 0x80)
-            v >>= 7
-        }
-        out.append(UInt8(v))
-    }
+    static func appendVarint(_ value: UInt64, to out: inout [UInt8]) { Varint.append(value, to: &out) }
 
     static func appendBytes(_ field: UInt64, _ bytes: [UInt8], to out: inout [UInt8]) {
         appendVarint(field << 3 | 2, to: &out)

@@ -1,3 +1,4 @@
+import ALVMetrics
 /// Snappy block compression (the format of `snappy::Compress`), as Prometheus remote write expects the body:
 /// the uncompressed length as a varint, then literals and back-references. A greedy encoder with a 4-byte
 /// hash over blocks of 64 KiB, so every offset fits a 2-byte copy; decoders need nothing more.
@@ -8,12 +9,7 @@ public enum Snappy {
     public static func compress(_ input: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(32 + input.count + input.count / 6)
-        var length = UInt64(input.count)
-        while length >= 0x80 {
-            out.append(UInt8(length & 0x7F) | 0x80)
-            length >>= 7
-        }
-        out.append(UInt8(length))
+        Varint.append(UInt64(input.count), to: &out)
         var table = [Int32](repeating: -1, count: 1 << hashBits)
         input.withUnsafeBufferPointer { bytes in
             var blockStart = 0
