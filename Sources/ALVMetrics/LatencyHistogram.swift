@@ -72,9 +72,15 @@ public struct LatencyHistogram: Sendable, Equatable {
     /// Adds every count of `other`.
     public mutating func merge(_ other: LatencyHistogram) {
         guard !other.isEmpty else { return }
+        // Every count of `other` lies between the counters of its minimum and maximum: only those are read.
+        let low = Self.index(of: other.minimum), high = Self.index(of: min(other.maximum, Self.highestTrackable))
         counts.withUnsafeMutableBufferPointer { mine in
             other.counts.withUnsafeBufferPointer { theirs in
-                for i in 0..<mine.count where theirs[i] != 0 { mine[i] &+= theirs[i] }
+                guard low <= high, high < mine.count else {
+                    for i in 0..<mine.count where theirs[i] != 0 { mine[i] &+= theirs[i] }
+                    return
+                }
+                for i in low...high where theirs[i] != 0 { mine[i] &+= theirs[i] }
             }
         }
         totalCount &+= other.totalCount
