@@ -14,6 +14,7 @@ enum DashboardPage {
         <h1>alv</h1>
         <p id="status">waiting for a run…</p>
         <p class="muted">run <span id="run">–</span> · <span id="requests">0</span> requests · <a href="/runs">stored runs</a><span id="report-link" hidden> · <a id="report" href="#">report</a></span></p>
+        <p id="load" class="muted"></p>
         <p id="outcomes" class="muted"></p>
         <div id="charts"></div>
         <h2>Thresholds (so far)</h2><table id="thresholds"></table>
@@ -57,6 +58,7 @@ enum DashboardPage {
           document.getElementById("run").textContent = d.run_id || "–";
           document.getElementById("requests").textContent = d.requests_total;
           document.getElementById("charts").innerHTML = d.charts.join("");
+          document.getElementById("load").textContent = ["in flight " + (d.in_flight ?? 0)].concat(d.users != null ? ["virtual users " + d.users] : []).concat(d.planned_rps != null && d.planned_rps !== "0" ? ["planned " + d.planned_rps + " req/s"] : []).join(" · ");
           document.getElementById("outcomes").textContent = Object.entries(d.outcomes).map(([k, v]) => k + " " + v).join(" · ");
           const cell = (t) => { const td = document.createElement("td"); td.textContent = t; return td; };
           const fill = (id, head, rows) => {

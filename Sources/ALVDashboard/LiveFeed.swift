@@ -55,6 +55,9 @@ public final class LiveFeed: Sendable {
         var thresholds: [RunSummary.ThresholdResult] = []
         var samples: [RunSummary.ErrorSampleSummary] = []
         var lastTotals: [String: UInt64] = [:]
+        /// Requests handed to the network and ended so far: the difference is in flight.
+        var sent: UInt64 = 0
+        var completed: UInt64 = 0
         /// The breakdown as read at the last second (for the per-type table).
         var types: [(vector: String, requestType: String, metrics: RequestMetrics)] = []
     }
@@ -127,6 +130,8 @@ public final class LiveFeed: Sendable {
             $0.points.append(point)
             if $0.points.count > 600 { $0.points.removeFirst($0.points.count - 600) }
             $0.totals.add(metrics.outcomes)
+            $0.sent &+= metrics.sent
+            $0.completed &+= metrics.completed
             $0.latency.merge(metrics.latency)
             if let status { $0.status = status }
             $0.version += 1
@@ -200,6 +205,9 @@ public final class LiveFeed: Sendable {
         let version = state.withLock { $0.version }
         if let cached = rendered.withLock({ $0 }), cached.version == version { return cached }
         let snapshot = self.snapshot
+        let inFlight: UInt64 = snapshot.running ? snapshot.sent &- min(snapshot.sent, snapshot.completed) : 0
+        let users: Any = snapshot.points.last?.plannedUsers ?? NSNull()
+        let plannedRPS: Any = snapshot.points.last?.plannedRPS.map { formatNumber(($0 * 10).rounded() / 10) } ?? NSNull()
         let payload = jsonText([
             "run_id": snapshot.runID ?? NSNull(), "status": snapshot.status, "running": snapshot.running,
             "requests_total": snapshot.totals.total, "charts": charts(snapshot),
@@ -208,6 +216,7 @@ public final class LiveFeed: Sendable {
             "workers": snapshot.workers.map { ["id": $0.id, "host": $0.host, "requests": $0.requestsTotal, "cpu_s": $0.cpuSeconds, "rss_mb": $0.peakRSSBytes / 1_048_576, "lost": $0.lost] as [String: Any] },
             "report": snapshot.finished.map { "/runs/\($0)" } ?? NSNull(),
             "types": Self.typeRows(snapshot),
+            "in_flight": inFlight, "users": users, "planned_rps": plannedRPS,
             "thresholds": snapshot.thresholds.map { t in
                 let entry: [String: Any] = ["name": "\(t.vectorID.map { "\($0): " } ?? "")\(t.name) \(t.expression)", "value": formatNumber(t.value), "passed": t.passed]
                 return entry

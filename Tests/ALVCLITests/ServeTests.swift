@@ -155,6 +155,8 @@ extension ServeTests {
         var rates: [[String: Any]] = []
         var types: [[String: Any]] = []
         var thresholds: [[String: Any]] = []
+        var inFlight: Int?
+        var plannedRPS: String?
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline, rates.filter({ !(($0["types"] as? [String: Any]) ?? [:]).isEmpty }).count < 3 {
             if let text = DashboardTests.get(base + "/events?once=1", token: Self.token),
@@ -163,6 +165,8 @@ extension ServeTests {
                 rates = object["rates"] as? [[String: Any]] ?? []
                 types = object["types"] as? [[String: Any]] ?? []
                 thresholds = object["thresholds"] as? [[String: Any]] ?? []
+                inFlight = object["in_flight"] as? Int
+                plannedRPS = object["planned_rps"] as? String
             }
             try await Task.sleep(for: .milliseconds(300))
         }
@@ -173,6 +177,7 @@ extension ServeTests {
             #expect(point["all"] as? Int == sum, "\(point)")
         }
         #expect(Set(types.compactMap { $0["name"] as? String }) == ["sums/a", "sums/b"], "\(types)")
+        #expect(inFlight.map { $0 >= 0 && $0 < 60 } == true && plannedRPS == "60", "in flight \(String(describing: inFlight)), planned \(String(describing: plannedRPS))")
         // Thresholds stand live: the error rate passes, a p99 under a microsecond cannot.
         #expect(thresholds.first { ($0["name"] as? String ?? "").contains("http_errors") }?["passed"] as? Bool == true, "\(thresholds)")
         #expect(thresholds.first { ($0["name"] as? String ?? "").contains("latency_p99_ms") }?["passed"] as? Bool == false, "\(thresholds)")
