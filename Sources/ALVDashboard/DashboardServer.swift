@@ -238,11 +238,7 @@ final class DashboardHandler: ChannelInboundHandler {
         }
         if path.hasPrefix("/api/runs/") && path.hasSuffix("/series") {
             let id = String(path.dropFirst("/api/runs/".count).dropLast("/series".count))
-            var parameters: [String: String] = [:]
-            for pair in query.split(separator: "&") {
-                let kv = pair.split(separator: "=", maxSplits: 1)
-                if kv.count == 2 { parameters[String(kv[0])] = String(kv[1]) }
-            }
+            let parameters = ServePages.parameters(query)
             let step = parameters["step"].flatMap(Int64.init) ?? 1
             let from = parameters["from"].flatMap(Int64.init), to = parameters["to"].flatMap(Int64.init)
             guard step >= 1 && step <= 86_400 else {
@@ -527,13 +523,14 @@ public enum LiveSeries {
     public static func current(_ feed: LiveFeed) -> [MetricFamily]? {
         let s = feed.snapshot
         guard s.runID != nil, let rows = s.breakdown?(), !rows.isEmpty else { return nil }
-        return families(s)
+        return families(s, rows: rows)
     }
 
-    static func families(_ s: LiveFeed.State) -> [MetricFamily] {
+    /// - Parameter rows: the breakdown already read (reading it merges every type's totals); nil reads it.
+    static func families(_ s: LiveFeed.State, rows given: [(vector: String, requestType: String, metrics: RequestMetrics)]? = nil) -> [MetricFamily] {
         let run = s.runID ?? "none"
         var groups: [(labels: [(String, String)], outcomes: OutcomeCounts, latency: LatencyHistogram, phases: [LatencyHistogram])] = []
-        if let rows = s.breakdown?(), !rows.isEmpty {
+        if let rows = given ?? s.breakdown?(), !rows.isEmpty {
             for row in rows.sorted(by: { ($0.vector, $0.requestType) < ($1.vector, $1.requestType) }) {
                 groups.append(([("run", run), ("vector", row.vector), ("request_type", row.requestType)], row.metrics.outcomes, row.metrics.latency, row.metrics.phases))
             }

@@ -17,6 +17,12 @@ public struct TargetSeries: Sendable, Equatable, Codable {
         self.points = points
     }
 
+    /// CPU modes that are not work: idle, waiting for I/O, or taken by the hypervisor.
+    public static let idleCPUModes: Set<String> = ["idle", "iowait", "steal"]
+
+    /// A `node_cpu_seconds_total` mode in which the CPU worked (summed, the cores busy).
+    public var isBusyCPU: Bool { name == "node_cpu_seconds_total" && !Self.idleCPUModes.contains(labels["mode"] ?? "") }
+
     /// `name{a="x",b="y"}` with labels sorted, for keys and legends.
     public var key: String {
         labels.isEmpty ? name : name + "{" + labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: ",") + "}"

@@ -3,9 +3,6 @@ import ALVMetrics
 /// Charts of the target's side (`--observe`), drawn under the latency chart: CPU in cores busy, memory in
 /// MiB, then one chart per other metric. x is seconds since `start`.
 public enum TargetCharts {
-    /// CPU modes that are not work: time a CPU spent idle, waiting for I/O, or taken by the hypervisor.
-    static let idleModes: Set<String> = ["idle", "iowait", "steal"]
-
     public static func charts(_ series: [TargetSeries], start: Double) -> [SVGChart] {
         guard !series.isEmpty else { return [] }
         let sources = Array(Set(series.map(\.source))).sorted()
@@ -32,7 +29,7 @@ public enum TargetCharts {
         var used: Set<String> = ["node_cpu_seconds_total", "process_cpu_seconds_total", "node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes", "process_resident_memory_bytes"]
         for source in sources {
             let mine = series.filter { $0.source == source }
-            let busy = mine.filter { $0.name == "node_cpu_seconds_total" && !idleModes.contains($0.labels["mode"] ?? "") }
+            let busy = mine.filter(\.isBusyCPU)
             if !busy.isEmpty { cpu.append(.init(name: "\(source) host CPU busy", points: sum(busy), color: color())) }
             for s in mine where s.name == "process_cpu_seconds_total" { cpu.append(.init(name: "\(source) process CPU", points: points(s), color: color())) }
             if let total = mine.first(where: { $0.name == "node_memory_MemTotal_bytes" }), let available = mine.first(where: { $0.name == "node_memory_MemAvailable_bytes" }) {

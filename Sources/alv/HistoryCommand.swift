@@ -1,4 +1,5 @@
 import ALVForecast
+import ALVMetrics
 import ALVModel
 import ALVPrometheus
 import ALVReport
@@ -106,7 +107,7 @@ enum RunHistory {
             out.append(("\(endpoint)/\(type)", whole(rates[type]!)))
             out.append(("\(endpoint)/\(type)/p95_ms", whole(p95[type]!)))
         }
-        let busy = report.targetMetrics.filter { $0.name == "node_cpu_seconds_total" && !["idle", "iowait", "steal"].contains($0.labels["mode"] ?? "") }
+        let busy = report.targetMetrics.filter(\.isBusyCPU)
         if !busy.isEmpty {
             var cpu: [Int64: Double] = [:]
             for s in busy { for p in s.points where p.count == 2 { cpu[Int64(p[0].rounded(.down)), default: 0] += p[1] } }

@@ -143,7 +143,7 @@ extension ServeTests {
         let (target, url) = try SpawnedAlv.target()
         defer { _ = target }
         let vector = dir.write("v.json", """
-            { "vector_id": "sums", "name": "Sums", "duration_sec": 6, "load": { "target_rps": 60 },
+            { "vector_id": "sums", "name": "Sums", "duration_sec": 10, "load": { "target_rps": 60 },
               "thresholds": { "http_errors": "rate<0.01", "latency_p99_ms": "<0.001" },
               "request_types": [ { "name": "a", "method": "GET", "url": "/a", "frequency": 70 }, { "name": "b", "method": "GET", "url": "/b", "frequency": 30 } ] }
             """)
