@@ -39,7 +39,7 @@ let package = Package(
         // The load engine: libcurl multi execution of work units (open and closed models).
         .target(name: "ALVEngine", dependencies: ["ALVLifecycle", "ALVModel", "ALVProtocol", "ALVTemplates", "ALVMetrics", "CCurl"]),
         // A thin ZeroMQ layer: context, sockets, multipart send/receive, polling, CURVE keys.
-        .target(name: "ALVTransport", dependencies: ["CZmq"]),
+        .target(name: "ALVTransport", dependencies: ["CZmq", "CSodium"]),
         // The wire: work units, engine options, worker/control/planner messages as plain values, and their
         // codec. Depends on neither the engine nor libcurl nor ZeroMQ.
         .target(name: "ALVProtocol", dependencies: ["ALVMetrics", "ALVModel"]),
@@ -52,12 +52,19 @@ let package = Package(
         // planner beside a remote broker. What `alv run`, `alv broker --run` and `alv planner` share.
         .target(
             name: "ALVDistributed",
-            dependencies: ["ALVCluster", "ALVDashboard", "ALVLifecycle", "ALVModel", "ALVPlanner", "ALVProtocol", "ALVRun", "ALVStore", "ALVTransport"]),
+            dependencies: ["ALVCloud", "ALVCluster", "ALVDashboard", "ALVLifecycle", "ALVModel", "ALVPlanner", "ALVProtocol", "ALVRun", "ALVStore", "ALVTransport"]),
         // Reports of stored runs: HTML (inline SVG charts), JSON, JUnit, CSV.
         .target(name: "ALVReport", dependencies: ["ALVMetrics", "ALVProtocol", "ALVRun", "ALVStore"]),
+        // Blocking HTTP calls over one libcurl easy handle (Prometheus, cloud APIs), with libcurl's SigV4 signing.
+        .target(name: "ALVHTTPClient", dependencies: ["CCurl"]),
+        // libsodium (a dependency of libzmq): the HMAC that signs enrolment tokens.
+        .systemLibrary(name: "CSodium", path: "Sources/CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        // Cloud groups: the AWS Auto Scaling Query API (SigV4 over libcurl, credentials as the AWS CLI finds
+        // them) and provider CLIs run as argument vectors (the `command` launcher).
+        .target(name: "ALVCloud", dependencies: ["ALVHTTPClient", "ALVModel"]),
         // Prometheus: remote write out (protobuf by hand, snappy of our own), query_range in, scrapes of the
         // text exposition, over libcurl.
-        .target(name: "ALVPrometheus", dependencies: ["ALVMetrics", "ALVModel", "CCurl"]),
+        .target(name: "ALVPrometheus", dependencies: ["ALVHTTPClient", "ALVMetrics", "ALVModel"]),
         // Tests only: Debian's libsnappy, to check alv's snappy against the reference implementation.
         .systemLibrary(name: "CSnappy", path: "Tests/CSnappy", providers: [.apt(["libsnappy-dev"])]),
         // The live dashboard, HTTP API and Prometheus endpoint.
@@ -78,7 +85,7 @@ let package = Package(
         // Demand forecasting: series toolkit, seasonal naive, ETS, ARIMA, MSTL, Prophet-style, automatic selection.
         .target(name: "ALVForecast"),
         // The planner: capacity rule, scaling policies, decisions, the scaling simulator and worker launchers.
-        .target(name: "ALVPlanner", dependencies: ["ALVForecast", "ALVModel", "ALVProtocol", "ALVTransport", "CProcessControl"]),
+        .target(name: "ALVPlanner", dependencies: ["ALVCloud", "ALVForecast", "ALVModel", "ALVProtocol", "ALVTransport", "CProcessControl"]),
         // prctl(PR_SET_CHILD_SUBREAPER) for the launchers (prctl is variadic).
         .target(name: "CProcessControl"),
         // config/ (built-in vectors, profiles, targets, schemas) embedded at build time by the EmbedConfig plugin.
@@ -99,7 +106,7 @@ let package = Package(
         .executableTarget(name: "alv-bench", dependencies: ["ALVDashboard", "ALVPrometheus", "ALVLifecycle", "ALVForecast", "ALVTemplates", "ALVModel", "ALVMetrics", "ALVProtocol", "ALVRun", "ALVStore", "ALVTransport"]),
 
         // Helpers shared by the test targets: fixtures, temp dirs, running the built `alv`.
-        .target(name: "ALVTesting", dependencies: ["ALVPlanner", "ALVPrometheus", "ALVTarget"], path: "Tests/ALVTesting"),
+        .target(name: "ALVTesting", dependencies: ["ALVHTTPClient", "ALVPlanner", "ALVPrometheus", "ALVTarget"], path: "Tests/ALVTesting"),
         .testTarget(name: "ALVTemplatesTests", dependencies: ["ALVTemplates", "ALVTesting"]),
         .testTarget(name: "ALVModelTests", dependencies: ["ALVModel", "ALVTesting"]),
         .testTarget(name: "ALVMetricsTests", dependencies: ["ALVMetrics", "ALVTemplates"]),

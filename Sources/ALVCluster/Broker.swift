@@ -18,14 +18,23 @@ public struct BrokerConfiguration: Sendable {
     public var leadSeconds: Double
     /// Silence after which a worker is suspected, evicted and its load handed to the others.
     public var suspectAfterSeconds: Double
+    /// With CURVE: where workers on instance-group machines enrol (0 picks a free port, nil: no enrol socket).
+    public var enrolPort: Int?
 
-    public init(endpoints: BrokerEndpoints, curve: CurveServerKeys? = nil, unitSeconds: Double = 5, leadSeconds: Double = 0.5, suspectAfterSeconds: Double = 2.5) {
+    public init(endpoints: BrokerEndpoints, curve: CurveServerKeys? = nil, unitSeconds: Double = 5, leadSeconds: Double = 0.5, suspectAfterSeconds: Double = 2.5, enrolPort: Int? = nil) {
+        self.enrolPort = enrolPort
         self.endpoints = endpoints
         self.curve = curve
         self.unitSeconds = unitSeconds
         self.leadSeconds = leadSeconds
         self.suspectAfterSeconds = suspectAfterSeconds
     }
+}
+
+/// Why a launcher refused an enrolment.
+public struct EnrolmentRefused: Error, Sendable {
+    public var reason: String
+    public init(_ reason: String) { self.reason = reason }
 }
 
 /// Broker failures the caller should report.
@@ -82,6 +91,14 @@ public final class Broker {
     public var onTick: ((Date) -> Void)?
     /// Called when a worker says hello (joins or rejoins), with the time: launchers measure lead time from it.
     public var onWorkerHello: ((String, Date) -> Void)?
+    /// Decides an enrolment whose token is good: the worker id (launcher, machine and slot checked by the
+    /// launcher that owns the group), or why not.
+    public var onEnrol: ((EnrolRequest) -> Result<String, EnrolmentRefused>)?
+    /// Refusals already recorded (launcher, machine, reason), so a worker retrying every few seconds is one event.
+    var enrolRefusals: [String: Date] = [:]
+
+    /// The enrol port bound, 0 when there is none.
+    public var enrolPort: Int { sockets.enrolPort }
 
     /// Binds the three endpoints (and the ZAP handler when CURVE is on).
     /// - Throws: `BrokerError.insecureBind` for a non-loopback address without CURVE and not `allowInsecure`; `ZMQError`.
@@ -91,7 +108,7 @@ public final class Broker {
         self.configuration = configuration
         self.log = log
         recorder = store.map { RunRecorder(store: $0, log: log) }
-        sockets = try BrokerSockets(endpoints: configuration.endpoints, curve: configuration.curve)
+        sockets = try BrokerSockets(endpoints: configuration.endpoints, curve: configuration.curve, enrolPort: configuration.enrolPort)
     }
 
     /// Workers that take new windows now.
@@ -168,6 +185,34 @@ public final class Broker {
             }
         case .worker(let message):
             handle(message, now: Date())
+        case .enrol(let peer, let request, let userID):
+            enrol(request, peer: peer, userID: userID)
+        }
+    }
+
+    private func enrol(_ request: EnrolRequest, peer: [UInt8], userID: String) {
+        func refuse(_ reason: String) {
+            sockets.reply(to: peer, EnrolReply(refused: reason))
+            dropped["enrol_refused", default: 0] += 1
+            let key = "\(request.launcher)\u{0}\(request.instance)\u{0}\(reason)"
+            if enrolRefusals[key].map({ Date().timeIntervalSince($0) >= 30 }) ?? true {
+                enrolRefusals[key] = Date()
+                event("enrolment_refused", ["launcher": .string(request.launcher), "instance": .string(request.instance), "slot": .int(request.slot), "reason": .string(reason)])
+            }
+        }
+        // The key to admit is the one this connection proved it holds.
+        guard userID == "e:" + request.publicKey else { return refuse("the public key is not the connection's") }
+        guard let secret = configuration.curve?.keys.secretKey else { return refuse("this broker does not speak CURVE") }
+        if let problem = EnrolmentToken.problem(request.token, launcher: request.launcher, brokerSecretKey: secret) { return refuse(problem) }
+        guard let onEnrol else { return refuse("this broker has no instance group named \(request.launcher)") }
+        switch onEnrol(request) {
+        case .failure(let why):
+            refuse(why.reason)
+        case .success(let worker):
+            if let record = registry.workers[worker], record.state == .live { return refuse("worker \(worker) is already live") }
+            admit(publicKey: request.publicKey, as: worker)
+            sockets.reply(to: peer, EnrolReply(worker: worker))
+            event("worker_enrolled", ["launcher": .string(request.launcher), "instance": .string(request.instance), "worker": .string(worker)])
         }
     }
 

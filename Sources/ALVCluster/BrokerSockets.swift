@@ -6,6 +6,8 @@ import Foundation
 enum BrokerInput {
     case worker(WorkerMessage)
     case planner(PlannerMessage)
+    /// An enrolment on the enrol socket: the peer's routing id, the request, the connection's User-Id.
+    case enrol(peer: [UInt8], EnrolRequest, userID: String)
     /// A message that was dropped, with the counter it goes to.
     case dropped(String)
 }
@@ -18,6 +20,10 @@ final class BrokerSockets {
     private let push: ZMQSocket
     private let sub: ZMQSocket
     private let pub: ZMQSocket
+    /// With CURVE and an enrol port: a ROUTER where any key may ask to be admitted (ZAP domain `enrol`).
+    private let enrolSocket: ZMQSocket?
+    /// The enrol port bound (0 when none).
+    let enrolPort: Int
     private let zap: ZAPAuthenticator?
     /// With CURVE: PAIR sockets reading each endpoint's failed handshakes (plain-TCP peers).
     private var monitors: [ZMQSocket] = []
@@ -28,7 +34,7 @@ final class BrokerSockets {
 
     static let plannerTopic = Array("planner".utf8)
 
-    init(endpoints requested: BrokerEndpoints, curve: CurveServerKeys?) throws(ZMQError) {
+    init(endpoints requested: BrokerEndpoints, curve: CurveServerKeys?, enrolPort: Int? = nil) throws(ZMQError) {
         let context = ZMQContext()
         self.context = context
         zap = try curve.map { keys throws(ZMQError) in
@@ -67,12 +73,31 @@ final class BrokerSockets {
         endpoints = BrokerEndpoints(
             host: host, workPort: try bind(push, requested.workPort), metricsPort: try bind(sub, requested.metricsPort),
             controlPort: try bind(pub, requested.controlPort))
+        if let curve, let enrolPort {
+            let router = try ZMQSocket(context, .router)
+            try curve.apply(to: router)
+            try router.set(ZMQ_ZAP_DOMAIN_OPTION, string: "enrol")
+            try router.set(ZMQ_MAXMSGSIZE_OPTION, int64: Int64(EnrolRequest.maximumBytes))
+            try router.setLinger(ms: 200)
+            self.enrolPort = try bind(router, enrolPort)
+            enrolSocket = router
+        } else {
+            self.enrolPort = 0
+            enrolSocket = nil
+        }
+    }
+
+    /// Answers an enrolment.
+    func reply(to peer: [UInt8], _ answer: EnrolReply) {
+        guard let enrolSocket, let body = try? JSONEncoder().encode(answer) else { return }
+        _ = try? enrolSocket.send([peer, Array(body)], dontWait: true)
     }
 
     /// Waits up to `timeoutMs` for input, then hands every message waiting (at most `limit`) to `handle`.
     func poll(timeoutMs: Int, limit: Int = 10_000, handle: (BrokerInput) -> Void) {
         var sockets = [sub]
         if let zap { sockets.append(zap.socket) }
+        if let enrolSocket { sockets.append(enrolSocket) }
         sockets += monitors
         let ready = ZMQPoller.readable(sockets, timeoutMs: timeoutMs)
         if ready[0] {
@@ -88,6 +113,17 @@ final class BrokerSockets {
         }
         if zap != nil && ready[1], let zap {
             for reason in zap.answer() { handle(.dropped(reason)) }
+        }
+        if let enrolSocket, ready[zap == nil ? 1 : 2] {
+            var handled = 0
+            while handled < 100, let (frames, userID) = try? enrolSocket.receiveWithUserID(dontWait: true) {
+                handled += 1
+                guard frames.count == 2, let request = EnrolRequest.decode(frames[1]) else {
+                    handle(.dropped("enrol"))
+                    continue
+                }
+                handle(.enrol(peer: frames[0], request, userID: userID))
+            }
         }
         let firstMonitor = sockets.count - monitors.count
         for (i, monitor) in monitors.enumerated() where ready[firstMonitor + i] {

@@ -9,6 +9,8 @@ import Synchronization
 ///   from: the same key from another machine is refused.
 /// - `k:KEY`: a key on the static worker list (`alv broker --allow-keys`). It speaks as workers; each worker
 ///   id belongs to the first key that speaks as it (`WorkerIdentities`).
+/// - `e:KEY`: any key, on the enrol socket alone (ZAP domain `enrol`): it may only ask to be admitted, with a
+///   launcher's enrolment token (`Broker` checks the request).
 /// - `p:KEY`: a key on the planner list (`alv broker --planner-keys`). It may also send planner messages
 ///   (scale, retire, events); the workers a planner starts share its key.
 ///
@@ -36,6 +38,9 @@ final class ZAPAuthenticator {
         keys = Mutex(bindings)
     }
 
+    /// The ZAP domain of the enrol socket, where any key may connect to ask for admission.
+    static let enrolDomain = Array("enrol".utf8)
+
     /// Admits `publicKey` for worker `id` alone.
     func admit(_ publicKey: String, as id: String) {
         keys.withLock { $0[publicKey] = Binding(role: .worker(id)) }
@@ -57,7 +62,9 @@ final class ZAPAuthenticator {
             }
             let key = CurveKeyPair.z85(frames[6])
             let address = String(decoding: frames[3], as: UTF8.self)
+            let enrolling = frames[2] == Self.enrolDomain
             let verdict: (admitted: Bool, userID: String, reason: String) = keys.withLock { keys in
+                if enrolling, let key { return (true, "e:" + key, "") }
                 guard let key, var binding = keys[key] else { return (false, "", "unauthenticated") }
                 switch binding.role {
                 case .fleet: return (true, "k:" + key, "")

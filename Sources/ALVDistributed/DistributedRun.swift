@@ -1,3 +1,4 @@
+import ALVCloud
 import ALVCluster
 import ALVDashboard
 import ALVLifecycle
@@ -19,9 +20,12 @@ public struct WorkerPlacement: Sendable {
     public var logDirectory: String
     /// The `alv` binary local workers run.
     public var localExecutable: String
+    /// Instance groups whose machines start their own workers, which enrol.
+    public var groups: [HostsFile.InstanceGroup] = []
 
     public init(hosts: [HostsFile.Host], remoteBrokerHost: String?, logDirectory: String,
-                localExecutable: String = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path) {
+                localExecutable: String = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path, groups: [HostsFile.InstanceGroup] = []) {
+        self.groups = groups
         self.hosts = hosts
         self.remoteBrokerHost = remoteBrokerHost
         self.logDirectory = logDirectory
@@ -78,22 +82,28 @@ public final class DistributedRun {
         pool.admit = { [unowned broker] key, worker in broker.admit(publicKey: key, as: worker) }
         pool.revoke = { [unowned broker] key in broker.revoke(publicKey: key) }
         pool.retireGrace = broker.configuration.unitSeconds + 3
+        let fleet = WorkerFleet(pool: pool, groups: placement.groups.compactMap { group(for: $0, retireGrace: pool.retireGrace) })
         // Lead times measured in earlier runs are the starting estimate; this run's are kept for the next.
-        if let known = try? store.leadTimes() { pool.seedLeadTimes(known) }
+        if let known = try? store.leadTimes() { fleet.seedLeadTimes(known) }
         defer {
             broker.onTick = nil  // the run is over: no more scaling while the workers leave
+            broker.onEnrol = nil
             broker.retireAll()
-            pool.stopAll()
-            do { try store.saveLeadTimes(pool.measuredLeadTimes) } catch { log("cannot keep lead times in the store: \(error)") }
+            for event in fleet.stopAll() { log("\(event.kind): \(Self.describe(event.detail))") }
+            do { try store.saveLeadTimes(fleet.measuredLeadTimes) } catch { log("cannot keep lead times in the store: \(error)") }
         }
         let initial = scaling.mode == .fixed ? count : max(1, scaling.minWorkers)
-        let scaler = PoolScaler(scaling: scaling, pool: pool, initialWorkers: initial)
+        let scaler = PoolScaler(scaling: scaling, pool: fleet, initialWorkers: initial)
         let feed = self.feed
         scaler.onForecast = { feed?.forecast(mean: $0, upper: $1) }
         pool.retire = { [unowned broker] in broker.retire(worker: $0) }
-        broker.onWorkerHello = { pool.hello(worker: $0, at: $1) }
+        for group in fleet.groups { group.retire = { [unowned broker] in broker.retire(worker: $0) } }
+        broker.onWorkerHello = { fleet.hello(worker: $0, at: $1) }
+        broker.onEnrol = { request in
+            fleet.enrol(launcher: request.launcher, instance: request.instance, slot: request.slot).mapError { EnrolmentRefused($0.description) }
+        }
         broker.onTick = { [unowned broker] now in scaler.tick(broker: broker, now: now) }
-        for event in pool.scale(to: initial) where event.kind != "worker_started" {
+        for event in fleet.scale(to: initial, now: Date()) where event.kind != "worker_started" {
             log("\(event.kind): \(event.detail.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
         }
         let joined = broker.waitForWorkers(initial, timeout: 20, cancellation: cancellation)
@@ -105,6 +115,36 @@ public final class DistributedRun {
         let hosts = Set(pool.active.map(\.host)).sorted().joined(separator: ", ")
         log("running \(Self.name(plan)) against \(plan.target) on \(joined) worker processes (pids \(pool.active.map { String($0.process.pid) }.joined(separator: " "))) on \(hosts), scaling \(scaling.mode.rawValue); broker work port \(e.workPort)")
         return try execute(plan, options: options, seed: seed, cancellation: cancellation, progress: progress)
+    }
+
+    /// An instance group with its provider, started (described once). A group whose provider cannot be
+    /// made (no credentials) is left out; one whose first call fails stays, its thread trying again.
+    private func group(for spec: HostsFile.InstanceGroup, retireGrace: Double) -> InstanceGroup? {
+        let provider: any InstanceProvider
+        switch spec.provider {
+        case .awsAutoScaling(let name, let region, let endpoint, let profile):
+            do {
+                provider = AutoScalingClient(group: name, region: region, endpoint: endpoint, credentials: try AWSCredentials.resolve(profile: profile))
+            } catch {
+                log("instance group \(spec.name) left out: \(error)")
+                return nil
+            }
+        case .command(let scaleTo, let list, let terminate):
+            provider = CommandProvider(name: spec.name, scaleTo: scaleTo, list: list, terminate: terminate)
+        }
+        let group = InstanceGroup(spec: spec, provider: provider)
+        group.retireGrace = retireGrace
+        do {
+            try group.start()
+            log("instance group \(spec.name): \(provider.label), up to \(spec.maxInstances) instances of \(spec.workersPerInstance) worker(s); lead time \(String(format: "%.0f", group.currentLeadTime)) s until measured")
+        } catch {
+            log("instance group \(spec.name): \(error); the run goes on with the other launchers and tries again")
+        }
+        return group
+    }
+
+    static func describe(_ detail: EventDetail) -> String {
+        detail.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
     }
 
     /// Waits for `count` workers started elsewhere (`alv worker`, `alv planner`, `alv cluster up`), then runs.

@@ -8,7 +8,7 @@ import Foundation
 /// event with its inputs and reason; dead workers are replaced at once.
 public final class PoolScaler {
     public let scaling: Scaling
-    public let pool: WorkerPool?
+    public let pool: (any WorkerLauncher)?
     /// Requests per second one worker is planned at before any CPU measurement exists.
     public static let defaultCapacity = 5_000.0
     private var target: Int
@@ -20,7 +20,7 @@ public final class PoolScaler {
     /// its upper bound (the dashboard draws them beside live and planned workers).
     public var onForecast: ((_ mean: Double, _ upper: Double) -> Void)?
 
-    public init(scaling: Scaling, pool: WorkerPool?, initialWorkers: Int) {
+    public init(scaling: Scaling, pool: (any WorkerLauncher)?, initialWorkers: Int) {
         self.scaling = scaling
         self.pool = pool
         target = initialWorkers
@@ -80,9 +80,9 @@ public final class PoolScaler {
             let left = events.filter { $0.kind == "worker_left" }.count
             if left > 0 { target = max(0, target - left) }
             // Workers that died are replaced at once, on whichever host has room.
-            if !scaling.forecastOnly && pool.active.count < target && now.timeIntervalSince(lastReplacement) >= 0.5 {
+            if !scaling.forecastOnly && pool.activeCount < target && now.timeIntervalSince(lastReplacement) >= 0.5 {
                 lastReplacement = now
-                let missing = target - pool.active.count
+                let missing = target - pool.activeCount
                 let events = pool.scale(to: target, now: now)
                 if events.contains(where: { $0.kind == "worker_started" }) {
                     broker.record("workers_replaced", ["missing": .string(String(missing)), "target": .string(String(target))])
@@ -92,10 +92,10 @@ public final class PoolScaler {
         }
         guard now.timeIntervalSince(lastTick) >= 1, scaling.mode != .fixed else { return }
         lastTick = now
-        observeSaturation(broker: broker, workers: max(1, pool?.active.count ?? target))
+        observeSaturation(broker: broker, workers: max(1, pool?.activeCount ?? target))
         let (capacity, source) = capacity(broker: broker)
         let lead = (pool?.leadTime ?? 1) + scaling.marginSec
-        let current = max(1, pool?.active.count ?? target)
+        let current = max(1, pool?.activeCount ?? target)
         var wanted: Int
         var reason: String
         var detail: EventDetail = [:]

@@ -1,3 +1,4 @@
+import ALVHTTPClient
 import ALVModel
 import Foundation
 

@@ -1,3 +1,4 @@
+import ALVHTTPClient
 import Foundation
 import Synchronization
 

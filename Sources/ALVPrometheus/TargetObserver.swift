@@ -1,3 +1,4 @@
+import ALVHTTPClient
 import ALVMetrics
 import Foundation
 import Synchronization

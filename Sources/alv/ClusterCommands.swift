@@ -66,7 +66,9 @@ struct WorkerCommand: ParsableCommand {
             Exits on a retire message from the broker, on SIGTERM/SIGINT, or when its stdin (a pipe or socket, \
             as under ssh) closes. With --curve-server-key it speaks CURVE; required for a non-loopback broker. \
             With --keys-on-stdin it reads its keys from the first line of stdin (how `alv run --hosts` hands \
-            each worker its own pair over ssh): `alv-keys server=KEY public=KEY secret=KEY`.
+            each worker its own pair over ssh): `alv-keys server=KEY public=KEY secret=KEY`. With --enrol (how \
+            an instance group's machine starts it, `alv cluster user-data`) it makes its own key pair and has \
+            the broker admit it with the launcher's enrolment token, as worker LAUNCHER-INSTANCE-SLOT.
             """)
 
     @Option(help: ArgumentHelp("The broker's host.", valueName: "HOST"))
@@ -89,6 +91,18 @@ struct WorkerCommand: ParsableCommand {
     @Flag(name: .customLong("insecure"), help: "Allow plain TCP to a non-loopback broker.")
     var insecure = false
 
+    @Option(help: ArgumentHelp("An enrolment file (`alv-enrol server=KEY launcher=NAME token=TOKEN`, from the user data of `alv cluster user-data`).", valueName: "FILE"))
+    var enrol: String?
+
+    @Option(name: .customLong("enrol-port"), help: "With --enrol: the broker's enrol port.")
+    var enrolPort: Int = 5560
+
+    @Option(help: ArgumentHelp("With --enrol: this machine's id as its instance group reports it.", valueName: "ID"))
+    var instance: String?
+
+    @Option(help: "With --enrol: which of the machine's worker slots this worker takes (1…workers_per_instance).")
+    var slot: Int = 1
+
     @Option(name: .customLong("data-dir"), help: ArgumentHelp("Data files too large to travel with units (over 8 MiB) are read from here, by relative path only; without it this worker reads no file a unit names.", valueName: "DIR"))
     var dataDir: String?
 
@@ -104,6 +118,13 @@ struct WorkerCommand: ParsableCommand {
         }
         if (curveServerKey == nil) != (curveKey == nil) { throw ValidationError("--curve-server-key and --curve-key go together") }
         if keysOnStdin && curveServerKey != nil { throw ValidationError("--keys-on-stdin and --curve-server-key are two ways to give the keys: choose one") }
+        if enrol != nil {
+            if curveServerKey != nil || keysOnStdin || id != nil { throw ValidationError("--enrol makes this worker's keys and takes its id from the broker: leave out --curve-server-key, --curve-key, --keys-on-stdin and --id") }
+            guard let instance, !instance.isEmpty else { throw ValidationError("--enrol needs --instance ID (the machine's id in its group)") }
+            guard (1...256).contains(slot) else { throw ValidationError("--slot must be 1–256, got \(slot)") }
+            guard (1...65535).contains(enrolPort) else { throw ValidationError("--enrol-port must be 1–65535, got \(enrolPort)") }
+            return
+        }
         if curveServerKey == nil && !keysOnStdin && !BrokerEndpoints.isLoopback(broker) && !insecure {
             throw ValidationError("--broker \(broker) is not loopback: give --curve-server-key and --curve-key (or --keys-on-stdin), or --insecure")
         }
@@ -127,13 +148,32 @@ struct WorkerCommand: ParsableCommand {
             }
             curve = keys
         }
-        let configuration = WorkerConfiguration(
-            broker: ports.endpoints(host: broker), id: id, curve: curve,
-            dataDirectory: dataDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
         let verbose = self.verbose
-        let worker = Worker(configuration: configuration) { line in if verbose { printError("alv worker: \(line)") } }
         let supervisor = Supervisor { line in if verbose { printError("alv worker: \(line)") } }
         watchStdin(supervisor.stop)
+        var workerID = id
+        if let enrol {
+            guard let data = FileManager.default.contents(atPath: enrol) else { throw CLIError.badInput("--enrol \(enrol): \(FileManager.default.fileExists(atPath: enrol) ? "cannot read the file (permissions?)" : "no such file")") }
+            guard let file = EnrolmentToken.parseFile(String(decoding: data.prefix(4096), as: UTF8.self)) else {
+                throw CLIError.badInput("--enrol \(enrol): expected one line `alv-enrol server=KEY launcher=NAME token=TOKEN` (as `alv cluster user-data` writes it)")
+            }
+            let instance = self.instance ?? ""
+            printError("alv worker: enrolling with \(broker):\(enrolPort) as launcher \(file.launcher), instance \(instance), slot \(slot)")
+            do {
+                let admission = try EnrolmentClient.enrol(
+                    host: broker, port: enrolPort, serverPublicKey: file.server, launcher: file.launcher, instance: instance, slot: slot,
+                    token: file.token, stop: supervisor.stop) { printError("alv worker: \($0)") }
+                curve = admission.keys
+                workerID = admission.worker
+                printError("alv worker: admitted as \(admission.worker)")
+            } catch {
+                throw CLIError.runtime("worker: \(error)")
+            }
+        }
+        let configuration = WorkerConfiguration(
+            broker: ports.endpoints(host: broker), id: workerID, curve: curve,
+            dataDirectory: dataDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
+        let worker = Worker(configuration: configuration) { line in if verbose { printError("alv worker: \(line)") } }
         do {
             try supervisor.run { stop in try worker.run(stop: stop) }
         } catch {

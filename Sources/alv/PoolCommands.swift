@@ -16,7 +16,7 @@ struct ClusterCommand: ParsableCommand {
         Hosts file: {"broker_address": "10.0.0.5", "hosts": [{"host": "user@10.0.0.7", "max_workers": 4, \
         "alv_path": "/usr/local/bin/alv", "ssh_options": ["-p", "2222"]}, {"host": "local", "max_workers": 2}]}
         """,
-        subcommands: [ClusterInstallCommand.self, ClusterUpCommand.self, ClusterDownCommand.self])
+        subcommands: [ClusterInstallCommand.self, ClusterUpCommand.self, ClusterDownCommand.self, ClusterUserDataCommand.self])
 }
 
 struct ClusterStateOption: ParsableArguments {

@@ -159,22 +159,30 @@ struct RunCommand: ParsableCommand {
         var placement = WorkerPlacement(
             hosts: [HostsFile.Host(host: "local", maxWorkers: max(count, plan.profile?.scaling?.maxWorkers ?? 0))], remoteBrokerHost: nil,
             logDirectory: (store.db as NSString).deletingLastPathComponent + "/logs")
+        var brokerKey: CurveKeyPair?
+        var ports = HostsFile.BrokerPorts?.none
         if let hosts {
             let result = HostsFileValidator.validateFile(atPath: hosts)
             guard let file = result.model else { throw CLIError.badInput(result.diagnostics.map(\.description).joined(separator: "\n")) }
             placement.hosts = file.hosts
+            placement.groups = file.groups
             placement.remoteBrokerHost = file.brokerAddress
+            ports = file.brokerPorts
+            if let key = file.brokerKey { brokerKey = try KeyFiles.keyPair(HostsFileValidator.resolve(key, relativeTo: hosts)) }
         }
         // ZeroMQ binds an address or an interface, not a name.
         let bind = listen ?? placement.remoteBrokerHost.map { NetworkAddress.isLiteral($0) ? $0 : "0.0.0.0" } ?? "127.0.0.1"
-        // CURVE always, loopback too (any local user can reach a loopback port): a key pair for this run and
-        // one for each worker, handed over its stdin.
+        // CURVE always, loopback too (any local user can reach a loopback port): a key pair for this run (or
+        // the hosts file's broker_key, which instance groups were given) and one for each worker it starts,
+        // handed over its stdin.
         let curve: CurveServerKeys
-        do { curve = CurveServerKeys(keys: try CurveKeyPair.generate(), allowedClients: []) } catch { throw CLIError.runtime("broker: \(error)") }
+        do { curve = CurveServerKeys(keys: try brokerKey ?? CurveKeyPair.generate(), allowedClients: []) } catch { throw CLIError.runtime("broker: \(error)") }
         let broker: Broker
         do {
             broker = try Broker(
-                configuration: BrokerConfiguration(endpoints: BrokerEndpoints(host: bind, workPort: 0, metricsPort: 0, controlPort: 0), curve: curve, unitSeconds: unitSeconds),
+                configuration: BrokerConfiguration(
+                    endpoints: BrokerEndpoints(host: bind, workPort: ports?.work ?? 0, metricsPort: ports?.metrics ?? 0, controlPort: ports?.control ?? 0),
+                    curve: curve, unitSeconds: unitSeconds, enrolPort: placement.groups.isEmpty ? nil : ports?.enrol),
                 store: metricsStore, log: { printError("alv broker: \($0)") })
         } catch let error as ZMQError {
             let origin = listen == nil && placement.remoteBrokerHost != nil ? " (the hosts file's broker_address; --listen chooses another)" : ""

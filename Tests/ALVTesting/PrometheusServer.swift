@@ -1,3 +1,4 @@
+import ALVHTTPClient
 import ALVPlanner
 import ALVPrometheus
 import Foundation

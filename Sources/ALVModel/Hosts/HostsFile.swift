@@ -4,6 +4,13 @@ import Foundation
 /// "max_workers": 4, "alv_path": "/usr/local/bin/alv", "ssh_options": ["-p", "2222"]}, {"host": "local",
 /// "max_workers": 2}]}`. `local` means processes on this machine; any other host is reached with
 /// `ssh -o BatchMode=yes HOST` and the user's own ssh configuration.
+///
+/// Entries with a `kind` other than `ssh` are instance groups whose machines start their own workers
+/// (`alv cluster user-data`): `{"kind": "aws-asg", "name": "fleet", "group": "alv-workers", "region":
+/// "eu-west-1", "workers_per_instance": 2, "max_instances": 20}` or `{"kind": "command", "name": "gcp",
+/// "scale_to": ["gcloud", …, "{{instances}}"], "list": ["gcloud", …], "workers_per_instance": 2,
+/// "max_instances": 10}`. Their workers enrol with the broker's key (`broker_key`) on fixed ports
+/// (`broker_ports`).
 public struct HostsFile: Sendable, Equatable {
     public struct Host: Sendable, Equatable {
         /// `local`, or what ssh is given (`host`, `user@host`, an alias from ~/.ssh/config).
@@ -33,20 +40,74 @@ public struct HostsFile: Sendable, Equatable {
         }
     }
 
+    /// A group of machines a provider starts and stops; each runs `workersPerInstance` workers that enrol.
+    public struct InstanceGroup: Sendable, Equatable {
+        public enum Provider: Sendable, Equatable {
+            /// An AWS Auto Scaling group, driven over the Query API. `endpoint` replaces the regional one
+            /// (a local AWS API in tests, a VPC endpoint); `profile` names the shared-credentials section.
+            case awsAutoScaling(group: String, region: String, endpoint: String?, profile: String?)
+            /// A provider CLI: `scaleTo` with `{{instances}}` sets the size; `list` prints one instance id per
+            /// line; `terminate` with `{{instance}}` removes one instance and lowers the size by one.
+            case command(scaleTo: [String], list: [String], terminate: [String]?)
+        }
+
+        public var name: String
+        public var provider: Provider
+        public var workersPerInstance: Int
+        public var maxInstances: Int
+        /// Path of `alv` on the instances (the rendered user data runs it).
+        public var alvPath: String
+        /// What one instance costs per hour, for `alv plan simulate`.
+        public var costPerInstanceHour: Double?
+
+        public init(name: String, provider: Provider, workersPerInstance: Int, maxInstances: Int, alvPath: String = "/usr/local/bin/alv", costPerInstanceHour: Double? = nil) {
+            self.name = name
+            self.provider = provider
+            self.workersPerInstance = workersPerInstance
+            self.maxInstances = maxInstances
+            self.alvPath = alvPath
+            self.costPerInstanceHour = costPerInstanceHour
+        }
+
+        public var kind: String {
+            switch provider {
+            case .awsAutoScaling: return "aws-asg"
+            case .command: return "command"
+            }
+        }
+    }
+
+    /// The broker's fixed ports, which instances started elsewhere are told once, in their user data.
+    public struct BrokerPorts: Sendable, Equatable {
+        public var work = 5557, metrics = 5558, control = 5559, enrol = 5560
+        public init() {}
+    }
+
     /// The address remote workers use to reach the broker (default: the broker's listen address).
     public var brokerAddress: String?
     public var hosts: [Host]
+    public var groups: [InstanceGroup]
+    /// The broker's key file (`alv keys generate`), absolute or relative to the hosts file: a broker identity
+    /// that outlives one run, so instances configured once can enrol with every run.
+    public var brokerKey: String?
+    public var brokerPorts: BrokerPorts?
 
-    public init(brokerAddress: String? = nil, hosts: [Host]) {
+    public init(brokerAddress: String? = nil, hosts: [Host], groups: [InstanceGroup] = [], brokerKey: String? = nil, brokerPorts: BrokerPorts? = nil) {
         self.brokerAddress = brokerAddress
         self.hosts = hosts
+        self.groups = groups
+        self.brokerKey = brokerKey
+        self.brokerPorts = brokerPorts
     }
 }
 
 /// Reads and checks a hosts file, reporting every problem with its JSON path.
 public enum HostsFileValidator {
-    static let fields = ["broker_address", "hosts"]
-    static let hostFields = ["host", "max_workers", "alv_path", "ssh_options"]
+    static let fields = ["broker_address", "broker_key", "broker_ports", "hosts"]
+    static let hostFields = ["kind", "host", "max_workers", "alv_path", "ssh_options"]
+    static let groupFields = ["kind", "name", "workers_per_instance", "max_instances", "alv_path", "instance_cost_per_hour"]
+    static let awsFields = groupFields + ["group", "region", "endpoint", "profile"]
+    static let commandFields = groupFields + ["scale_to", "list", "terminate"]
 
     public static func validateFile(atPath path: String) -> Validated<HostsFile> {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -63,7 +124,22 @@ public enum HostsFileValidator {
             return Validated(model: nil, diagnostics: sink.diagnostics, document: root)
         }
         let broker = f["broker_address"].flatMap { sink.string($0, at: path.appending("broker_address")) }
+        let brokerKey = f["broker_key"].flatMap { sink.string($0, at: path.appending("broker_key")) }
+        var ports: HostsFile.BrokerPorts?
+        if let node = f["broker_ports"], let p = sink.object(node, at: path.appending("broker_ports"), allowed: ["work", "metrics", "control", "enrol"], required: [], what: "the broker's ports") {
+            var value = HostsFile.BrokerPorts()
+            let at = path.appending("broker_ports")
+            if let n = sink.integer(p["work"], at: at.appending("work"), minimum: 1, maximum: 65535) { value.work = n }
+            if let n = sink.integer(p["metrics"], at: at.appending("metrics"), minimum: 1, maximum: 65535) { value.metrics = n }
+            if let n = sink.integer(p["control"], at: at.appending("control"), minimum: 1, maximum: 65535) { value.control = n }
+            if let n = sink.integer(p["enrol"], at: at.appending("enrol"), minimum: 1, maximum: 65535) { value.enrol = n }
+            if Set([value.work, value.metrics, value.control, value.enrol]).count < 4 {
+                sink.error(at, node, "expected four different ports, found work \(value.work), metrics \(value.metrics), control \(value.control), enrol \(value.enrol)")
+            }
+            ports = value
+        }
         var hosts: [HostsFile.Host] = []
+        var groups: [HostsFile.InstanceGroup] = []
         var seen: [String: Int] = [:]
         if let node = f["hosts"] {
             let listPath = path.appending("hosts")
@@ -71,6 +147,17 @@ public enum HostsFileValidator {
                 if elements.isEmpty { sink.error(listPath, node, "expected at least one host, found an empty array") }
                 for (index, element) in elements.enumerated() {
                     let at = listPath.appending(index)
+                    let kind = element.members?.first(where: { $0.key == "kind" }).flatMap { sink.oneOf($0.value, at: at.appending("kind"), ["ssh", "aws-asg", "command"]) } ?? "ssh"
+                    if kind != "ssh" {
+                        guard let group = instanceGroup(element, kind: kind, at: at, sink: &sink) else { continue }
+                        if let first = seen[group.name] {
+                            sink.error(at.appending("name"), element, "\"\(group.name)\" is listed twice (first at $.hosts[\(first)])")
+                        } else {
+                            seen[group.name] = index
+                            groups.append(group)
+                        }
+                        continue
+                    }
                     guard let h = sink.object(element, at: at, allowed: hostFields, required: ["host", "max_workers"], what: "a host") else { continue }
                     let name = sink.string(h["host"], at: at.appending("host"))
                     if let name, !HostsFile.isHostName(name) {
@@ -98,7 +185,63 @@ public enum HostsFileValidator {
                 sink.error(listPath, node, "expected an array of hosts, found \(node.found)")
             }
         }
-        let model = HostsFile(brokerAddress: broker, hosts: hosts)
+        if !groups.isEmpty {
+            // Instances reach the broker at an address and a key they were given once, in their user data.
+            if broker == nil { sink.error(path.appending("broker_address"), root, "instance groups (\(groups.map(\.name).joined(separator: ", "))) need \"broker_address\": the address their instances reach the broker at") }
+            if brokerKey == nil { sink.error(path.appending("broker_key"), root, "instance groups (\(groups.map(\.name).joined(separator: ", "))) need \"broker_key\": a key file from `alv keys generate`, the broker's identity in their user data") }
+        }
+        let model = HostsFile(brokerAddress: broker, hosts: hosts, groups: groups, brokerKey: brokerKey, brokerPorts: ports ?? (groups.isEmpty ? nil : HostsFile.BrokerPorts()))
         return Validated(model: sink.diagnostics.hasErrors ? nil : model, diagnostics: sink.diagnostics, document: root)
+    }
+
+    /// A path from the hosts file: absolute, or relative to the file's directory.
+    public static func resolve(_ path: String, relativeTo file: String) -> String {
+        path.hasPrefix("/") ? path : ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent(path)
+    }
+
+    /// An `aws-asg` or `command` entry.
+    static func instanceGroup(_ element: JSONNode, kind: String, at: JSONPath, sink: inout DiagnosticSink) -> HostsFile.InstanceGroup? {
+        let aws = kind == "aws-asg"
+        let required = ["name", "workers_per_instance", "max_instances"] + (aws ? ["group", "region"] : ["scale_to", "list"])
+        guard let g = sink.object(element, at: at, allowed: aws ? awsFields : commandFields, required: required, what: "an instance group") else { return nil }
+        let name = sink.identifier(g["name"], at: at.appending("name"))
+        let perInstance = sink.integer(g["workers_per_instance"], at: at.appending("workers_per_instance"), minimum: 1, maximum: 256)
+        let maximum = sink.integer(g["max_instances"], at: at.appending("max_instances"), minimum: 0, maximum: 10_000)
+        let alvPath = g["alv_path"].flatMap { sink.string($0, at: at.appending("alv_path")) } ?? "/usr/local/bin/alv"
+        if !alvPath.hasPrefix("/") { sink.error(at.appending("alv_path"), g["alv_path"], "expected an absolute path on the instances, found \"\(alvPath.prefix(80))\"") }
+        let cost = sink.number(g["instance_cost_per_hour"], at: at.appending("instance_cost_per_hour"), minimum: 0, maximum: 1e6, what: "a cost per instance-hour")
+        var provider: HostsFile.InstanceGroup.Provider?
+        if aws {
+            let group = sink.string(g["group"], at: at.appending("group"))
+            let region = sink.string(g["region"], at: at.appending("region"))
+            if let region, !region.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) {
+                sink.error(at.appending("region"), g["region"], "expected an AWS region such as eu-west-1, found \"\(region.prefix(40))\"")
+            }
+            let endpoint = g["endpoint"].flatMap { sink.string($0, at: at.appending("endpoint")) }
+            if let endpoint, let problem = ProfileValidator.httpURLProblem(endpoint) { sink.error(at.appending("endpoint"), g["endpoint"], problem) }
+            let profile = g["profile"].flatMap { sink.string($0, at: at.appending("profile")) }
+            if let group, let region { provider = .awsAutoScaling(group: group, region: region, endpoint: endpoint, profile: profile) }
+        } else {
+            func argv(_ key: String, placeholder: String?) -> [String]? {
+                guard let node = g[key] else { return nil }
+                guard let list = node.elements, !list.isEmpty else {
+                    sink.error(at.appending(key), node, "expected a command as a non-empty array of arguments (no shell), found \(node.found)")
+                    return nil
+                }
+                let args = list.enumerated().compactMap { sink.string($1, at: at.appending(key).appending($0)) }
+                guard args.count == list.count else { return nil }
+                if let placeholder, !args.contains(where: { $0.contains(placeholder) }) {
+                    sink.error(at.appending(key), node, "expected \(placeholder) in one of the arguments (where the provider takes it)")
+                    return nil
+                }
+                return args
+            }
+            let scaleTo = argv("scale_to", placeholder: "{{instances}}")
+            let list = argv("list", placeholder: nil)
+            let terminate = argv("terminate", placeholder: "{{instance}}")
+            if let scaleTo, let list, g["terminate"] == nil || terminate != nil { provider = .command(scaleTo: scaleTo, list: list, terminate: terminate) }
+        }
+        guard let name, let perInstance, let maximum, let provider, alvPath.hasPrefix("/") else { return nil }
+        return HostsFile.InstanceGroup(name: name, provider: provider, workersPerInstance: perInstance, maxInstances: maximum, alvPath: alvPath, costPerInstanceHour: cost)
     }
 }

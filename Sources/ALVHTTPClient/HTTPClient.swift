@@ -1,8 +1,8 @@
 import CCurl
 import Foundation
 
-/// Blocking HTTP calls over one libcurl easy handle: remote write, `query_range`, scrapes. Owned by one
-/// thread at a time (the handle is reused for keep-alive between calls).
+/// Blocking HTTP calls over one libcurl easy handle: remote write, `query_range`, scrapes, cloud APIs. Owned
+/// by one thread at a time (the handle is reused for keep-alive between calls).
 public final class HTTPClient {
     public struct Response: Sendable {
         public var status: Int
@@ -10,10 +10,31 @@ public final class HTTPClient {
         public var text: String { String(decoding: body, as: UTF8.self) }
     }
 
+    /// AWS Signature Version 4, computed by libcurl (`CURLOPT_AWS_SIGV4`).
+    public struct AWSSigning: Sendable {
+        public var region: String
+        public var service: String
+        public var accessKeyID: String
+        public var secretAccessKey: String
+        public var sessionToken: String?
+
+        public init(region: String, service: String, accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil) {
+            self.region = region
+            self.service = service
+            self.accessKeyID = accessKeyID
+            self.secretAccessKey = secretAccessKey
+            self.sessionToken = sessionToken
+        }
+    }
+
     public struct Failure: Error, CustomStringConvertible, Sendable {
         public var url: String
         public var message: String
         public var description: String { "\(url): \(message)" }
+        public init(url: String, message: String) {
+            self.url = url
+            self.message = message
+        }
     }
 
     /// The body read so far, and the most it may grow to.
@@ -46,15 +67,17 @@ public final class HTTPClient {
         try perform(url, method: nil, body: nil, headers: headers)
     }
 
-    public func post(_ url: String, body: [UInt8], headers: [String]) throws(Failure) -> Response {
-        try perform(url, method: "POST", body: body, headers: headers)
+    public func post(_ url: String, body: [UInt8], headers: [String], signing: AWSSigning? = nil) throws(Failure) -> Response {
+        try perform(url, method: "POST", body: body, headers: headers, signing: signing)
     }
 
-    private func perform(_ url: String, method: String?, body: [UInt8]?, headers: [String]) throws(Failure) -> Response {
+    private func perform(_ url: String, method: String?, body: [UInt8]?, headers: [String], signing: AWSSigning? = nil) throws(Failure) -> Response {
         curl_easy_reset(handle)
         let sink = Sink(limit: maxBodyBytes)
         var list: UnsafeMutablePointer<curl_slist>?
-        for header in headers { list = curl_slist_append(list, header) }
+        // A session token is a header of its own, signed with the rest.
+        let all = headers + (signing?.sessionToken.map { ["X-Amz-Security-Token: \($0)"] } ?? [])
+        for header in all { list = curl_slist_append(list, header) }
         defer { curl_slist_free_all(list) }
         var code = alv_curl_easy_setopt_ptr(handle, CURLOPT_URL, url)
         _ = alv_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
@@ -65,6 +88,11 @@ public final class HTTPClient {
         _ = alv_curl_easy_setopt_ptr(handle, CURLOPT_PROTOCOLS_STR, "http,https")
         _ = alv_curl_easy_setopt_ptr(handle, CURLOPT_ACCEPT_ENCODING, "")
         if let list { _ = alv_curl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, list) }
+        if let signing {
+            _ = alv_curl_easy_setopt_ptr(handle, CURLOPT_AWS_SIGV4, "aws:amz:\(signing.region):\(signing.service)")
+            _ = alv_curl_easy_setopt_ptr(handle, CURLOPT_USERNAME, signing.accessKeyID)
+            _ = alv_curl_easy_setopt_ptr(handle, CURLOPT_PASSWORD, signing.secretAccessKey)
+        }
         _ = alv_curl_easy_setopt_ptr(handle, CURLOPT_WRITEDATA, Unmanaged.passUnretained(sink).toOpaque())
         _ = alv_curl_easy_setopt_write(handle, CURLOPT_WRITEFUNCTION, httpClientWrite)
         guard code == CURLE_OK else { throw Failure(url: url, message: "not a URL libcurl accepts") }
