@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(name: "ALVForecastTests", dependencies: ["ALVForecast", "ALVTesting"]),
         .testTarget(name: "ALVPlannerTests", dependencies: ["ALVForecast", "ALVPlanner", "ALVProtocol", "ALVTesting"]),
         .testTarget(name: "ALVPrometheusTests", dependencies: ["ALVPrometheus", "CSnappy", "ALVTesting"]),
-        .testTarget(name: "ALVCLITests", dependencies: ["ALVBuiltins", "ALVModel", "ALVPrometheus", "ALVStore", "ALVSystem", "ALVTemplates", "ALVTesting", "ALVTransport"]),
+        .testTarget(name: "ALVCLITests", dependencies: ["ALVBuiltins", "ALVCloud", "ALVModel", "ALVPrometheus", "ALVStore", "ALVSystem", "ALVTemplates", "ALVTesting", "ALVTransport"]),
     ]
 )
 

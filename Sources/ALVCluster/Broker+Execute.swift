@@ -61,6 +61,11 @@ extension Broker {
         let runID = session.runID
         onStart?(runID)
         event("run_started", ["run_id": .string(runID), "workers": .string(String(liveWorkers.count))])
+        for early in eventsBeforeRun {
+            session.record(early)
+            recorder?.event(run: runID, early)
+        }
+        eventsBeforeRun.removeAll()
         let unitLength = configuration.unitSeconds
         let lead = configuration.leadSeconds
         var timeline = ProfileTimeline(plan: plan, knownBad: skipped)

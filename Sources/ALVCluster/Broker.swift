@@ -96,6 +96,8 @@ public final class Broker {
     public var onEnrol: ((EnrolRequest) -> Result<String, EnrolmentRefused>)?
     /// Refusals already recorded (launcher, machine, reason), so a worker retrying every few seconds is one event.
     var enrolRefusals: [String: Date] = [:]
+    /// Events while no run is going, recorded at the start of the next one.
+    var eventsBeforeRun: [RunSummary.Event] = []
 
     /// The enrol port bound, 0 when there is none.
     public var enrolPort: Int { sockets.enrolPort }
@@ -345,6 +347,9 @@ public final class Broker {
         if let session {
             session.record(event)
             recorder?.event(run: session.runID, event)
+        } else if eventsBeforeRun.count < 1_000 {
+            // Launchers act before the run starts (the first scale-out, a provider that fails): kept for it.
+            eventsBeforeRun.append(event)
         }
     }
 }

@@ -78,7 +78,8 @@ public final class DistributedRun {
             command: WorkerInvocation(brokerHost: localHost, workPort: e.workPort, metricsPort: e.metricsPort, controlPort: e.controlPort, curve: keys),
             localExecutable: placement.localExecutable, logDirectory: placement.logDirectory, remoteBrokerHost: placement.remoteBrokerHost ?? localHost)
         log("broker listening on \(e.host) work \(e.workPort) metrics \(e.metricsPort) control \(e.controlPort)"
-            + (broker.configuration.curve.map { " (CURVE, public key \($0.keys.publicKey); each worker gets its own key pair over its stdin)" } ?? " (plain TCP)"))
+            + (broker.configuration.curve.map { " (CURVE, public key \($0.keys.publicKey); each worker gets its own key pair over its stdin)" } ?? " (plain TCP)")
+            + (broker.enrolPort > 0 ? "; instance groups' workers enrol on port \(broker.enrolPort)" : ""))
         pool.admit = { [unowned broker] key, worker in broker.admit(publicKey: key, as: worker) }
         pool.revoke = { [unowned broker] key in broker.revoke(publicKey: key) }
         pool.retireGrace = broker.configuration.unitSeconds + 3

@@ -139,7 +139,8 @@ public final class ZMQSocket {
                 if zmq_errno() == EAGAIN && frames.isEmpty { return nil }
                 throw .last("receive")
             }
-            if frames.isEmpty, let property = zmq_msg_gets(&message, "User-Id") { userID = String(cString: property) }
+            // The first frame a peer sent carries it; a ROUTER's routing-id frame is made here and has none.
+            if userID.isEmpty, let property = zmq_msg_gets(&message, "User-Id") { userID = String(cString: property) }
             let size = zmq_msg_size(&message)
             if size > 0, let data = zmq_msg_data(&message) {
                 frames.append(Array(UnsafeRawBufferPointer(start: data, count: size)))

@@ -57,6 +57,7 @@ struct ClusterUserDataCommand: ParsableCommand {
             identity = """
                   t=$(curl -sf -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' http://169.254.169.254/latest/api/token)
                   instance=$(curl -sf -H "X-aws-ec2-metadata-token: $t" http://169.254.169.254/latest/meta-data/instance-id)
+
                 """
         case .command:
             identity = "  instance=$(hostname)\n"

@@ -87,7 +87,8 @@ func execute(
         let v = try vector(#"{"vector_id": "lat", "name": "Lat", "duration_sec": 3, "load": {"virtual_users": 4}, "request_types": [{"name": "a", "url": "/", "frequency": 100}]}"#)
         let (collector, _) = try execute(v, target: target.url)
         let p50 = Double(collector.all.latency.value(atPercentile: 50)) / 1000
-        #expect(p50 >= 20 && p50 <= 23, "p50 \(p50) ms")
+        // Never below the delay; above it by the time a loaded 2-core machine takes to schedule both ends.
+        #expect(p50 >= 20 && p50 <= 26, "p50 \(p50) ms")
         #expect(collector.all.requestsTotal > 450)
         // The phases: the 20 ms are spent waiting for the first byte; 4 users open 4 connections, then reuse them.
         let phases = collector.all.phases

@@ -215,3 +215,36 @@ public func waitFor(_ timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
     }
     return condition()
 }
+
+/// moto's AWS API server (PyPI `moto[server]`, in `.build-venv`) on 127.0.0.1. `authenticating` turns on
+/// its IAM checks from the first call, so unknown access keys are refused.
+public final class MotoServer: TestDaemon {
+    public let port: Int
+    public var endpoint: String { "http://127.0.0.1:\(port)" }
+    public static var python: String { Fixtures.packageRoot.path + "/.build-venv/bin/python" }
+
+    public init(authenticating: Bool = false) throws {
+        port = freePort()
+        let directory = TemporaryDirectory("alv-moto")
+        let server = Fixtures.packageRoot.path + "/.build-venv/bin/moto_server"
+        try super.init("/usr/bin/env", (authenticating ? ["INITIAL_NO_AUTH_ACTION_COUNT=0"] : []) + [server, "-H", "127.0.0.1", "-p", String(port)], directory: directory)
+        guard waitForListener(port: port, timeout: 30) else { throw DaemonFailure(description: "moto_server did not listen on \(port): \(log.suffix(500))") }
+    }
+
+    /// Runs Tests/Fixtures/cloud/moto_group.py against this server. - Returns: its stdout.
+    public func group(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.python)
+        process.arguments = [Fixtures.path("Tests/Fixtures/cloud/moto_group.py"), arguments[0], endpoint] + arguments.dropFirst()
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+public struct DaemonFailure: Error, CustomStringConvertible {
+    public var description: String
+}
