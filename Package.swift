@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(name: "ALVReportTests", dependencies: ["ALVLifecycle", "ALVProtocol", "ALVEngine", "ALVModel", "ALVReport", "ALVRun", "ALVStore", "ALVTarget", "ALVTesting"]),
         .testTarget(name: "ALVStoreTests", dependencies: ["ALVStore", "ALVTesting"]),
         .testTarget(name: "ALVForecastTests", dependencies: ["ALVForecast", "ALVTesting"]),
-        .testTarget(name: "ALVPlannerTests", dependencies: ["ALVForecast", "ALVPlanner", "ALVProtocol", "ALVTesting"]),
+        .testTarget(name: "ALVPlannerTests", dependencies: ["ALVCloud", "ALVForecast", "ALVModel", "ALVPlanner", "ALVProtocol", "ALVTesting"]),
         .testTarget(name: "ALVPrometheusTests", dependencies: ["ALVPrometheus", "CSnappy", "ALVTesting"]),
         .testTarget(name: "ALVCLITests", dependencies: ["ALVBuiltins", "ALVCloud", "ALVModel", "ALVPrometheus", "ALVStore", "ALVSystem", "ALVTemplates", "ALVTesting", "ALVTransport"]),
     ]
