@@ -16,6 +16,9 @@ public enum ScalingSimulation {
         /// Steps scored (after the warm-up).
         public var steps: Int
         public var decisions: Int
+        /// Machine-seconds when workers come in whole machines of `workersPerInstance` (1: one per worker).
+        public var instanceSeconds: Double
+        public var oracleInstanceSeconds: Double
     }
 
     /// Simulates `policy` on `demand` (req/s per step of `stepSeconds`).
@@ -23,7 +26,9 @@ public enum ScalingSimulation {
     /// - Parameters:
     ///   - warmup: steps the planner observes before scoring starts (history a live planner would import).
     public static func run(demand: [Double], stepSeconds: Double, rule: ScalingRule, leadTime: Int, policy: ScalingPolicy,
-                           periods: [Int], level: Double = 95, warmup: Int, window: Int, refitEvery: Int) -> Result {
+                           periods: [Int], level: Double = 95, warmup: Int, window: Int, refitEvery: Int, workersPerInstance: Int = 1) -> Result {
+        let perInstance = max(1, workersPerInstance)
+        func machines(_ workers: Int) -> Double { Double((workers + perInstance - 1) / perInstance) }
         let lead = max(1, leadTime)
         let planner = Planner(policy: policy, rule: rule, leadTime: lead, periods: periods, level: level,
                               window: window, refitEvery: refitEvery, initialWorkers: rule.workers(for: demand.first ?? 0))
@@ -36,7 +41,7 @@ public enum ScalingSimulation {
             if decision.workersAfter != decision.workersBefore { changes += 1 }
             if target < demand.count { provisioned[target] = decision.workersAfter }
         }
-        var under = 0.0, total = 0.0, underSteps = 0, workerSteps = 0.0, oracleSteps = 0.0
+        var under = 0.0, total = 0.0, underSteps = 0, workerSteps = 0.0, oracleSteps = 0.0, instanceSteps = 0.0, oracleInstanceSteps = 0.0
         let start = min(demand.count, max(warmup, lead))
         for t in start..<demand.count {
             let capacity = Double(provisioned[t]) * rule.capacityPerWorker
@@ -46,11 +51,14 @@ public enum ScalingSimulation {
             if shortfall > 1e-9 { underSteps += 1 }
             workerSteps += Double(provisioned[t])
             oracleSteps += Double(rule.workers(for: demand[t]))
+            instanceSteps += machines(provisioned[t])
+            oracleInstanceSteps += machines(rule.workers(for: demand[t]))
         }
         let steps = demand.count - start
         return Result(policy: policy, underProvisionedShare: total > 0 ? under / total : 0,
                       underProvisionedStepsShare: steps > 0 ? Double(underSteps) / Double(steps) : 0,
                       workerSeconds: workerSteps * stepSeconds, oracleWorkerSeconds: oracleSteps * stepSeconds,
-                      steps: steps, decisions: changes)
+                      steps: steps, decisions: changes,
+                      instanceSeconds: instanceSteps * stepSeconds, oracleInstanceSeconds: oracleInstanceSteps * stepSeconds)
     }
 }

@@ -163,11 +163,46 @@ import Testing
         #expect(!retired.isEmpty && retired == terminated, "retired \(retired), terminated \(terminated)")
         let states = try moto.group(["states"] + Array(retired))
         for id in retired { #expect(states.contains("\(id) terminated"), "\(states)") }
+        // What the learned lead time means on a day of demand: plan simulate takes it from the store.
+        let plan = try alv(["plan", "simulate", "--demand", demandCSV(), "--peak-workers", "20", "--policy", "all", "--hosts", hosts, "--launcher", "fleet", "--db", db, "--json"])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        let results = try #require((try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])?["results"] as? [[String: Any]])
+        #expect((results.first?["lead_time_source"] as? String)?.hasPrefix("learned in 2 run") == true, "\(results.first ?? [:])")
         let added = Set(player.startedIDs).subtracting(retired)
         if !added.isEmpty {
             // What was left when the run ended was terminated then ("the run ended"), leaving the group as found.
             #expect(waitFor(15) { (try? client.describe().instances.count) == 0 })
         }
+    }
+
+    /// Two weeks of 10-minute demand with a daily wave (req/s).
+    func demandCSV() -> String {
+        var csv = "timestamp,value\n"
+        for step in 0..<(14 * 144) {
+            let value = 1000 + 800 * sin(Double(step % 144) / 144 * 2 * .pi)
+            csv += "\(1_700_000_000 + step * 600),\(String(format: "%.1f", value))\n"
+        }
+        return directory.write("demand.csv", csv)
+    }
+
+    @Test func planSimulateCountsWholeMachinesAndTheirCost() throws {
+        let hosts = directory.write("plan-hosts.json", #"{"broker_address": "10.0.0.5", "broker_key": "broker.key", "hosts": [{"kind": "aws-asg", "name": "fleet", "group": "g", "region": "eu-west-1", "workers_per_instance": 4, "max_instances": 40, "instance_cost_per_hour": 0.5}]}"#)
+        let run = try alv(["plan", "simulate", "--demand", demandCSV(), "--peak-workers", "18", "--policy", "oracle", "--hosts", hosts, "--launcher", "fleet", "--lead-time-sec", "1500", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        // 1500 s is 2.5 steps of 600 s: workers decided 3 steps ahead.
+        #expect(result["lead_time"] as? Int == 3 && result["lead_time_sec"] as? Double == 1800 && result["workers_per_instance"] as? Int == 4, "\(result)")
+        let workerHours = try #require(result["worker_seconds"] as? Double) / 3600
+        let machineHours = try #require(result["instance_hours"] as? Double)
+        // Whole machines of 4: at least a quarter of the worker-hours, and less than that plus one machine per step.
+        let steps = Double(try #require(result["steps"] as? Int))
+        #expect(machineHours >= workerHours / 4 && machineHours < workerHours / 4 + steps / 6, "\(machineHours) machine-hours for \(workerHours) worker-hours")
+        #expect(abs((result["cost"] as? Double ?? 0) - machineHours * 0.5) < 1e-6)
+        // Without a measured lead, the launcher's default, said as such; an unknown launcher is named.
+        let fallback = try alv(["plan", "simulate", "--demand", demandCSV(), "--peak-workers", "18", "--hosts", hosts, "--launcher", "fleet", "--db", directory.file("empty.db")])
+        #expect(fallback.status == 0 && fallback.stdout.contains("(600 s, the default before any run measured it)"), "\(fallback.stdout)\(fallback.stderr)")
+        let unknown = try alv(["plan", "simulate", "--demand", demandCSV(), "--peak-workers", "18", "--hosts", hosts, "--launcher", "gcp"])
+        #expect(unknown.status == 2 && unknown.stderr.contains("--launcher gcp") && unknown.stderr.contains("fleet"), "\(unknown.stderr)")
     }
 
     @Test func badCredentialsAMissingGroupAndThrottlingAreEventsAndTheRunGoesOn() throws {
