@@ -42,6 +42,8 @@ extension Broker: ScalingContext {
         return requests >= 1000 && cpu > 0 ? cpu / requests : nil
     }
 
+    public var liveWorkerCount: Int? { liveWorkers.count }
+
     /// Seconds before a window starts that it is issued.
     public var issueLead: Double { configuration.leadSeconds }
 

@@ -92,7 +92,8 @@ public final class PoolScaler {
         }
         guard now.timeIntervalSince(lastTick) >= 1, scaling.mode != .fixed else { return }
         lastTick = now
-        observeSaturation(broker: broker, workers: max(1, pool?.activeCount ?? target))
+        // The rate was carried by the workers live now, not by those still booting on a group's machines.
+        observeSaturation(broker: broker, workers: max(1, broker.liveWorkerCount ?? pool?.activeCount ?? target))
         let (capacity, source) = capacity(broker: broker)
         let lead = (pool?.leadTime ?? 1) + scaling.marginSec
         let current = max(1, pool?.activeCount ?? target)

@@ -22,4 +22,10 @@ public protocol ScalingContext: AnyObject {
     func record(_ kind: String, _ detail: EventDetail)
     /// A launched worker's process exited unasked: its load goes to the others now.
     func workerExited(_ id: String)
+    /// Workers live now (joined and taking windows), when known: fewer than those asked for while machines boot.
+    var liveWorkerCount: Int? { get }
+}
+
+extension ScalingContext {
+    public var liveWorkerCount: Int? { nil }
 }

@@ -66,6 +66,9 @@ struct PlannerCommand: ParsableCommand {
             guard let file = result.model else { throw CLIError.badInput(result.diagnostics.map(\.description).joined(separator: "\n")) }
             hostList = file.hosts
             remoteBroker = file.brokerAddress
+            if !file.groups.isEmpty {
+                printError("alv planner: \(hosts): instance groups (\(file.groups.map(\.name).joined(separator: ", "))) are sized by `alv run --hosts`, whose broker admits their workers; this planner starts workers on the ssh and local hosts only")
+            }
         }
         let keys = try curve.keys(broker: broker, insecure: insecure)
         let client = PlannerClient(endpoints: ports.endpoints(host: broker), curve: keys) { printError("alv planner: \($0)") }

@@ -52,6 +52,9 @@ struct ClusterUpCommand: ParsableCommand {
     func run() throws {
         let result = HostsFileValidator.validateFile(atPath: hosts)
         guard let file = result.model else { throw CLIError.badInput(result.diagnostics.map(\.description).joined(separator: "\n")) }
+        if !file.groups.isEmpty {
+            printError("alv cluster up: \(hosts): instance groups (\(file.groups.map(\.name).joined(separator: ", "))) start their own workers from their user data (`alv cluster user-data`); this pool starts the ssh and local hosts only")
+        }
         guard let address = broker ?? file.brokerAddress else {
             throw CLIError.badInput("\(hosts): no broker address: give --broker HOST or \"broker_address\" in the file")
         }
