@@ -130,7 +130,7 @@ public final class DistributedRun {
                 log("instance group \(spec.name) left out: \(error)")
                 return nil
             }
-        case .command(let scaleTo, let list, let terminate):
+        case .command(let scaleTo, let list, let terminate, _):
             provider = CommandProvider(name: spec.name, scaleTo: scaleTo, list: list, terminate: terminate)
         }
         let group = InstanceGroup(spec: spec, provider: provider)

@@ -15,7 +15,8 @@ struct ClusterUserDataCommand: ParsableCommand {
             and slot alone, only while the group reports the machine: no worker key is in the user data. The \\
             token is a bearer credential for enrolment: keep the user data as private as the launch template, \\
             and re-render (a new token) to revoke. The machine's id comes from the EC2 instance metadata \\
-            (IMDSv2) for aws-asg, from `hostname` for a command launcher; ALV_INSTANCE_ID overrides either.
+            (IMDSv2) for aws-asg, from the launcher's instance_id shell (default `hostname`) for a command \
+            launcher; ALV_INSTANCE_ID overrides either.
             """)
 
     @Option(help: ArgumentHelp("The hosts file.", valueName: "FILE"))
@@ -59,8 +60,8 @@ struct ClusterUserDataCommand: ParsableCommand {
                   instance=$(curl -sf -H "X-aws-ec2-metadata-token: $t" http://169.254.169.254/latest/meta-data/instance-id)
 
                 """
-        case .command:
-            identity = "  instance=$(hostname)\n"
+        case .command(_, _, _, let instanceID):
+            identity = "  instance=$(\(instanceID ?? "hostname"))\n"
         }
         let worker = [quoted(group.alvPath), "worker", "--broker", quoted(brokerAddress), "--work-port", String(ports.work), "--metrics-port", String(ports.metrics),
                       "--control-port", String(ports.control), "--enrol-port", String(ports.enrol), "--enrol", "\"$conf/enrol-\(group.name)\"",

@@ -243,7 +243,7 @@ import Testing
         #expect(try alv(["keys", "generate", "--out", directory.file("keys"), "--name", "broker"]).status == 0)
         let provider = Fixtures.path("Tests/Fixtures/cloud/provider.sh")
         let log = directory.file("provider.log"), state = directory.file("provider.state")
-        let group = #"{"kind": "command", "name": "gcp", "workers_per_instance": 2, "max_instances": 3, "scale_to": ["\#(provider)", "scale", "{{instances}}"], "list": ["\#(provider)", "list"], "terminate": ["\#(provider)", "terminate", "{{instance}}"]}"#
+        let group = #"{"kind": "command", "name": "gcp", "workers_per_instance": 2, "max_instances": 3, "instance_id": "curl -s -H 'Metadata-Flavor: Google' http://metadata.google.internal/computeMetadata/v1/instance/name", "scale_to": ["\#(provider)", "scale", "{{instances}}"], "list": ["\#(provider)", "list"], "terminate": ["\#(provider)", "terminate", "{{instance}}"]}"#
         let failing = #"{"kind": "command", "name": "broken", "workers_per_instance": 1, "max_instances": 2, "scale_to": ["\#(provider)", "fail", "{{instances}}"], "list": ["\#(provider)", "fail"]}"#
         let hosts = hostsFile([group, failing])
         let vector = directory.write("v.json", #"{"vector_id": "cloud-cmd", "name": "cmd", "duration_sec": 8, "load": {"target_rps": 300}, "request_types": [{"name": "get", "url": "/", "frequency": 100}]}"#)
@@ -257,6 +257,18 @@ import Testing
         #expect(calls.contains("list"))
         // At the end the machine the run added is terminated by id.
         #expect(calls.contains { $0.hasPrefix("terminate vm-1-") }, "\(calls)")
+        // The user data asks the machine for its name as the launcher's instance_id says, and is valid bash.
+        let userData = try alv(["cluster", "user-data", "--hosts", hosts, "--host", "gcp"])
+        #expect(userData.status == 0 && userData.stdout.contains("instance=$(curl -s -H 'Metadata-Flavor: Google' http://metadata.google.internal/computeMetadata/v1/instance/name)"), "\(userData.stdout)")
+        #expect(userData.stdout.contains("$(seq 1 2)") && userData.stdout.contains("--enrol-port"))
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/bin/bash")
+        check.arguments = ["-n", directory.write("gcp-user-data.sh", userData.stdout)]
+        try check.run()
+        check.waitUntilExit()
+        #expect(check.terminationStatus == 0, "bash -n on the rendered user data")
+        let unknown = try alv(["cluster", "user-data", "--hosts", hosts, "--host", "azure"])
+        #expect(unknown.status == 2 && unknown.stderr.contains("--host azure") && unknown.stderr.contains("gcp, broken"), "\(unknown.stderr)")
         let timeline = try events(run.stdout)
         #expect(timeline.contains { $0.kind == "group_error" && $0.detail["launcher"] == "broken" && ($0.detail["message"] ?? "").contains("quota exceeded") }, "\(timeline.filter { $0.kind.hasPrefix("group") })")
         #expect(timeline.contains { $0.kind == "group_resized" && $0.detail["launcher"] == "gcp" && $0.detail["to"] == "1" })

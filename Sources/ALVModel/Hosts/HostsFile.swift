@@ -48,7 +48,9 @@ public struct HostsFile: Sendable, Equatable {
             case awsAutoScaling(group: String, region: String, endpoint: String?, profile: String?)
             /// A provider CLI: `scaleTo` with `{{instances}}` sets the size; `list` prints one instance id per
             /// line; `terminate` with `{{instance}}` removes one instance and lowers the size by one.
-            case command(scaleTo: [String], list: [String], terminate: [String]?)
+            /// `instanceID` is the shell the user data runs on a machine to print its id as `list` prints it
+            /// (default `hostname`).
+            case command(scaleTo: [String], list: [String], terminate: [String]?, instanceID: String?)
         }
 
         public var name: String
@@ -107,7 +109,7 @@ public enum HostsFileValidator {
     static let hostFields = ["kind", "host", "max_workers", "alv_path", "ssh_options"]
     static let groupFields = ["kind", "name", "workers_per_instance", "max_instances", "alv_path", "instance_cost_per_hour"]
     static let awsFields = groupFields + ["group", "region", "endpoint", "profile"]
-    static let commandFields = groupFields + ["scale_to", "list", "terminate"]
+    static let commandFields = groupFields + ["scale_to", "list", "terminate", "instance_id"]
 
     public static func validateFile(atPath path: String) -> Validated<HostsFile> {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -239,7 +241,9 @@ public enum HostsFileValidator {
             let scaleTo = argv("scale_to", placeholder: "{{instances}}")
             let list = argv("list", placeholder: nil)
             let terminate = argv("terminate", placeholder: "{{instance}}")
-            if let scaleTo, let list, g["terminate"] == nil || terminate != nil { provider = .command(scaleTo: scaleTo, list: list, terminate: terminate) }
+            let instanceID = g["instance_id"].flatMap { sink.string($0, at: at.appending("instance_id")) }
+            if let instanceID, instanceID.contains("\n") { sink.error(at.appending("instance_id"), g["instance_id"], "expected one line of shell that prints the machine's id") }
+            if let scaleTo, let list, g["terminate"] == nil || terminate != nil { provider = .command(scaleTo: scaleTo, list: list, terminate: terminate, instanceID: instanceID) }
         }
         guard let name, let perInstance, let maximum, let provider, alvPath.hasPrefix("/") else { return nil }
         return HostsFile.InstanceGroup(name: name, provider: provider, workersPerInstance: perInstance, maxInstances: maximum, alvPath: alvPath, costPerInstanceHour: cost)
