@@ -295,7 +295,7 @@ public struct ARIMA: Forecaster {
         consider(Order(p: 1, d: d, q: 0, P: s, D: D, Q: 0, period: period, constant: constant))
         consider(Order(p: 0, d: d, q: 1, P: 0, D: D, Q: s, period: period, constant: constant))
         var improved = true
-        while improved, let current = best {
+        while improved, !FitBudget.expired, let current = best {
             improved = false
             let o = current.order
             var neighbours: [Order] = []

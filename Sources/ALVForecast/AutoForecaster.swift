@@ -17,9 +17,17 @@ public struct AutoForecaster: Forecaster {
     public let levels: [Double]
     /// How many horizons back the chosen model is re-run for interval calibration.
     public let calibrationSpan: Int
+    /// Seconds one fit may take, backtests and calibration included (nil: no limit). Candidates are tried
+    /// cheapest first; one whose first backtest fit projects past the budget, or that is still fitting when
+    /// it runs out, is left out, and calibration stops adding origins when it is spent.
+    public let budget: Double?
     public var name: String { "auto" }
 
-    public init(periods: [Int], origins: Int = 14, levels: [Double] = [80, 95], calibrationSpan: Int = 14) {
+    /// The budget `alv forecast` and the planner use unless told otherwise.
+    public static let defaultBudget: Double? = 0.5
+
+    public init(periods: [Int], origins: Int = 14, levels: [Double] = [80, 95], calibrationSpan: Int = 14, budget: Double? = nil) {
+        self.budget = budget.flatMap { $0 > 0 && $0.isFinite ? $0 : nil }
         self.calibrationSpan = max(origins, calibrationSpan)
         self.periods = periods.filter { $0 >= 2 }.sorted()
         self.origins = max(1, origins)
@@ -65,21 +73,49 @@ public struct AutoForecaster: Forecaster {
             for candidate in candidates { if let f = try? candidate.forecast(y, horizon: horizon) { return f } }
             throw .badInput("too little history (\(n) values) for any model")
         }
+        let started = FitBudget.now()
+        // Backtests get most of the budget; calibration the rest but a sliver; the final fit is never cut.
+        let backtestDeadline = budget.map { started + UInt64($0 * 0.75 * 1e9) }
+        let calibrationDeadline = budget.map { started + UInt64($0 * 0.95 * 1e9) }
+        func seconds(since t: UInt64) -> Double { Double(FitBudget.now() - t) / 1e9 }
         var trials: [Trial] = []
-        for candidate in candidates {
+        var outcomes: [CandidateOutcome] = []
+        for (index, candidate) in candidates.enumerated() {
+            let candidateStart = FitBudget.now()
+            // The first (seasonal naive, microseconds) always runs: there must be a forecast.
+            let deadline = index == 0 ? nil : backtestDeadline
+            if let deadline, candidateStart >= deadline {
+                outcomes.append(CandidateOutcome(name: candidate.name, status: "skipped", seconds: 0, reason: "the budget was spent"))
+                continue
+            }
             var forecasts: [Forecast] = []
             var absolute = 0.0, count = 0
-            var failed = false
-            for origin in originPoints {
-                guard let f = try? candidate.forecast(Array(y[..<origin]), horizon: step) else { failed = true; break }
+            var failure: String?
+            for (k, origin) in originPoints.enumerated() {
+                let fitted = FitBudget.$deadline.withValue(deadline) { () -> Forecast? in try? candidate.forecast(Array(y[..<origin]), horizon: step) }
+                if let deadline, FitBudget.now() > deadline { failure = "still fitting when the budget ran out"; break }
+                guard let f = fitted else { failure = "could not be fitted"; break }
                 for h in 0..<step where origin + h < n {
                     absolute += abs(y[origin + h] - max(0, f.mean[h]))
                     count += 1
                 }
                 forecasts.append(f)
+                // The first origin has the longest history: its time bounds the others'.
+                if k == 0, let deadline {
+                    let projected = Double(FitBudget.now() - candidateStart) * Double(originPoints.count - 1)
+                    if Double(FitBudget.now()) + projected > Double(deadline) {
+                        failure = String(format: "projected %.2f s for %d backtest fits, over the budget", projected / 1e9 + seconds(since: candidateStart), originPoints.count)
+                        break
+                    }
+                }
             }
-            if failed || count == 0 { continue }
+            if let failure {
+                outcomes.append(CandidateOutcome(name: candidate.name, status: failure == "could not be fitted" ? "failed" : "skipped", seconds: seconds(since: candidateStart), reason: failure))
+                continue
+            }
+            if count == 0 { continue }
             trials.append(Trial(name: candidate.name, model: candidate, forecasts: forecasts, meanAbsoluteError: absolute / Double(count)))
+            outcomes.append(CandidateOutcome(name: candidate.name, status: "scored", seconds: seconds(since: candidateStart), meanAbsoluteError: absolute / Double(count)))
         }
         guard !trials.isEmpty else { throw .badInput("no model could be fitted to \(n) values") }
         trials.sort { $0.meanAbsoluteError < $1.meanAbsoluteError }
@@ -116,8 +152,13 @@ public struct AutoForecaster: Forecaster {
         var origin = n - calibrationSpan * step
         while origin < n {
             defer { origin += spacing }
+            if let calibrationDeadline, FitBudget.now() > calibrationDeadline { statistics["calibration_cut_by_budget"] = 1; break }
             guard origin >= max(shortestNeeded, 10), !scored.contains(origin) else { continue }
-            let forecasts = chosen.compactMap { try? $0.model.forecast(Array(y[..<origin]), horizon: step) }
+            let forecasts = FitBudget.$deadline.withValue(calibrationDeadline) {
+                chosen.compactMap { try? $0.model.forecast(Array(y[..<origin]), horizon: step) }
+            }
+            // A fit the deadline cut short is not a fair error sample.
+            if let calibrationDeadline, FitBudget.now() > calibrationDeadline { statistics["calibration_cut_by_budget"] = 1; break }
             guard forecasts.count == chosen.count else { continue }
             collect(forecasts.count == 1 ? forecasts[0] : AutoForecaster.combine(forecasts), origin: origin)
         }
@@ -142,6 +183,9 @@ public struct AutoForecaster: Forecaster {
         result.statistics.merge(statistics) { a, _ in a }
         result.statistics["backtest_origins"] = Double(originPoints.count)
         result.parameters["candidates_tried"] = Double(trials.count)
+        result.candidates = outcomes
+        result.chosen = chosen.map(\.name)
+        if let budget { result.statistics["budget_sec"] = budget }
         result.nonNegative = y.allSatisfy { $0 >= 0 }
         return result
     }

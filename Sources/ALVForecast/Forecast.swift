@@ -14,6 +14,9 @@ public struct Forecast: Sendable {
     public var intervalScale: [Double: Double]
     /// Whether intervals and means are clipped at zero (demand cannot be negative).
     public var nonNegative: Bool
+    /// `auto` only: each candidate's outcome and the models chosen.
+    public var candidates: [CandidateOutcome] = []
+    public var chosen: [String] = []
 
     public init(model: String, mean: [Double], sd: [Double], parameters: [String: Double] = [:],
                 statistics: [String: Double] = [:], intervalScale: [Double: Double] = [:], nonNegative: Bool = false) {
@@ -138,7 +141,8 @@ public enum ForecasterCatalog {
 
     /// The forecaster called `name` for a series with these seasons (shortest first); nil for an unknown
     /// name, or for a seasonal method when no season is known.
-    public static func make(_ name: String, periods: [Int], levels: [Double] = [80, 95]) -> (any Forecaster)? {
+    /// - Parameter budget: seconds `auto` may spend per fit (nil: no limit).
+    public static func make(_ name: String, periods: [Int], levels: [Double] = [80, 95], budget: Double? = AutoForecaster.defaultBudget) -> (any Forecaster)? {
         let main = periods.first ?? 1, longest = periods.last ?? 1
         switch name {
         case "snaive": return periods.isEmpty ? nil : SeasonalNaive(period: longest)
@@ -147,7 +151,7 @@ public enum ForecasterCatalog {
         case "arima": return ARIMA(period: main)
         case "mstl": return periods.isEmpty ? nil : MSTLForecaster(periods: periods)
         case "prophet": return ProphetStyle(periods: periods)
-        case "auto": return AutoForecaster(periods: periods, levels: levels)
+        case "auto": return AutoForecaster(periods: periods, levels: levels, budget: budget)
         default: return nil
         }
     }

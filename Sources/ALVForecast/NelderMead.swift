@@ -26,7 +26,7 @@ enum NelderMead {
         }
         var values = simplex.map(eval)
         var evaluations = n + 1
-        while evaluations < maxEvaluations {
+        while evaluations < maxEvaluations && !FitBudget.expired {
             let order = values.indices.sorted { values[$0] < values[$1] }
             simplex = order.map { simplex[$0] }
             values = order.map { values[$0] }

@@ -20,7 +20,7 @@ func benchForecast(files: [String], models: [String]) throws {
             case "mstl": forecaster = MSTLForecaster(periods: [day, week])
             case "mstl-arima": forecaster = MSTLForecaster(periods: [day, week], adjustedModel: .arima)
             case "prophet": forecaster = ProphetStyle(periods: [day, week])
-            case "auto": forecaster = AutoForecaster(periods: [day, week])
+            case "auto": forecaster = AutoForecaster(periods: [day, week], budget: AutoForecaster.defaultBudget)
             default: print("unknown model \(model)"); exit(2)
             }
             for (index, result) in Evaluation.rollingOrigin(series.values, model: forecaster, day: day, week: week, window: window).enumerated() {

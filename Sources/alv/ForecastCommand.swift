@@ -39,6 +39,9 @@ struct ForecastCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The value column, by header name or 1-based index (default: the second).", valueName: "NAME"))
     var column: String?
 
+    @Option(help: ArgumentHelp("With auto: seconds the fit may take; candidates that would not fit in it are left out (0: no limit).", valueName: "SECONDS"))
+    var budget: Double = AutoForecaster.defaultBudget ?? 0
+
     static let models = ["auto", "snaive", "window", "ets", "arima", "mstl", "prophet"]
 
     func validate() throws {
@@ -52,6 +55,7 @@ struct ForecastCommand: ParsableCommand {
         }
         _ = try levels()
         _ = try seasons()
+        guard budget >= 0 && budget <= 86_400 else { throw ValidationError("--budget expects 0 (no limit) to 86400 seconds, got \(budget)") }
     }
 
     func levels() throws -> [Double] {
@@ -83,7 +87,7 @@ struct ForecastCommand: ParsableCommand {
         let daySteps = 86_400 % series.step == 0 ? Int(86_400 / series.step) : 0
         let steps = horizon ?? (daySteps >= 1 && daySteps <= 10_000 ? daySteps : periods.first ?? 24)
         let levels = try levels()
-        guard let forecaster = ForecasterCatalog.make(model, periods: periods, levels: levels) else {
+        guard let forecaster = ForecasterCatalog.make(model, periods: periods, levels: levels, budget: budget > 0 ? budget : nil) else {
             throw CLIError.badInput("\(input): --model \(model) needs a season; none was detected, pass --season N")
         }
         let started = DispatchTime.now().uptimeNanoseconds
@@ -115,7 +119,7 @@ struct ForecastCommand: ParsableCommand {
                 }
                 rows.append(row)
             }
-            let document: [String: Any] = [
+            var document: [String: Any] = [
                 "input": input,
                 "method": model,
                 "model": forecast.model,
@@ -130,6 +134,16 @@ struct ForecastCommand: ParsableCommand {
                 "seconds": seconds,
                 "forecast": rows,
             ]
+            if model == "auto" {
+                document["chosen"] = forecast.chosen
+                document["budget_sec"] = budget > 0 ? budget : NSNull()
+                document["candidates"] = forecast.candidates.map { c -> [String: Any] in
+                    var o: [String: Any] = ["name": c.name, "status": c.status, "seconds": c.seconds]
+                    if let mae = c.meanAbsoluteError, mae.isFinite { o["backtest_mae"] = mae }
+                    if let reason = c.reason { o["reason"] = reason }
+                    return o
+                }
+            }
             let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             FileHandle.standardOutput.write(data + Data("\n".utf8))
         }

@@ -123,7 +123,7 @@ struct PlanSimulateCommand: ParsableCommand {
         }
         let leadSeconds = leadTimeSeconds ?? learned?.seconds ?? (leadTime == nil ? InstanceGroup.defaultLeadTime : nil)
         let leadTime = self.leadTime ?? Int((leadSeconds! / Double(series.step)).rounded(.up))
-        let leadSource = self.leadTime != nil ? "given" : leadTimeSeconds != nil ? "given in seconds" : learned.map { "learned in \($0.samples) run(s)" } ?? "the default before any run measured it"
+        let leadSource = self.leadTime != nil ? "given" : leadTimeSeconds != nil ? "given in seconds" : learned.map { "learned: \(String(format: "%.1f", $0.seconds)) s from \($0.samples) machine(s)" } ?? "the default before any run measured it"
         let perInstance = workersPerInstance ?? group?.workersPerInstance ?? 1
         let costPerHour = instanceCost ?? group?.costPerInstanceHour
         let periods = try season.map(parseSeasons) ?? Seasonality.detect(series)

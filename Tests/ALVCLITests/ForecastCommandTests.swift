@@ -29,7 +29,8 @@ import Testing
     }
 
     @Test func jsonNamesTheChosenModelAndItsFit() throws {
-        let result = try alv(["--input", history, "--horizon", "6", "--format", "json", "--level", "50,90,99"])
+        // No time budget: every candidate is scored, whatever the machine's speed (a debug build is ~10× slower).
+        let result = try alv(["--input", history, "--horizon", "6", "--format", "json", "--level", "50,90,99", "--budget", "0"])
         #expect(result.status == 0, "\(result.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(json["method"] as? String == "auto")
@@ -38,6 +39,20 @@ import Testing
         let statistics = try #require(json["statistics"] as? [String: Double])
         #expect(statistics["backtest_origins"] == 14)
         #expect(statistics.keys.contains("backtest_mae_mstl") && statistics.keys.contains("backtest_mae_snaive"))
+        // What auto tried, in order, how long each took, and what it chose.
+        let candidates = try #require(json["candidates"] as? [[String: Any]])
+        #expect(candidates.compactMap { $0["name"] as? String } == ["snaive", "window", "mstl"], "\(candidates)")
+        #expect(candidates.allSatisfy { ($0["seconds"] as? Double).map { $0 >= 0 } == true && $0["status"] as? String == "scored" && $0["backtest_mae"] is Double }, "\(candidates)")
+        let chosen = try #require(json["chosen"] as? [String])
+        #expect(!chosen.isEmpty && chosen.allSatisfy { c in candidates.contains { $0["name"] as? String == c } })
+        #expect(json["budget_sec"] is NSNull && (json["seconds"] as? Double ?? 0) > 0)
+        // The default budget (0.5 s) is said, and whatever it left out says why.
+        let budgeted = try alv(["--input", history, "--horizon", "6", "--format", "json"])
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(budgeted.stdout.utf8)) as? [String: Any])
+        #expect(document["budget_sec"] as? Double == 0.5)
+        for candidate in document["candidates"] as? [[String: Any]] ?? [] where candidate["status"] as? String != "scored" {
+            #expect((candidate["reason"] as? String)?.isEmpty == false, "\(candidate)")
+        }
         let rows = try #require(json["forecast"] as? [[String: Any]])
         #expect(rows.count == 6)
         let first = rows[0]
