@@ -62,7 +62,13 @@ public struct AutoForecaster: Forecaster {
         var meanAbsoluteError: Double
     }
 
-    public func forecast(_ y: [Double], horizon: Int) throws(ForecastError) -> Forecast {
+    /// The most recent values `auto` fits on: four of the longest season (the training window of the
+    /// benchmark protocol its figures come from), and at least two years of daily values. Older history
+    /// costs time on every backtest fit and buys little for the next day.
+    public var historyWindow: Int { max(4 * (periods.last ?? 1), 730) }
+
+    public func forecast(_ history: [Double], horizon: Int) throws(ForecastError) -> Forecast {
+        let y = history.count > historyWindow ? Array(history.suffix(historyWindow)) : history
         let n = y.count
         let step = max(1, horizon)
         let shortestNeeded = (periods.first.map { 2 * $0 + 1 } ?? 10)
@@ -182,11 +188,12 @@ public struct AutoForecaster: Forecaster {
         }
         result.statistics.merge(statistics) { a, _ in a }
         result.statistics["backtest_origins"] = Double(originPoints.count)
+        result.statistics["history_used"] = Double(n)
         result.parameters["candidates_tried"] = Double(trials.count)
         result.candidates = outcomes
         result.chosen = chosen.map(\.name)
         if let budget { result.statistics["budget_sec"] = budget }
-        result.nonNegative = y.allSatisfy { $0 >= 0 }
+        result.nonNegative = history.allSatisfy { $0 >= 0 }
         return result
     }
 
