@@ -13,8 +13,8 @@ public final class OnlineForecaster {
     public let refitEvery: Int
     /// Steps between the last observation and the forecast step.
     public let lead: Int
-    /// The upper bound's level, in percent.
-    public let level: Double
+    /// The upper bound's level, in percent (the planner may move it: `Planner.underProvisionBudget`).
+    public var level: Double
     /// Recent errors kept for the bound.
     public let errorWindow: Int
 

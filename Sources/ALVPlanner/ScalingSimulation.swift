@@ -19,6 +19,8 @@ public enum ScalingSimulation {
         /// Machine-seconds when workers come in whole machines of `workersPerInstance` (1: one per worker).
         public var instanceSeconds: Double
         public var oracleInstanceSeconds: Double
+        /// The predictive policy's mean forecast level (it moves with an under-provisioning budget).
+        public var meanLevel: Double?
     }
 
     /// Simulates `policy` on `demand` (req/s per step of `stepSeconds`).
@@ -26,12 +28,13 @@ public enum ScalingSimulation {
     /// - Parameters:
     ///   - warmup: steps the planner observes before scoring starts (history a live planner would import).
     public static func run(demand: [Double], stepSeconds: Double, rule: ScalingRule, leadTime: Int, policy: ScalingPolicy,
-                           periods: [Int], level: Double = 95, warmup: Int, window: Int, refitEvery: Int, workersPerInstance: Int = 1) -> Result {
+                           periods: [Int], level: Double = 95, warmup: Int, window: Int, refitEvery: Int, workersPerInstance: Int = 1, underProvisionBudget: Double? = nil) -> Result {
         let perInstance = max(1, workersPerInstance)
         func machines(_ workers: Int) -> Double { Double((workers + perInstance - 1) / perInstance) }
         let lead = max(1, leadTime)
         let planner = Planner(policy: policy, rule: rule, leadTime: lead, periods: periods, level: level,
-                              window: window, refitEvery: refitEvery, initialWorkers: rule.workers(for: demand.first ?? 0))
+                              window: window, refitEvery: refitEvery, initialWorkers: rule.workers(for: demand.first ?? 0),
+                              underProvisionBudget: underProvisionBudget)
         // provisioned[t]: workers in place at step t.
         var provisioned = [Int](repeating: rule.workers(for: demand.first ?? 0), count: demand.count)
         var changes = 0
@@ -59,6 +62,7 @@ public enum ScalingSimulation {
                       underProvisionedStepsShare: steps > 0 ? Double(underSteps) / Double(steps) : 0,
                       workerSeconds: workerSteps * stepSeconds, oracleWorkerSeconds: oracleSteps * stepSeconds,
                       steps: steps, decisions: changes,
-                      instanceSeconds: instanceSteps * stepSeconds, oracleInstanceSeconds: oracleInstanceSteps * stepSeconds)
+                      instanceSeconds: instanceSteps * stepSeconds, oracleInstanceSeconds: oracleInstanceSteps * stepSeconds,
+                      meanLevel: planner.meanLevel)
     }
 }

@@ -59,6 +59,9 @@ struct PlanSimulateCommand: ParsableCommand {
     @Option(help: "Level in percent of the forecast upper bound the predictive policy sizes from.")
     var level: Double = 80
 
+    @Option(name: .customLong("max-under-provisioned-share"), help: ArgumentHelp("Instead of a fixed --level: the share of demand (percent) the predictive policy may leave unserved; the level moves online to spend it.", valueName: "PERCENT"))
+    var underProvisionBudget: Double?
+
     @Option(help: ArgumentHelp("Seasonal periods in steps (default: detected).", valueName: "N[,N]"))
     var season: String?
 
@@ -90,6 +93,7 @@ struct PlanSimulateCommand: ParsableCommand {
         if leadTime == nil && leadTimeSeconds == nil && launcher == nil { throw ValidationError("give --lead-time STEPS, --lead-time-sec SECONDS or --hosts FILE --launcher NAME") }
         if (hosts == nil) != (launcher == nil) { throw ValidationError("--hosts and --launcher go together") }
         if let workersPerInstance, !(1...256).contains(workersPerInstance) { throw ValidationError("--workers-per-instance expects 1–256, got \(workersPerInstance)") }
+        if let underProvisionBudget, !(underProvisionBudget > 0 && underProvisionBudget < 50) { throw ValidationError("--max-under-provisioned-share expects a percentage above 0 and below 50, got \(underProvisionBudget)") }
         if let instanceCost, !(instanceCost >= 0 && instanceCost <= 1e6) { throw ValidationError("--instance-cost expects 0–1000000 per hour, got \(instanceCost)") }
         guard level > 0 && level < 100 else { throw ValidationError("--level expects a percentage between 0 and 100, got \(level)") }
         if let season { _ = try parseSeasons(season) }
@@ -99,6 +103,9 @@ struct PlanSimulateCommand: ParsableCommand {
         guard (0...1_000_000).contains(cooldown) else { throw ValidationError("--cooldown expects 0–1000000 steps, got \(cooldown)") }
         if let warmup, !(0...10_000_000).contains(warmup) { throw ValidationError("--warmup expects 0–10000000 steps, got \(warmup)") }
     }
+
+    /// Fixed levels `--policy all` also runs: the trade between under-provisioning and cost.
+    static let frontier: [Double] = [50, 60, 70, 80, 90, 95, 99]
 
     func run() throws {
         let series: TimeSeries
@@ -137,22 +144,31 @@ struct PlanSimulateCommand: ParsableCommand {
         let daySteps = 86_400 % series.step == 0 ? Int(86_400 / series.step) : 0
         let refit = daySteps >= 2 && daySteps <= 2_000 ? daySteps : max(1, periods.first ?? 24)
         let rule = ScalingRule(capacityPerWorker: perWorker, minWorkers: minWorkers, maxWorkers: maxWorkers, scaleInCooldown: cooldown)
-        let policies = policy == "all" ? [ScalingPolicy.predictive, .reactive, .oracle] : [ScalingPolicy(rawValue: policy)!]
+        // `all`: the predictive policy as asked, reactive, oracle, then the predictive frontier over fixed levels.
+        var runs: [(ScalingPolicy, Double, Double?)] = [(ScalingPolicy(rawValue: policy) ?? .predictive, level, underProvisionBudget.map { $0 / 100 })]
+        if policy == "all" { runs += [(.reactive, level, nil), (.oracle, level, nil)] + Self.frontier.map { (.predictive, $0, nil) } }
         var results: [ScalingSimulation.Result] = []
-        for p in policies {
+        var levels: [Double?] = []
+        for (p, l, budget) in runs {
             results.append(ScalingSimulation.run(
                 demand: y, stepSeconds: Double(series.step), rule: rule, leadTime: leadTime, policy: p,
-                periods: periods, level: level, warmup: warm, window: max(4 * longest, 2 * refit), refitEvery: refit,
-                workersPerInstance: perInstance))
+                periods: periods, level: l, warmup: warm, window: max(4 * longest, 2 * refit), refitEvery: refit,
+                workersPerInstance: perInstance, underProvisionBudget: budget))
+            levels.append(p == .predictive ? l : nil)
         }
         let stepSeconds = Double(series.step)
-        func object(_ r: ScalingSimulation.Result) -> [String: Any] {
+        func object(_ r: ScalingSimulation.Result, index: Int) -> [String: Any] {
             var o: [String: Any] = [
                 "policy": r.policy.rawValue, "under_provisioned_share": r.underProvisionedShare,
                 "under_provisioned_steps_share": r.underProvisionedStepsShare, "worker_seconds": r.workerSeconds,
                 "oracle_worker_seconds": r.oracleWorkerSeconds, "cost_vs_oracle": r.costVsOracle,
                 "steps": r.steps, "scaling_changes": r.decisions, "capacity_per_worker": perWorker, "lead_time": leadTime,
-                "seasons": periods, "level": level]
+                "seasons": periods, "level": levels[index] ?? level]
+            if index == 0, let underProvisionBudget, r.policy == .predictive {
+                o["max_under_provisioned_share"] = underProvisionBudget / 100
+                o["level"] = r.meanLevel ?? level
+                o["level_mode"] = "online"
+            }
             o["lead_time_sec"] = Double(leadTime) * stepSeconds
             o["lead_time_source"] = leadSource
             o["workers_per_instance"] = perInstance
@@ -167,7 +183,7 @@ struct PlanSimulateCommand: ParsableCommand {
         }
         if json {
             let document: [String: Any]
-            if results.count == 1 { document = object(results[0]) } else { document = ["results": results.map { object($0) }] }
+            if results.count == 1 { document = object(results[0], index: 0) } else { document = ["results": results.indices.map { object(results[$0], index: $0) }] }
             let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             FileHandle.standardOutput.write(data + Data("\n".utf8))
             return
@@ -177,9 +193,15 @@ struct PlanSimulateCommand: ParsableCommand {
         if perInstance > 1 || costPerHour != nil {
             out += "machines of \(perInstance) worker(s)" + (costPerHour.map { String(format: " at %.4g per machine-hour", $0) } ?? "") + "\n"
         }
-        out += "policy       under-provisioned demand   steps under   worker-seconds   vs oracle   changes   machine-hours" + (costPerHour == nil ? "" : "        cost") + "\n"
-        for r in results {
-            out += r.policy.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)
+        out += "policy            under-provisioned demand   steps under   worker-seconds   vs oracle   changes   machine-hours" + (costPerHour == nil ? "" : "        cost") + "\n"
+        for (index, r) in results.enumerated() {
+            var label = r.policy.rawValue
+            if index == 0, underProvisionBudget != nil, r.policy == .predictive, let mean = r.meanLevel {
+                label += String(format: " ~%.0f%%", mean)
+            } else if let l = levels[index], r.policy == .predictive {
+                label += String(format: " %.0f%%", l)
+            }
+            out += label.padding(toLength: 18, withPad: " ", startingAt: 0)
             let figures: [any CVarArg] = [r.underProvisionedShare * 100, r.underProvisionedStepsShare * 100, r.workerSeconds, r.costVsOracle, r.decisions, r.instanceSeconds / 3600]
             out += String(format: "%22.3f%%   %10.2f%%   %14.0f   %8.3fx   %7d   %13.1f", arguments: figures)
             if let costPerHour { out += String(format: "   %9.2f", r.instanceSeconds / 3600 * costPerHour) }
