@@ -35,6 +35,8 @@ public final class InstanceGroup: @unchecked Sendable {
         var lastFailure: (code: String, at: Date)?
         var stop = false
         var initial: Set<String> = []
+        /// A worker asked to enrol from a machine the last description did not have: describe now.
+        var describeSoon = false
     }
 
     private let provider: any InstanceProvider
@@ -43,8 +45,8 @@ public final class InstanceGroup: @unchecked Sendable {
     /// Asks the broker to retire a worker (scale-in).
     public var retire: ((String) -> Void)?
     public var retireGrace = 8.0
-    /// How often the group is described.
-    public var pollInterval = 1.0
+    /// How often the group is described (`poll_sec`; a provider's API has rate limits, a CLI is slow).
+    public var pollInterval: Double
 
     // The broker thread's state.
     private var leadTime: Double
@@ -58,6 +60,10 @@ public final class InstanceGroup: @unchecked Sendable {
         self.spec = spec
         self.provider = provider
         leadTime = Self.defaultLeadTime
+        switch spec.provider {
+        case .awsAutoScaling: pollInterval = spec.pollSeconds ?? 5
+        case .command: pollInterval = spec.pollSeconds ?? 10
+        }
         provider.onRetry = { [shared] failure, attempt, delay in
             shared.withLock { $0.events.append(PoolEvent(kind: "group_retry", detail: [
                 "launcher": .string(spec.name), "action": .string(failure.action), "code": .string(failure.code),
@@ -157,7 +163,10 @@ public final class InstanceGroup: @unchecked Sendable {
         guard (1...spec.workersPerInstance).contains(slot) else { return .failure(EnrolRefusal("slot \(slot) is not 1–\(spec.workersPerInstance)")) }
         let verdict: EnrolRefusal? = shared.withLock { s in
             guard let state = s.state else { return EnrolRefusal("the group has not been described yet") }
-            guard let machine = state.instances.first(where: { $0.id == instance }) else { return EnrolRefusal("instance \(instance) is not in the group (yet)") }
+            guard let machine = state.instances.first(where: { $0.id == instance }) else {
+                s.describeSoon = true
+                return EnrolRefusal("instance \(instance) is not in the group (yet)")
+            }
             guard machine.usable else { return EnrolRefusal("instance \(instance) is \(machine.state)") }
             if s.draining[instance] != nil || s.terminated.contains(instance) { return EnrolRefusal("instance \(instance) is being retired") }
             return nil
@@ -210,13 +219,15 @@ public final class InstanceGroup: @unchecked Sendable {
         var lastDescribe = Date.distantPast
         while !shared.withLock({ $0.stop }) {
             let now = Date()
-            let (wanted, requested, ready, failing) = shared.withLock { s in
-                (s.wanted, s.requested, s.draining.filter { $0.value <= now }.map(\.key).sorted(), s.failingSince != nil)
+            let (wanted, requested, ready, failing, soon) = shared.withLock { s in
+                (s.wanted, s.requested, s.draining.filter { $0.value <= now }.map(\.key).sorted(), s.failingSince != nil, s.describeSoon)
             }
-            // Back off while the provider fails: 2, 4, … 60 s between tries.
-            let backoff = failing ? min(60, pow(2, Double(shared.withLock { $0.failures }))) : pollInterval
+            // Back off while the provider fails: 2, 4, … 60 s between tries. An enrolment from an unseen
+            // machine asks for a description at once (at most one every half second).
+            let backoff = failing ? min(60, pow(2, Double(shared.withLock { $0.failures }))) : soon ? 0.5 : pollInterval
             if now.timeIntervalSince(lastDescribe) >= backoff {
                 lastDescribe = now
+                shared.withLock { $0.describeSoon = false }
                 do {
                     let state = try provider.describe()
                     shared.withLock { s in

@@ -53,22 +53,22 @@ struct CloudProviderTests {
         let good = #"""
             {"broker_address": "10.0.0.5", "broker_key": "broker.key", "broker_ports": {"work": 7001, "metrics": 7002, "control": 7003, "enrol": 7004},
              "hosts": [{"host": "local", "max_workers": 2},
-                       {"kind": "aws-asg", "name": "fleet", "group": "alv-workers", "region": "eu-west-1", "workers_per_instance": 2, "max_instances": 20, "instance_cost_per_hour": 0.0416},
+                       {"kind": "aws-asg", "name": "fleet", "group": "alv-workers", "region": "eu-west-1", "workers_per_instance": 2, "max_instances": 20, "instance_cost_per_hour": 0.0416, "poll_sec": 2},
                        {"kind": "command", "name": "gcp", "workers_per_instance": 4, "max_instances": 5, "scale_to": ["gcloud", "resize", "--size", "{{instances}}"], "list": ["gcloud", "list"]}]}
             """#
         let file = try #require(HostsFileValidator.validate(Array(good.utf8), file: "hosts.json").model)
         #expect(file.hosts.count == 1 && file.groups.map(\.name) == ["fleet", "gcp"])
         #expect(file.groups[0].provider == .awsAutoScaling(group: "alv-workers", region: "eu-west-1", endpoint: nil, profile: nil))
-        #expect(file.groups[0].costPerInstanceHour == 0.0416 && file.brokerPorts?.enrol == 7004)
+        #expect(file.groups[0].costPerInstanceHour == 0.0416 && file.groups[0].pollSeconds == 2 && file.groups[1].pollSeconds == nil && file.brokerPorts?.enrol == 7004)
         let bad = #"""
-            {"hosts": [{"kind": "aws-asg", "name": "fleet", "region": "EU West", "workers_per_instance": 0, "max_instances": 2},
+            {"hosts": [{"kind": "aws-asg", "name": "fleet", "region": "EU West", "workers_per_instance": 0, "max_instances": 2, "poll_sec": 0.1},
                        {"kind": "command", "name": "gcp", "workers_per_instance": 1, "max_instances": 1, "scale_to": ["resize"], "list": "gcloud list"},
                        {"kind": "gke", "name": "x"}]}
             """#
         let result = HostsFileValidator.validate(Array(bad.utf8), file: "hosts.json")
         #expect(result.model == nil)
         let text = result.diagnostics.map(\.description).joined(separator: "\n")
-        for expected in ["hosts[0].group", "hosts[0].region", "hosts[0].workers_per_instance", "hosts[1].scale_to", "{{instances}}", "hosts[1].list", "hosts[2].kind"] {
+        for expected in ["hosts[0].group", "hosts[0].region", "hosts[0].poll_sec", "hosts[0].workers_per_instance", "hosts[1].scale_to", "{{instances}}", "hosts[1].list", "hosts[2].kind"] {
             #expect(text.contains(expected), "\(expected) in\n\(text)")
         }
         // A good group still needs the broker's address and key, which its user data carries.

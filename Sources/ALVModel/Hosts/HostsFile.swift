@@ -61,8 +61,12 @@ public struct HostsFile: Sendable, Equatable {
         public var alvPath: String
         /// What one instance costs per hour, for `alv plan simulate`.
         public var costPerInstanceHour: Double?
+        /// Seconds between descriptions of the group (`poll_sec`; default 5 for aws-asg, 10 for a command).
+        /// A worker enrolling from a machine not yet seen asks for one at once.
+        public var pollSeconds: Double?
 
-        public init(name: String, provider: Provider, workersPerInstance: Int, maxInstances: Int, alvPath: String = "/usr/local/bin/alv", costPerInstanceHour: Double? = nil) {
+        public init(name: String, provider: Provider, workersPerInstance: Int, maxInstances: Int, alvPath: String = "/usr/local/bin/alv", costPerInstanceHour: Double? = nil, pollSeconds: Double? = nil) {
+            self.pollSeconds = pollSeconds
             self.name = name
             self.provider = provider
             self.workersPerInstance = workersPerInstance
@@ -107,7 +111,7 @@ public struct HostsFile: Sendable, Equatable {
 public enum HostsFileValidator {
     static let fields = ["broker_address", "broker_key", "broker_ports", "hosts"]
     static let hostFields = ["kind", "host", "max_workers", "alv_path", "ssh_options"]
-    static let groupFields = ["kind", "name", "workers_per_instance", "max_instances", "alv_path", "instance_cost_per_hour"]
+    static let groupFields = ["kind", "name", "workers_per_instance", "max_instances", "alv_path", "instance_cost_per_hour", "poll_sec"]
     static let awsFields = groupFields + ["group", "region", "endpoint", "profile"]
     static let commandFields = groupFields + ["scale_to", "list", "terminate", "instance_id"]
 
@@ -212,6 +216,7 @@ public enum HostsFileValidator {
         let alvPath = g["alv_path"].flatMap { sink.string($0, at: at.appending("alv_path")) } ?? "/usr/local/bin/alv"
         if !alvPath.hasPrefix("/") { sink.error(at.appending("alv_path"), g["alv_path"], "expected an absolute path on the instances, found \"\(alvPath.prefix(80))\"") }
         let cost = sink.number(g["instance_cost_per_hour"], at: at.appending("instance_cost_per_hour"), minimum: 0, maximum: 1e6, what: "a cost per instance-hour")
+        let poll = sink.number(g["poll_sec"], at: at.appending("poll_sec"), minimum: 0.5, maximum: 300, what: "seconds between descriptions of the group")
         var provider: HostsFile.InstanceGroup.Provider?
         if aws {
             let group = sink.string(g["group"], at: at.appending("group"))
@@ -246,6 +251,6 @@ public enum HostsFileValidator {
             if let scaleTo, let list, g["terminate"] == nil || terminate != nil { provider = .command(scaleTo: scaleTo, list: list, terminate: terminate, instanceID: instanceID) }
         }
         guard let name, let perInstance, let maximum, let provider, alvPath.hasPrefix("/") else { return nil }
-        return HostsFile.InstanceGroup(name: name, provider: provider, workersPerInstance: perInstance, maxInstances: maximum, alvPath: alvPath, costPerInstanceHour: cost)
+        return HostsFile.InstanceGroup(name: name, provider: provider, workersPerInstance: perInstance, maxInstances: maximum, alvPath: alvPath, costPerInstanceHour: cost, pollSeconds: poll)
     }
 }
