@@ -55,19 +55,7 @@ public final class AutoScalingClient: InstanceProvider {
 
     /// One action with retries. - Returns: the answer's root element.
     func call(_ action: String, _ parameters: [String: String]) throws(ProviderFailure) -> XMLElement {
-        var attempt = 1
-        while true {
-            do {
-                return try once(action, parameters)
-            } catch {
-                guard error.retryable, attempt < attempts else { throw error }
-                // Full jitter over an exponential ceiling, as AWS's SDKs do.
-                let delay = Double.random(in: 0.5...1) * baseDelay * pow(2, Double(attempt - 1))
-                onRetry?(error, attempt, delay)
-                Thread.sleep(forTimeInterval: delay)
-                attempt += 1
-            }
-        }
+        try retrying(attempts: attempts, baseDelay: baseDelay, jitter: true, onRetry: onRetry) { () throws(ProviderFailure) in try once(action, parameters) }
     }
 
     private func once(_ action: String, _ parameters: [String: String]) throws(ProviderFailure) -> XMLElement {
@@ -84,7 +72,8 @@ public final class AutoScalingClient: InstanceProvider {
         }
         let root = XMLElement.parse(response.text)
         guard (200..<300).contains(response.status) else {
-            let detail = root?.at("Error") ?? root?.at("Errors", "Error") ?? root?.at("Error")
+            // <ErrorResponse><Error>…</Error></ErrorResponse>, or <Response><Errors><Error>… (EC2-style).
+            let detail = root?.at("Error") ?? root?.at("Errors", "Error")
             let code = detail?["Code"]?.text ?? "HTTP\(response.status)"
             let message = detail?["Message"]?.text ?? String(response.text.prefix(200))
             let retryable = response.status >= 500 || ["Throttling", "ThrottlingException", "RequestLimitExceeded", "ServiceUnavailable", "InternalFailure"].contains(code)

@@ -49,18 +49,7 @@ public final class CommandProvider: InstanceProvider {
     }
 
     private func run(_ action: String, _ argv: [String]) throws(ProviderFailure) -> String {
-        var attempt = 1
-        while true {
-            do {
-                return try once(action, argv)
-            } catch {
-                guard error.retryable, attempt < attempts else { throw error }
-                let delay = baseDelay * pow(2, Double(attempt - 1))
-                onRetry?(error, attempt, delay)
-                Thread.sleep(forTimeInterval: delay)
-                attempt += 1
-            }
-        }
+        try retrying(attempts: attempts, baseDelay: baseDelay, jitter: false, onRetry: onRetry) { () throws(ProviderFailure) in try once(action, argv) }
     }
 
     private func once(_ action: String, _ argv: [String]) throws(ProviderFailure) -> String {

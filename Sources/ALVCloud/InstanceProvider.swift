@@ -1,3 +1,5 @@
+import Foundation
+
 /// One machine of a group, as its provider reports it.
 public struct GroupInstance: Sendable, Equatable {
     public var id: String
@@ -40,6 +42,24 @@ public struct ProviderFailure: Error, CustomStringConvertible, Sendable, Equatab
     }
 
     public var description: String { "\(action): \(code): \(message)" }
+}
+
+/// Runs `body`, trying a retryable failure again after `baseDelay` · 2^(attempt − 1) seconds (times a
+/// random 0.5…1 with `jitter`, as AWS's SDKs do), at most `attempts` times in all.
+func retrying<T>(attempts: Int, baseDelay: Double, jitter: Bool, onRetry: ((ProviderFailure, Int, Double) -> Void)?,
+                 _ body: () throws(ProviderFailure) -> T) throws(ProviderFailure) -> T {
+    var attempt = 1
+    while true {
+        do {
+            return try body()
+        } catch {
+            guard error.retryable, attempt < attempts else { throw error }
+            let delay = (jitter ? Double.random(in: 0.5...1) : 1) * baseDelay * pow(2, Double(attempt - 1))
+            onRetry?(error, attempt, delay)
+            Thread.sleep(forTimeInterval: delay)
+            attempt += 1
+        }
+    }
 }
 
 /// A provider of machines the planner sizes: an AWS Auto Scaling group or a provider CLI. Calls block; the

@@ -105,7 +105,7 @@ public final class DistributedRun {
         }
         broker.onTick = { [unowned broker] now in scaler.tick(broker: broker, now: now) }
         for event in fleet.scale(to: initial, now: Date()) where event.kind != "worker_started" {
-            log("\(event.kind): \(event.detail.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
+            log("\(event.kind): \(Self.describe(event.detail))")
         }
         let joined = broker.waitForWorkers(initial, timeout: 20, cancellation: cancellation)
         guard joined >= 1 else {

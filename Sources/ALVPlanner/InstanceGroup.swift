@@ -84,11 +84,7 @@ public final class InstanceGroup: @unchecked Sendable {
         }
         do {
             let state = try provider.describe()
-            shared.withLock {
-                $0.state = state
-                $0.requested = state.desired ?? state.instances.filter(\.usable).count
-                $0.initial = Set(state.instances.map(\.id))
-            }
+            shared.withLock { adopt(state, in: $0) }
         } catch {
             shared.withLock { note(failure: error, in: $0) }
             throw error
@@ -231,9 +227,8 @@ public final class InstanceGroup: @unchecked Sendable {
                 do {
                     let state = try provider.describe()
                     shared.withLock { s in
-                        s.state = state
+                        adopt(state, in: s)
                         recovered(s)
-                        if s.requested == nil { s.requested = state.desired ?? state.instances.filter(\.usable).count; s.initial = Set(state.instances.map(\.id)) }
                     }
                 } catch {
                     shared.withLock { note(failure: error, in: $0) }
@@ -272,6 +267,15 @@ public final class InstanceGroup: @unchecked Sendable {
                 }
             }
             Thread.sleep(forTimeInterval: 0.2)
+        }
+    }
+
+    /// Takes a description; the first one also fixes the size and machines the run found.
+    private func adopt(_ state: GroupState, in s: Shared) {
+        s.state = state
+        if s.requested == nil {
+            s.requested = state.desired ?? state.instances.filter(\.usable).count
+            s.initial = Set(state.instances.map(\.id))
         }
     }
 

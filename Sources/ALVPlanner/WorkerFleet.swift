@@ -35,8 +35,9 @@ public final class WorkerFleet: WorkerLauncher {
     public var capacity: Int { pool.capacity + groups.reduce(0) { $0 + ($1.isUp ? $1.capacity : $1.plannedWorkers) } }
 
     public var leadTime: Double {
-        let up = groups.filter { $0.isUp && $0.capacity > 0 }.map(\.currentLeadTime)
-        return max(pool.capacity > 0 ? pool.leadTime : 0, up.max() ?? 0, pool.capacity > 0 || !up.isEmpty ? 0 : 1)
+        // The slowest launcher that can still add workers (1 s when none can).
+        let leads = (pool.capacity > 0 ? [pool.leadTime] : []) + groups.filter { $0.isUp && $0.capacity > 0 }.map(\.currentLeadTime)
+        return leads.max() ?? 1
     }
 
     public func scale(to target: Int, now: Date = Date()) -> [PoolEvent] {

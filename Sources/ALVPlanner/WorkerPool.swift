@@ -225,7 +225,8 @@ public final class WorkerPool {
         path.hasPrefix("~/") ? "\"$HOME\"/" + shellQuoted(String(path.dropFirst(2))) : shellQuoted(path)
     }
 
-    static func shellQuoted(_ s: String) -> String {
+    /// A word for a POSIX shell: as it is when it is plainly safe, else in single quotes.
+    public static func shellQuoted(_ s: String) -> String {
         s.allSatisfy { $0.isLetter || $0.isNumber || "-_./:=@,".contains($0) } ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 

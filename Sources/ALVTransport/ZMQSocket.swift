@@ -140,7 +140,7 @@ public final class ZMQSocket {
                 throw .last("receive")
             }
             // The first frame a peer sent carries it; a ROUTER's routing-id frame is made here and has none.
-            if userID.isEmpty, let property = zmq_msg_gets(&message, "User-Id") { userID = String(cString: property) }
+            if userID.isEmpty, frames.count < 2, let property = zmq_msg_gets(&message, "User-Id") { userID = String(cString: property) }
             let size = zmq_msg_size(&message)
             if size > 0, let data = zmq_msg_data(&message) {
                 frames.append(Array(UnsafeRawBufferPointer(start: data, count: size)))

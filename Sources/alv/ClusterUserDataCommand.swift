@@ -1,4 +1,5 @@
 import ALVModel
+import ALVPlanner
 import ALVTransport
 import ArgumentParser
 import Foundation
@@ -49,8 +50,6 @@ struct ClusterUserDataCommand: ParsableCommand {
         print(Self.script(group: group, brokerAddress: address, ports: ports, enrolLine: EnrolmentToken.renderFile(serverPublicKey: keys.publicKey, launcher: group.name, token: token), validDays: validDays), terminator: "")
     }
 
-    static func quoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-
     static func script(group: HostsFile.InstanceGroup, brokerAddress: String, ports: HostsFile.BrokerPorts, enrolLine: String, validDays: Int) -> String {
         let identity: String
         switch group.provider {
@@ -63,7 +62,7 @@ struct ClusterUserDataCommand: ParsableCommand {
         case .command(_, _, _, let instanceID):
             identity = "  instance=$(\(instanceID ?? "hostname"))\n"
         }
-        let worker = [quoted(group.alvPath), "worker", "--broker", quoted(brokerAddress), "--work-port", String(ports.work), "--metrics-port", String(ports.metrics),
+        let worker = [WorkerPool.shellQuoted(group.alvPath), "worker", "--broker", WorkerPool.shellQuoted(brokerAddress), "--work-port", String(ports.work), "--metrics-port", String(ports.metrics),
                       "--control-port", String(ports.control), "--enrol-port", String(ports.enrol), "--enrol", "\"$conf/enrol-\(group.name)\"",
                       "--instance", "\"$instance\"", "--slot", "\"$slot\""].joined(separator: " ")
         return """
