@@ -21,6 +21,8 @@ public struct AutoForecaster: Forecaster {
     /// cheapest first; one whose first backtest fit projects past the budget, or that is still fitting when
     /// it runs out, is left out, and calibration stops adding origins when it is spent.
     public let budget: Double?
+    /// How the chosen model's intervals are calibrated from its backtest errors.
+    public var intervalMethod: IntervalMethod = .standard
     public var name: String { "auto" }
 
     /// The budget `alv forecast` and the planner use unless told otherwise.
@@ -68,6 +70,22 @@ public struct AutoForecaster: Forecaster {
     public var historyWindow: Int { max(4 * (periods.last ?? 1), 730) }
 
     public func forecast(_ history: [Double], horizon: Int) throws(ForecastError) -> Forecast {
+        let (forecast, calibration, start) = try fit(history, horizon: horizon)
+        guard let calibration else { return forecast }
+        return calibration.apply(intervalMethod, to: forecast, start: start, levels: levels)
+    }
+
+    /// One fit, its intervals calibrated by each of `methods` (for `scripts/bench-calibration`).
+    public func forecasts(_ history: [Double], horizon: Int, methods: [IntervalMethod]) throws(ForecastError) -> [IntervalMethod: Forecast] {
+        let (forecast, calibration, start) = try fit(history, horizon: horizon)
+        var result: [IntervalMethod: Forecast] = [:]
+        for method in methods { result[method] = calibration?.apply(method, to: forecast, start: start, levels: levels) ?? forecast }
+        return result
+    }
+
+    /// The chosen forecast (uncalibrated), the backtest errors to calibrate it with, and the index in
+    /// those errors' frame of its first step.
+    func fit(_ history: [Double], horizon: Int) throws(ForecastError) -> (Forecast, IntervalCalibration?, Int) {
         let y = history.count > historyWindow ? Array(history.suffix(historyWindow)) : history
         let n = y.count
         let step = max(1, horizon)
@@ -76,7 +94,7 @@ public struct AutoForecaster: Forecaster {
         let candidates = candidates(historyLength: n)
         guard !originPoints.isEmpty else {
             // Too short to backtest: the first candidate that fits, uncalibrated.
-            for candidate in candidates { if let f = try? candidate.forecast(y, horizon: horizon) { return f } }
+            for candidate in candidates { if let f = try? candidate.forecast(y, horizon: horizon) { return (f, nil, n) } }
             throw .badInput("too little history (\(n) values) for any model")
         }
         let started = FitBudget.now()
@@ -140,19 +158,16 @@ public struct AutoForecaster: Forecaster {
             statistics["backtest_mae_combination"] = error
             if error < trials[0].meanAbsoluteError { chosen = pair }
         }
-        // Standardised errors of the chosen forecast, at the selection origins and at origins half a horizon
-        // after each, give the interval width multipliers.
-        var standardised: [Double] = []
+        // Errors of the chosen forecast at origins the selection did not score (half a horizon after each)
+        // calibrate its intervals: errors at the origins that chose the model are optimistic for it, and
+        // intervals calibrated on them under-cover on held-out origins (`scripts/bench-calibration`).
+        var samples: [IntervalCalibration.Sample] = []
         func collect(_ f: Forecast, origin: Int) {
-            for h in 0..<step where origin + h < n && f.sd[h] > 0 {
-                standardised.append(abs(y[origin + h] - f.mean[h]) / f.sd[h])
+            for h in 0..<min(step, f.mean.count, f.sd.count) where origin + h < n {
+                samples.append(.init(step: h, target: origin + h, error: y[origin + h] - f.mean[h], modelSD: f.sd[h], mean: f.mean[h]))
             }
         }
-        let backtests = chosen.count == 1 ? chosen[0].forecasts
-            : zip(chosen[0].forecasts, chosen[1].forecasts).map { AutoForecaster.combine([$0, $1]) }
-        for (origin, f) in zip(originPoints, backtests) { collect(f, origin: origin) }
-        // More origins for the chosen model only: every half horizon over `calibrationSpan` horizons back,
-        // skipping those the selection already scored.
+        // Every half horizon over `calibrationSpan` horizons back, for the chosen model only.
         let scored = Set(originPoints)
         let spacing = max(1, step / 2)
         var origin = n - calibrationSpan * step
@@ -171,21 +186,6 @@ public struct AutoForecaster: Forecaster {
         var finals: [Forecast] = []
         for trial in chosen { finals.append(try trial.model.forecast(y, horizon: horizon)) }
         var result = finals.count == 1 ? finals[0] : AutoForecaster.combine(finals)
-        if standardised.count >= 20 {
-            // Errors within one horizon are strongly correlated (a whole day runs high or low), so the
-            // independent units are the horizons covered, not the points. The quantile is widened as a
-            // predictive interval from that few samples is: Student's t over the normal quantile, times
-            // √(1 + 1/B). The model's own width is the floor: backtests on a few quiet days must not narrow it.
-            let blocks = max(2.0, Double(standardised.count) / Double(step))
-            for level in levels {
-                let p = 0.5 + level / 200
-                let z = Stats.normalQuantile(p)
-                let smallSample = Stats.studentQuantile(p, degreesOfFreedom: blocks - 1) / z * (1 + 1 / blocks).squareRoot()
-                let factor = Stats.quantile(standardised, level / 100) / z * smallSample
-                if factor.isFinite && factor > 0 { result.intervalScale[level] = min(max(factor, 1), 8) }
-            }
-            statistics["calibration_errors"] = Double(standardised.count)
-        }
         result.statistics.merge(statistics) { a, _ in a }
         result.statistics["backtest_origins"] = Double(originPoints.count)
         result.statistics["history_used"] = Double(n)
@@ -194,7 +194,7 @@ public struct AutoForecaster: Forecaster {
         result.chosen = chosen.map(\.name)
         if let budget { result.statistics["budget_sec"] = budget }
         result.nonNegative = history.allSatisfy { $0 >= 0 }
-        return result
+        return (result, IntervalCalibration(samples: samples, horizon: step, season: periods.first { 2 * $0 < n }), n)
     }
 
     /// The equal-weight mean of forecasts; the spread is the mean of their spreads (errors of two good

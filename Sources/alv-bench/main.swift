@@ -83,11 +83,18 @@ case "forecast":
         exit(2)
     }
     try benchForecast(files: Array(a.dropFirst()), models: a[0].split(separator: ",").map(String.init))
+case "calibrate":
+    // calibrate MANIFEST: interval coverage per calibration method (scripts/bench-calibration)
+    guard let manifest = arguments.dropFirst().first else {
+        print("usage: alv-bench calibrate MANIFEST")
+        exit(2)
+    }
+    try benchCalibration(manifest: manifest)
 case "remote-write":
     // remote-write [TYPES,...]: request types per run
     let counts = arguments.dropFirst().first.map { $0.split(separator: ",").compactMap { Int($0) } } ?? [1, 10, 100]
     benchRemoteWrite(typeCounts: counts)
 default:
-    print("usage: alv-bench remote-write [TYPES,...] | synthetic-run DB SECONDS | templates [CONFIG_DIR] | forecast MODELS FILE... | simulate-workers COUNT HOST WORK_PORT METRICS_PORT SECONDS")
+    print("usage: alv-bench remote-write [TYPES,...] | synthetic-run DB SECONDS | templates [CONFIG_DIR] | forecast MODELS FILE... | calibrate MANIFEST | simulate-workers COUNT HOST WORK_PORT METRICS_PORT SECONDS")
     exit(2)
 }
