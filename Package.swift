@@ -83,7 +83,9 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
         // Demand forecasting: series toolkit, seasonal naive, ETS, ARIMA, MSTL, Prophet-style, automatic selection.
-        .target(name: "ALVForecast"),
+        // Numerics: optimised in debug builds too (unoptimised, a backtested `auto` fit takes 20-50x longer,
+        // and the tests and the debug `alv` fit hundreds of them).
+        .target(name: "ALVForecast", swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // The planner: capacity rule, scaling policies, decisions, the scaling simulator and worker launchers.
         .target(name: "ALVPlanner", dependencies: ["ALVCloud", "ALVForecast", "ALVModel", "ALVProtocol", "ALVTransport", "CProcessControl"]),
         // prctl(PR_SET_CHILD_SUBREAPER) for the launchers (prctl is variadic).

@@ -142,7 +142,8 @@ public enum ForecasterCatalog {
     /// The forecaster called `name` for a series with these seasons (shortest first); nil for an unknown
     /// name, or for a seasonal method when no season is known.
     /// - Parameter budget: seconds `auto` may spend per fit (nil: no limit).
-    public static func make(_ name: String, periods: [Int], levels: [Double] = [80, 95], budget: Double? = AutoForecaster.defaultBudget) -> (any Forecaster)? {
+    public static func make(_ name: String, periods: [Int], levels: [Double] = [80, 95], budget: Double? = AutoForecaster.defaultBudget,
+                            intervals: IntervalMethod = .standard) -> (any Forecaster)? {
         let main = periods.first ?? 1, longest = periods.last ?? 1
         switch name {
         case "snaive": return periods.isEmpty ? nil : SeasonalNaive(period: longest)
@@ -151,7 +152,10 @@ public enum ForecasterCatalog {
         case "arima": return ARIMA(period: main)
         case "mstl": return periods.isEmpty ? nil : MSTLForecaster(periods: periods)
         case "prophet": return ProphetStyle(periods: periods)
-        case "auto": return AutoForecaster(periods: periods, levels: levels, budget: budget)
+        case "auto":
+            var auto = AutoForecaster(periods: periods, levels: levels, budget: budget)
+            auto.intervalMethod = intervals
+            return auto
         default: return nil
         }
     }

@@ -8,6 +8,9 @@ import Foundation
 /// - `model`: the model's own spread per step, times one factor per level from the standardised errors
 ///   (never narrower than the model's own interval).
 /// - `modelScaled`: as `model`, and narrower than the model's own interval where its errors say so.
+/// - `modelPhase`: as `modelScaled`, times a factor per phase of the shortest season from the standardised
+///   errors, shrunk toward 1 by how much the phases really differ (empirical Bayes on the log variance
+///   per phase): night and day get their own width where the errors say they differ, none otherwise.
 /// - `step`: the spread per step ahead measured from the errors themselves (mean squared error per step,
 ///   made non-decreasing in the step: errors grow with the step), one factor per level on top.
 /// - `stepPhase`: as `step`, times a factor per phase of the shortest season (night and day differ on
@@ -20,6 +23,7 @@ import Foundation
 public enum IntervalMethod: String, CaseIterable, Sendable {
     case model
     case modelScaled = "model-scaled"
+    case modelPhase = "model-phase"
     case step
     case stepPhase = "step-phase"
     case stepLevel = "step-level"
@@ -27,10 +31,10 @@ public enum IntervalMethod: String, CaseIterable, Sendable {
 
     /// The method `auto` uses: the best score on `scripts/bench-calibration`'s tuning series (pooled 80%
     /// and 95% coverage closest to nominal plus the mean per-series deviation). Measured there on
-    /// held-out origins, pooled 80%/95%: tuning set 0.796/0.937 (score 0.143; `model` 0.146, `step`
-    /// 0.245), check set 0.821/0.947 (`model` 0.878/0.964). The model's spread carries the shape of
-    /// the errors over the steps and the day (ETS and ARIMA spreads grow with the step, multiplicative
-    /// ones with the level); the errors only set its scale.
+    /// held-out origins, pooled 80%/95%: tuning set 0.783/0.936 (score 0.151; `model` 0.151,
+    /// `model-phase` 0.188, `step` 0.273), check set 0.809/0.947 (`model-phase` 0.800/0.942). The
+    /// model's spread carries the shape of the errors over the steps and the day (ETS and ARIMA spreads
+    /// grow with the step, multiplicative ones with the level); the errors only set its scale.
     public static let standard: IntervalMethod = .modelScaled
 }
 
@@ -47,8 +51,8 @@ public struct IntervalCalibration: Sendable {
     }
 
     public var samples: [Sample]
-    /// The backtest horizon: errors within one horizon are strongly correlated (a whole day runs high or
-    /// low), so the independent units are the horizons covered, not the points.
+    /// The backtest horizon: errors within one horizon may be correlated (a whole day runs high or low);
+    /// how much is measured (`intraHorizonCorrelation`) to count the independent errors.
     public var horizon: Int
     /// The season whose phases get a factor each (the shortest; nil or < 2: none).
     public var season: Int?
@@ -74,19 +78,29 @@ public struct IntervalCalibration: Sendable {
         let usable = samples.filter { $0.error.isFinite && $0.modelSD.isFinite && $0.modelSD > 0 && $0.step >= 0 && $0.step < horizon }
         guard usable.count >= Self.minimumSamples else { return result }
         let standardised: [Double]
+        // The signed standardised errors, for how correlated they are within one origin's horizon.
+        var signed: [(origin: Int, target: Int, value: Double)] = []
         switch method {
         case .model, .modelScaled:
-            standardised = usable.map { abs($0.error) / $0.modelSD }
+            signed = usable.map { ($0.target - $0.step, $0.target, $0.error / $0.modelSD) }
+            standardised = signed.map { abs($0.value) }
+        case .modelPhase:
+            let z = usable.map { ($0.target - $0.step, $0.target, $0.error / $0.modelSD) }
+            let factor = phaseFactors(z, correlation: Self.intraHorizonCorrelation(z))
+            signed = z.map { ($0.0, $0.1, $0.2 / factor($0.1)) }
+            standardised = signed.map { abs($0.value) }
+            result.sd = forecast.sd.indices.map { forecast.sd[$0] * factor(start + $0) }
         case .step, .stepPhase, .stepLevel, .stepLevelPhase:
             let withLevel = method == .stepLevel || method == .stepLevelPhase
             let power = withLevel ? levelPower(usable) : 0
             func levelFactor(_ mean: Double) -> Double { power > 0 ? pow(max(mean, levelFloor(usable)), power) : 1 }
             let scaled = usable.map { s -> Sample in var s = s; s.error /= levelFactor(s.mean); return s }
             let (stepSpread, phaseFactor) = spreads(scaled, withPhases: method == .stepPhase || method == .stepLevelPhase)
-            standardised = scaled.compactMap { sample in
+            signed = scaled.compactMap { sample in
                 let s = stepSpread[sample.step] * phaseFactor(sample.target)
-                return s > 0 ? abs(sample.error) / s : nil
+                return s > 0 ? (sample.target - sample.step, sample.target, sample.error / s) : nil
             }
+            standardised = signed.map { abs($0.value) }
             if power > 0 { result.statistics["calibration_level_power"] = power }
             // Beyond the backtest horizon the last step's spread grows as the model's does.
             let last = max(0, min(horizon, forecast.sd.count) - 1)
@@ -98,20 +112,136 @@ public struct IntervalCalibration: Sendable {
         }
         guard standardised.count >= Self.minimumSamples else { return forecast }
         // The quantile is widened as a predictive interval from few samples is: Student's t over the normal
-        // quantile, times √(1 + 1/B), with B the horizons covered.
-        let blocks = max(2.0, Double(standardised.count) / Double(horizon))
+        // quantile, times √(1 + 1/B), with B the effective number of independent errors: the horizons
+        // covered when a whole horizon errs together (a day runs high), up to every error when the errors
+        // within a horizon are uncorrelated (design effect 1 + (horizon − 1)ρ).
+        let rho = Self.intraHorizonCorrelation(signed.map { ($0.origin, $0.target, $0.value) })
+        let designEffect = 1 + Double(horizon - 1) * rho
+        let blocks = max(2.0, Double(standardised.count) / designEffect)
+        // And widened again by how much the errors' scale moved between the older and the newer half of
+        // them: the next horizon's scale is one more draw.
+        let tau2 = Self.scaleVariance(signed, designEffect: designEffect)
+        result.statistics["calibration_scale_variance"] = tau2
+        result.statistics["calibration_correlation"] = rho
         result.intervalScale = [:]
         for level in levels {
             let p = 0.5 + level / 200
             let z = Stats.normalQuantile(p)
             let smallSample = Stats.studentQuantile(p, degreesOfFreedom: blocks - 1) / z * (1 + 1 / blocks).squareRoot()
-            var factor = Stats.quantile(standardised, level / 100) / z * smallSample
+            var factor = Stats.quantile(standardised, level / 100) / z * smallSample * Self.mixtureWidening(level: level, scaleVariance: tau2)
             if method == .model { factor = max(factor, 1) }
             if factor.isFinite && factor > 0 { result.intervalScale[level] = min(factor, method == .model ? 8 : 1e6) }
         }
         result.statistics["calibration_errors"] = Double(standardised.count)
         result.statistics["calibration_method_" + method.rawValue] = 1
         return result
+    }
+
+    /// How much the errors' scale moves between periods: the variance τ² of the log mean square, from the
+    /// squared log ratio of the later half's to the earlier half's, less its sampling noise (positive part),
+    /// over 2 (each half a draw). 0 for errors whose scale stays put.
+    static func scaleVariance(_ values: [(origin: Int, target: Int, value: Double)], designEffect: Double) -> Double {
+        let sorted = values.sorted { $0.origin < $1.origin }
+        guard sorted.count >= 2 * minimumSamples else { return 0 }
+        let halves = [sorted[..<(sorted.count / 2)], sorted[(sorted.count / 2)...]]
+        var meanSquare = [0.0, 0.0], fourth = 0.0
+        for (i, half) in halves.enumerated() {
+            for v in half { meanSquare[i] += v.value * v.value }
+            meanSquare[i] /= Double(half.count)
+            for v in half where meanSquare[i] > 0 { fourth += pow(v.value * v.value / meanSquare[i], 2) }
+        }
+        guard meanSquare[0] > 0, meanSquare[1] > 0 else { return 0 }
+        let kurtosis = max(1.5, fourth / Double(sorted.count))
+        let noise = (kurtosis - 1) * designEffect * (1 / Double(halves[0].count) + 1 / Double(halves[1].count))
+        let logRatio = log(meanSquare[1] / meanSquare[0])
+        let tau2 = max(0, logRatio * logRatio - noise) / 2
+        return tau2.isFinite ? min(tau2, 4) : 0
+    }
+
+    /// The factor on a normal quantile that keeps `level` coverage when the scale is uncertain: x with
+    /// E[2Φ(x·e^(−u/2)) − 1] = level for u ~ N(0, τ²) (Gauss–Hermite over u, bisection over x), over the
+    /// normal quantile.
+    static func mixtureWidening(level: Double, scaleVariance tau2: Double) -> Double {
+        guard tau2 > 1e-6 else { return 1 }
+        let nodes: [(x: Double, w: Double)] = [(-2.0201828704560856, 0.019953242059045913), (-0.9585724646138185, 0.39361932315224116),
+                                               (0, 0.9453087204829419), (0.9585724646138185, 0.39361932315224116), (2.0201828704560856, 0.019953242059045913)]
+        let norm = nodes.reduce(0) { $0 + $1.w }
+        let target = level / 100, z = Stats.normalQuantile(0.5 + level / 200)
+        func coverage(_ x: Double) -> Double {
+            nodes.reduce(0) { acc, n in
+                let u = (2 * tau2).squareRoot() * n.x
+                return acc + n.w / norm * (2 * Stats.normalCDF(x * exp(-u / 2)) - 1)
+            }
+        }
+        var lo = z, hi = z * 20
+        for _ in 0..<60 { let mid = (lo + hi) / 2; if coverage(mid) < target { lo = mid } else { hi = mid } }
+        return (lo + hi) / 2 / z
+    }
+
+    /// The intra-class correlation of the errors within one origin's forecast (one-way ANOVA estimator over
+    /// the origins, clamped to 0–1): 1 when a whole horizon errs together, 0 when its errors are independent.
+    static func intraHorizonCorrelation(_ values: [(origin: Int, target: Int, value: Double)]) -> Double {
+        var groups: [Int: (sum: Double, count: Double)] = [:]
+        for v in values { groups[v.origin, default: (0, 0)].sum += v.value; groups[v.origin, default: (0, 0)].count += 1 }
+        let n = Double(values.count), k = Double(groups.count)
+        guard k >= 2, n > k else { return 1 }
+        let grand = values.reduce(0) { $0 + $1.value } / n
+        var between = 0.0, within = 0.0
+        for g in groups.values { between += g.count * (g.sum / g.count - grand) * (g.sum / g.count - grand) }
+        for v in values { let g = groups[v.origin]!; within += (v.value - g.sum / g.count) * (v.value - g.sum / g.count) }
+        let msb = between / (k - 1), msw = within / (n - k)
+        let n0 = (n - groups.values.reduce(0) { $0 + $1.count * $1.count } / n) / (k - 1)
+        let rho = (msb - msw) / (msb + (n0 - 1) * msw)
+        return rho.isFinite ? min(1, max(0, rho)) : 1
+    }
+
+    /// A factor per phase of the season for standardised errors `z`: the log of each phase's mean square,
+    /// shrunk toward the pooled one by its sampling noise against the spread between phases (method of
+    /// moments). The noise of a phase's log mean square is (kurtosis − 1) / n_eff with n_eff its errors
+    /// over the design effect of squared errors (correlation ρ²). All 1 without a season.
+    func phaseFactors(_ z: [(origin: Int, target: Int, value: Double)], correlation rho: Double) -> (Int) -> Double {
+        guard let season else { return { _ in 1 } }
+        let buckets = min(season, Self.maximumBuckets)
+        func bucket(_ target: Int) -> Int { (((target % season) + season) % season) * buckets / season }
+        var sum2 = [Double](repeating: 0, count: buckets), count = [Double](repeating: 0, count: buckets)
+        var origins = [Set<Int>](repeating: [], count: buckets)
+        var pooled2 = 0.0
+        for v in z {
+            let b = bucket(v.target), v2 = v.value * v.value
+            sum2[b] += v2; count[b] += 1; origins[b].insert(v.origin)
+            pooled2 += v2
+        }
+        let n = Double(z.count)
+        guard n > 0, pooled2 > 0 else { return { _ in 1 } }
+        // Kurtosis within phases (pooled over all errors it would count the phases' difference as tails).
+        var fourth = 0.0
+        for v in z {
+            let b = bucket(v.target)
+            guard sum2[b] > 0 else { continue }
+            let r = v.value * v.value / (sum2[b] / count[b])
+            fourth += r * r
+        }
+        let kurtosis = max(1.5, fourth / n)
+        let logPooled = log(pooled2 / n)
+        var deviation = [Double](repeating: 0, count: buckets), noise = [Double](repeating: 0, count: buckets)
+        var used: [Int] = []
+        for b in 0..<buckets where count[b] >= 2 && sum2[b] > 0 {
+            let perOrigin = count[b] / Double(max(1, origins[b].count))
+            let effective = count[b] / (1 + (perOrigin - 1) * rho)
+            deviation[b] = log(sum2[b] / count[b]) - logPooled
+            noise[b] = (kurtosis - 1) / effective
+            used.append(b)
+        }
+        guard used.count >= 2 else { return { _ in 1 } }
+        let meanDeviation = used.reduce(0) { $0 + deviation[$1] } / Double(used.count)
+        let spread = used.reduce(0) { $0 + (deviation[$1] - meanDeviation) * (deviation[$1] - meanDeviation) } / Double(used.count - 1)
+        let tau2 = max(0, spread - used.reduce(0) { $0 + noise[$1] } / Double(used.count))
+        var factor2 = [Double](repeating: 1, count: buckets)
+        for b in used { factor2[b] = exp(tau2 / (tau2 + noise[b]) * (deviation[b] - meanDeviation)) }
+        // Factors average to 1 over the errors (the quantile of the rescaled errors sets the scale).
+        let mean = z.reduce(0) { $0 + factor2[bucket($1.target)] } / n
+        let factor = factor2.map { ($0 / mean).squareRoot() }
+        return { target in factor[bucket(target)] }
     }
 
     /// The smallest level errors are scaled by: a tenth of the mean level (night hours near zero must not

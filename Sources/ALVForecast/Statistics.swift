@@ -26,6 +26,9 @@ enum Stats {
 
     /// The standard normal quantile (Acklam's rational approximation, relative error below 1.2e-9 after one
     /// Newton step on erfc).
+    /// The standard normal distribution function.
+    static func normalCDF(_ x: Double) -> Double { 0.5 * erfc(-x / 2.0.squareRoot()) }
+
     static func normalQuantile(_ p: Double) -> Double {
         precondition(p > 0 && p < 1)
         let a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02,

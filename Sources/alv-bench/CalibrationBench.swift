@@ -18,12 +18,13 @@ func benchCalibration(manifest: String) throws {
     }
     // [set: [method: [series tally]]]
     var bySet: [String: [IntervalMethod: [(String, Tally)]]] = [:]
-    print("series\tset\tpoints\tseconds\t" + methods.map { "\($0.rawValue) cov80/cov95 width95" }.joined(separator: "\t"))
+    print("series\tset\tpoints\tseconds, ρ\t" + methods.map { "\($0.rawValue) cov80/cov95 width95" }.joined(separator: "\t"))
     for entry in entries {
         let values = try SeriesCSV.read(path: entry.file).values
         let auto = AutoForecaster(periods: entry.periods, budget: AutoForecaster.defaultBudget)
         var tallies = [IntervalMethod: Tally]()
         var seconds: [Double] = []
+        var rhoSum = 0.0, rhoN = 0.0
         for k in (1...entry.origins).reversed() {
             let origin = values.count - k * entry.horizon
             guard origin > 2 * (entry.periods.last ?? 1) else { continue }
@@ -34,6 +35,7 @@ func benchCalibration(manifest: String) throws {
             let m = entry.periods.first ?? 1
             let training = values[max(m, origin - 4 * (entry.periods.last ?? m))..<origin]
             let scale = training.indices.map { abs(values[$0] - values[$0 - m]) }.reduce(0, +) / Double(max(1, training.count))
+            if let r = forecasts[.modelScaled]?.statistics["calibration_correlation"] { rhoSum += r; rhoN += 1 }
             for method in methods {
                 guard let f = forecasts[method] else { continue }
                 let i80 = f.interval(level: 80), i95 = f.interval(level: 95)
@@ -54,7 +56,7 @@ func benchCalibration(manifest: String) throws {
             bySet[entry.set, default: [:]][method, default: []].append((entry.name, t))
             return String(format: "%.3f/%.3f %.2f", t.cov80, t.cov95, t.width95 / Double(max(1, t.points)))
         }
-        print("\(entry.name)\t\(entry.set)\t\(points)\t" + String(format: "%.2f", seconds.max() ?? 0) + "\t" + cells.joined(separator: "\t"))
+        print("\(entry.name)\t\(entry.set)\t\(points)\t" + String(format: "%.2f, %.2f", seconds.max() ?? 0, rhoSum / max(1, rhoN)) + "\t" + cells.joined(separator: "\t"))
     }
     print("\nset\tmethod\tpooled cov80\tpooled cov95\tper-series cov80 min–max\tcov95 min–max\tmean |cov−nominal|\tscore")
     for set in bySet.keys.sorted(by: >) {

@@ -42,6 +42,9 @@ struct ForecastCommand: ParsableCommand {
     @Option(help: ArgumentHelp("With auto: seconds the fit may take; candidates that would not fit in it are left out (0: no limit).", valueName: "SECONDS"))
     var budget: Double = AutoForecaster.defaultBudget ?? 0
 
+    @Option(help: ArgumentHelp("With auto: how the intervals are calibrated from backtest errors: \(IntervalMethod.allCases.map(\.rawValue).joined(separator: ", ")) (default: \(IntervalMethod.standard.rawValue); model-phase gives night and day their own width where the errors differ).", valueName: "METHOD"))
+    var intervals: String = IntervalMethod.standard.rawValue
+
     static let models = ["auto", "snaive", "window", "ets", "arima", "mstl", "prophet"]
 
     func validate() throws {
@@ -55,6 +58,9 @@ struct ForecastCommand: ParsableCommand {
         }
         _ = try levels()
         _ = try seasons()
+        guard IntervalMethod(rawValue: intervals) != nil else {
+            throw ValidationError("--intervals expects one of \(IntervalMethod.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(intervals)\"")
+        }
         guard budget >= 0 && budget <= 86_400 else { throw ValidationError("--budget expects 0 (no limit) to 86400 seconds, got \(budget)") }
     }
 
@@ -87,7 +93,8 @@ struct ForecastCommand: ParsableCommand {
         let daySteps = 86_400 % series.step == 0 ? Int(86_400 / series.step) : 0
         let steps = horizon ?? (daySteps >= 1 && daySteps <= 10_000 ? daySteps : periods.first ?? 24)
         let levels = try levels()
-        guard let forecaster = ForecasterCatalog.make(model, periods: periods, levels: levels, budget: budget > 0 ? budget : nil) else {
+        guard let forecaster = ForecasterCatalog.make(model, periods: periods, levels: levels, budget: budget > 0 ? budget : nil,
+                                                           intervals: IntervalMethod(rawValue: intervals) ?? .standard) else {
             throw CLIError.badInput("\(input): --model \(model) needs a season; none was detected, pass --season N")
         }
         let started = DispatchTime.now().uptimeNanoseconds
