@@ -63,34 +63,45 @@ public final class OnlineForecaster {
     /// The forecast `lead` steps after the last observation: its mean and its upper bound at `level`.
     public func predict() -> (mean: Double, upper: Double)? {
         guard let mean = point() else { return nil }
-        let upper: Double
-        if errors.count >= 20 {
-            upper = mean + max(0, Stats.quantile(errors, level / 100))
-        } else if let ets {
-            upper = mean + Stats.normalQuantile(0.5 + level / 200) * ets.sigma * Double(lead).squareRoot()
-                * (ets.specification.error == .multiplicative ? abs(mean) : 1)
-        } else {
-            upper = mean
-        }
-        return (mean, max(mean, upper))
+        return (mean, max(mean, mean + margin(mean: mean)))
+    }
+
+    /// The highest upper bound over the `extra` steps after the lead (lead + 1 … lead + extra), the margin
+    /// the lead's: when the next peak comes, for a planner deciding whether to give capacity back.
+    public func peakUpper(extra: Int) -> Double? {
+        guard extra >= 1, let first = point(ahead: lead + 1) else { return nil }
+        var peak = first
+        if extra >= 2 { for k in 2...extra { if let v = point(ahead: lead + k) { peak = max(peak, v) } } }
+        return max(peak, peak + margin(mean: peak))
+    }
+
+    /// The upper bound's distance above the mean: the `level` quantile of recent errors at the lead, or
+    /// before there are enough of them the model's own spread.
+    private func margin(mean: Double) -> Double {
+        if errors.count >= 20 { return max(0, Stats.quantile(errors, level / 100)) }
+        guard let ets else { return 0 }
+        return Stats.normalQuantile(0.5 + level / 200) * ets.sigma * Double(lead).squareRoot()
+            * (ets.specification.error == .multiplicative ? abs(mean) : 1)
     }
 
     private func seasonalPart(stepsAhead k: Int) -> Double {
         seasonal.reduce(0) { $0 + $1.lastCycle[k % $1.period] }
     }
 
-    private func point() -> Double? {
+    private func point() -> Double? { point(ahead: lead) }
+
+    private func point(ahead: Int) -> Double? {
         guard let ets else { return history.last }
         var trend = level_
         switch ets.specification.trend {
         case .none: break
-        case .additive: trend += Double(lead) * slope
+        case .additive: trend += Double(ahead) * slope
         case .damped:
             var damp = 0.0, power = 1.0
-            for _ in 0..<lead { power *= ets.phi; damp += power }
+            for _ in 0..<ahead { power *= ets.phi; damp += power }
             trend += damp * slope
         }
-        return trend + seasonalPart(stepsAhead: stepsSinceRefit + lead - 1)
+        return trend + seasonalPart(stepsAhead: stepsSinceRefit + ahead - 1)
     }
 
     private func advance(_ value: Double) {

@@ -16,6 +16,10 @@ public final class Planner {
     /// each step, α += γ·(budget − shortfall/mean demand), so the long-run shortfall share approaches the budget
     /// and the level is only as high as the demand's surprises make it. Nil keeps `level` fixed.
     public let underProvisionBudget: Double?
+    /// Steps after the lead over which the predictive policy looks for the next peak before giving
+    /// capacity back: a scale-in is held (in part) when the forecast's upper bound needs the workers again
+    /// within them. 0: no hold. Default: the lead time (workers retired now could not be back sooner).
+    public var scaleInHold: Int
     /// The learning rate γ of the level.
     /// 0.5 (chosen on synthetic series with constant and with level-proportional noise, and on the traffic
     /// series: 0.05 moved too slowly to spend the budget within a few hundred steps, 1 overshot at lead 3).
@@ -40,6 +44,7 @@ public final class Planner {
             ? OnlineForecaster(periods: periods, window: window, refitEvery: refitEvery, lead: self.leadTime, level: level)
             : nil
         current = initialWorkers ?? rule.minWorkers
+        scaleInHold = self.leadTime
     }
 
     /// The workers currently planned.
@@ -84,6 +89,13 @@ public final class Planner {
             }
         }
         let before = current
+        if target < current, policy == .predictive, scaleInHold > 0, let peak = forecaster?.peakUpper(extra: scaleInHold) {
+            let needed = min(current, rule.workers(for: peak))
+            if needed > target {
+                reason += "; scale-in held at \(needed): the forecast's upper bound reaches \(format(peak)) req/s within \(scaleInHold) step(s) after"
+                target = needed
+            }
+        }
         if target < current && step - lastChange < rule.scaleInCooldown {
             reason += "; scale-in held by the cool-down"
             target = current

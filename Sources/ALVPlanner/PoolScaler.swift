@@ -33,6 +33,8 @@ public final class PoolScaler {
     public static let saturatedLagMs = 10.0
     /// The lowest per-worker rate achieved in a saturated second: a ceiling on capacity learned in this run.
     private var saturatedCeiling: Double?
+    /// A scale-in is being held for the next peak (recorded once per hold).
+    private var holding = false
 
     /// Requests per second per worker: configured, or learned from CPU per request at the target utilisation;
     /// either is capped by what workers achieved while saturated (dropped arrivals or late sends).
@@ -141,6 +143,25 @@ public final class PoolScaler {
             } else if predictedUtilisation < scaling.scaleInThreshold && max(planned, reactive) < target {
                 wanted = max(planned, reactive)
                 reason = "planned \(Int(peak.rps.rounded())) req/s \(window) leaves \(current) worker(s) at \(String(format: "%.2f", predictedUtilisation)) utilisation, below scale_in_threshold \(scaling.scaleInThreshold): \(wanted) suffice"
+                // The next peak: workers the plan needs again soon after the look-ahead are kept.
+                let hold = scaling.scaleInHoldSec ?? lead
+                if hold > 0 {
+                    let next = broker.plannedPeak(from: now.addingTimeInterval(horizon), to: now.addingTimeInterval(horizon + hold))
+                    let needed = min(target, workers(rps: next.rps, users: next.users, capacity: capacity))
+                    if needed >= target {
+                        if !holding {
+                            holding = true
+                            broker.record("scale_in_held", ["workers": .int(target), "next_peak_rps": .number(next.rps, places: 0),
+                                                            "hold_sec": .number(hold, places: 1),
+                                                            "reason": .string("planned \(Int(next.rps.rounded())) req/s within \(String(format: "%.1f", hold)) s after the look-ahead needs \(needed) worker(s)")])
+                        }
+                        return
+                    }
+                    if needed > wanted {
+                        wanted = needed
+                        reason += "; \(needed) kept: planned \(Int(next.rps.rounded())) req/s within \(String(format: "%.1f", hold)) s after needs them"
+                    }
+                }
             } else if reactive > target {
                 wanted = reactive
                 reason = "observed \(Int(observed.rounded())) req/s needs \(reactive) worker(s), more than planned"
@@ -154,6 +175,7 @@ public final class PoolScaler {
             return  // scale-in waits for the cool-down
         }
         guard wanted != target else { return }
+        holding = false
         detail["mode"] = .string(scaling.mode.rawValue)
         detail["workers_before"] = .int(target)
         detail["workers_after"] = .int(wanted)

@@ -27,14 +27,18 @@ public enum ScalingSimulation {
     ///
     /// - Parameters:
     ///   - warmup: steps the planner observes before scoring starts (history a live planner would import).
+    ///   - scaleInHold: steps after the lead the predictive policy looks for the next peak before a scale-in
+    ///     (nil: the planner's default, the lead time).
     public static func run(demand: [Double], stepSeconds: Double, rule: ScalingRule, leadTime: Int, policy: ScalingPolicy,
-                           periods: [Int], level: Double = 95, warmup: Int, window: Int, refitEvery: Int, workersPerInstance: Int = 1, underProvisionBudget: Double? = nil) -> Result {
+                           periods: [Int], level: Double = 95, warmup: Int, window: Int, refitEvery: Int, workersPerInstance: Int = 1, underProvisionBudget: Double? = nil,
+                           scaleInHold: Int? = nil) -> Result {
         let perInstance = max(1, workersPerInstance)
         func machines(_ workers: Int) -> Double { Double((workers + perInstance - 1) / perInstance) }
         let lead = max(1, leadTime)
         let planner = Planner(policy: policy, rule: rule, leadTime: lead, periods: periods, level: level,
                               window: window, refitEvery: refitEvery, initialWorkers: rule.workers(for: demand.first ?? 0),
                               underProvisionBudget: underProvisionBudget)
+        if let scaleInHold { planner.scaleInHold = max(0, scaleInHold) }
         // provisioned[t]: workers in place at step t.
         var provisioned = [Int](repeating: rule.workers(for: demand.first ?? 0), count: demand.count)
         var changes = 0

@@ -77,6 +77,9 @@ struct PlanSimulateCommand: ParsableCommand {
     @Option(help: "Steps before workers are retired after a change.")
     var cooldown: Int = 0
 
+    @Option(help: ArgumentHelp("Steps after the lead over which the predictive policy looks for the next peak before giving workers back (default: the lead time; 0: none).", valueName: "STEPS"))
+    var scaleInHold: Int?
+
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -100,6 +103,7 @@ struct PlanSimulateCommand: ParsableCommand {
         guard minWorkers >= 0, maxWorkers >= max(1, minWorkers), maxWorkers <= 1_000_000 else {
             throw ValidationError("--min-workers/--max-workers: expected 0 ≤ min ≤ max ≤ 1000000, max ≥ 1, got \(minWorkers) and \(maxWorkers)")
         }
+        if let scaleInHold, !(0...100_000).contains(scaleInHold) { throw ValidationError("--scale-in-hold expects 0–100000 steps, got \(scaleInHold)") }
         guard (0...1_000_000).contains(cooldown) else { throw ValidationError("--cooldown expects 0–1000000 steps, got \(cooldown)") }
         if let warmup, !(0...10_000_000).contains(warmup) { throw ValidationError("--warmup expects 0–10000000 steps, got \(warmup)") }
     }
@@ -153,7 +157,7 @@ struct PlanSimulateCommand: ParsableCommand {
             results.append(ScalingSimulation.run(
                 demand: y, stepSeconds: Double(series.step), rule: rule, leadTime: leadTime, policy: p,
                 periods: periods, level: l, warmup: warm, window: max(4 * longest, 2 * refit), refitEvery: refit,
-                workersPerInstance: perInstance, underProvisionBudget: budget))
+                workersPerInstance: perInstance, underProvisionBudget: budget, scaleInHold: scaleInHold))
             levels.append(p == .predictive ? l : nil)
         }
         let stepSeconds = Double(series.step)
@@ -169,6 +173,7 @@ struct PlanSimulateCommand: ParsableCommand {
                 o["level"] = r.meanLevel ?? level
                 o["level_mode"] = "online"
             }
+            if r.policy == .predictive { o["scale_in_hold"] = scaleInHold ?? leadTime }
             o["lead_time_sec"] = Double(leadTime) * stepSeconds
             o["lead_time_source"] = leadSource
             o["workers_per_instance"] = perInstance

@@ -60,6 +60,44 @@ final class ScriptedContext: ScalingContext {
         #expect(context.decisions.count == 2, "\(context.decisions)")
     }
 
+    /// 8,000 req/s with a 5 s dip to 2,000 (t = 20–25 s), then 2,000 from t = 40 s; 2,500 req/s per worker.
+    func dip(hold: Double?) -> (targets: [Int], context: ScriptedContext) {
+        let context = ScriptedContext()
+        context.demand = { t in
+            let s = t.timeIntervalSince(self.start)
+            return (s >= 20 && s < 25) || s >= 40 ? 2000 : 8000
+        }
+        let scaling = Scaling(mode: .predictive, minWorkers: 1, maxWorkers: 8, cooldownSec: 0, capacityPerWorker: 2500, marginSec: 1,
+                              scaleInHoldSec: hold)
+        let scaler = PoolScaler(scaling: scaling, pool: nil, initialWorkers: 4)
+        var targets: [Int] = []
+        for second in 0..<50 {
+            context.lastSecondRate = context.demand(start.addingTimeInterval(Double(second) - 1))
+            scaler.tick(broker: context, now: start.addingTimeInterval(Double(second)))
+            targets.append(scaler.targetWorkers)
+        }
+        return (targets, context)
+    }
+
+    @Test func scaleInIsHeldWhenTheNextPeakComesSoon() {
+        // Look-ahead 3.5 s (lead 1 + margin 1 + tick 1 + issue lead 0.5): at t = 21 the plan and the last
+        // second both say 2,000 req/s, and without a hold the pool gives three workers back for a second.
+        let none = dip(hold: 0)
+        #expect(none.targets[20] == 4 && none.targets[21] == 1, "\(none.targets)")
+        #expect(none.targets[22] == 4 && none.targets[30] == 4, "\(none.targets)")
+        #expect(none.context.events.filter { $0.0 == "scale_in_held" }.isEmpty)
+        // The default hold (lead + margin, 2 s after the look-ahead) sees the peak at t = 25 and keeps them.
+        let held = dip(hold: nil)
+        #expect(held.targets[0...40].allSatisfy { $0 == 4 }, "\(held.targets)")
+        let events = held.context.events.filter { $0.0 == "scale_in_held" }
+        #expect(events.count == 1, "\(events)")
+        #expect(events.first?.1["next_peak_rps"] == .number(8000, places: 0), "\(events)")
+        // After the last peak the pool still shrinks, as soon as the last second shows the fall.
+        #expect(held.targets[41] == 1 && held.targets.last == 1, "\(held.targets)")
+        #expect(held.context.decisions.count == 1, "\(held.context.decisions)")
+        #expect(none.context.decisions.count == 3, "\(none.context.decisions)")
+    }
+
     @Test func reactiveFollowsObservedUtilisation() {
         let context = ScriptedContext()
         let scaling = Scaling(mode: .reactive, minWorkers: 1, maxWorkers: 8, cooldownSec: 0, capacityPerWorker: 1000)

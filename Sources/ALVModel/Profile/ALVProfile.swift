@@ -217,13 +217,18 @@ public struct Scaling: Sendable, Equatable, Codable {
     public var marginSec: Double
     /// Plan and record decisions without starting or retiring workers.
     public var forecastOnly: Bool
+    /// Seconds beyond the look-ahead over which a predictive scale-in checks the plan for the next peak:
+    /// workers the plan needs again within them are kept (a dip shorter than it takes to bring a worker
+    /// back is not worth giving capacity back for). Nil: the pool's lead time plus the margin; 0: no hold.
+    public var scaleInHoldSec: Double?
 
     public init(
         mode: Mode, minWorkers: Int = 1, maxWorkers: Int = 16, targetUtilization: Double = 0.7,
         scaleOutThreshold: Double = 0.8, scaleInThreshold: Double = 0.4, cooldownSec: Double = 30,
         capacityPerWorker: Double? = nil, usersPerWorker: Int = 1000, forecastLevel: Double = 80, marginSec: Double = 1,
-        forecastOnly: Bool = false
+        forecastOnly: Bool = false, scaleInHoldSec: Double? = nil
     ) {
+        self.scaleInHoldSec = scaleInHoldSec
         self.capacityPerWorker = capacityPerWorker
         self.usersPerWorker = usersPerWorker
         self.forecastLevel = forecastLevel
@@ -242,7 +247,7 @@ public struct Scaling: Sendable, Equatable, Codable {
         case mode, minWorkers = "min_workers", maxWorkers = "max_workers", targetUtilization = "target_utilization"
         case scaleOutThreshold = "scale_out_threshold", scaleInThreshold = "scale_in_threshold", cooldownSec = "cooldown_sec"
         case capacityPerWorker = "capacity_per_worker", usersPerWorker = "users_per_worker", forecastLevel = "forecast_level"
-        case marginSec = "margin_sec", forecastOnly = "forecast_only"
+        case marginSec = "margin_sec", forecastOnly = "forecast_only", scaleInHoldSec = "scale_in_hold_sec"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -260,6 +265,7 @@ public struct Scaling: Sendable, Equatable, Codable {
             usersPerWorker: try c.decodeIfPresent(Int.self, forKey: .usersPerWorker) ?? d.usersPerWorker,
             forecastLevel: try c.decodeIfPresent(Double.self, forKey: .forecastLevel) ?? d.forecastLevel,
             marginSec: try c.decodeIfPresent(Double.self, forKey: .marginSec) ?? d.marginSec,
-            forecastOnly: try c.decodeIfPresent(Bool.self, forKey: .forecastOnly) ?? d.forecastOnly)
+            forecastOnly: try c.decodeIfPresent(Bool.self, forKey: .forecastOnly) ?? d.forecastOnly,
+            scaleInHoldSec: try c.decodeIfPresent(Double.self, forKey: .scaleInHoldSec))
     }
 }

@@ -12,7 +12,7 @@ public enum ProfileValidator {
     ]
     static let scalingFields = [
         "mode", "min_workers", "max_workers", "target_utilization", "scale_out_threshold", "scale_in_threshold", "cooldown_sec",
-        "capacity_per_worker", "users_per_worker", "forecast_level", "margin_sec", "forecast_only",
+        "capacity_per_worker", "users_per_worker", "forecast_level", "margin_sec", "forecast_only", "scale_in_hold_sec",
     ]
 
     /// Validates the JSON text of a profile.
@@ -168,6 +168,7 @@ public enum ProfileValidator {
         let users = f["users_per_worker"] == nil ? d.usersPerWorker : sink.integer(f["users_per_worker"], at: path.appending("users_per_worker"), minimum: 1, maximum: 1_000_000)
         let level = f["forecast_level"] == nil ? d.forecastLevel : sink.number(f["forecast_level"], at: path.appending("forecast_level"), minimum: 50, maximum: 99.9, what: "a percentage between 50 and 99.9")
         let margin = f["margin_sec"] == nil ? d.marginSec : sink.number(f["margin_sec"], at: path.appending("margin_sec"), minimum: 0, maximum: 3600, what: "seconds (a number)")
+        let hold = f["scale_in_hold_sec"].map { sink.number($0, at: path.appending("scale_in_hold_sec"), minimum: 0, maximum: 86_400, what: "seconds (a number)") }
         let forecastOnly = f["forecast_only"] == nil ? d.forecastOnly : sink.bool(f["forecast_only"], at: path.appending("forecast_only"))
         if let minimum, let maximum, minimum > maximum {
             sink.error(path.appending("min_workers"), f["min_workers"] ?? node, "expected min_workers ≤ max_workers (\(maximum)), found \(minimum)")
@@ -181,6 +182,6 @@ public enum ProfileValidator {
         return Scaling(
             mode: parsedMode, minWorkers: minimum, maxWorkers: maximum, targetUtilization: target, scaleOutThreshold: out,
             scaleInThreshold: scaleIn, cooldownSec: cooldown, capacityPerWorker: capacity ?? nil, usersPerWorker: users,
-            forecastLevel: level, marginSec: margin, forecastOnly: forecastOnly)
+            forecastLevel: level, marginSec: margin, forecastOnly: forecastOnly, scaleInHoldSec: hold ?? nil)
     }
 }
