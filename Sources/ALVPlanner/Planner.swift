@@ -18,7 +18,9 @@ public final class Planner {
     public let underProvisionBudget: Double?
     /// Steps after the lead over which the predictive policy looks for the next peak before giving
     /// capacity back: a scale-in is held (in part) when the forecast's upper bound needs the workers again
-    /// within them. 0: no hold. Default: the lead time (workers retired now could not be back sooner).
+    /// within them. 0 (the default): no hold. The simulator does not count what a change costs (a boot,
+    /// an instance's first minute), so without a hold it shows the cheapest plan; live runs hold by default
+    /// (`Scaling.scaleInHoldSec`).
     public var scaleInHold: Int
     /// The learning rate γ of the level.
     /// 0.5 (chosen on synthetic series with constant and with level-proportional noise, and on the traffic
@@ -26,6 +28,8 @@ public final class Planner {
     public var levelRate = 0.5
     /// Workers decided for each step still to come.
     private var provisioned: [Int: Int] = [:]
+    /// The upper bound forecast for each step still to come.
+    private var upperFor: [Int: Double] = [:]
     private var demandSum = 0.0
     /// The levels used, one per predictive decision (for `plan simulate`'s report).
     public private(set) var levelSum = 0.0, levelCount = 0
@@ -44,7 +48,7 @@ public final class Planner {
             ? OnlineForecaster(periods: periods, window: window, refitEvery: refitEvery, lead: self.leadTime, level: level)
             : nil
         current = initialWorkers ?? rule.minWorkers
-        scaleInHold = self.leadTime
+        scaleInHold = 0
     }
 
     /// The workers currently planned.
@@ -76,12 +80,16 @@ public final class Planner {
                 mean = prediction.mean
                 upper = prediction.upper
                 let predicted = rule.workers(for: prediction.upper)
-                if predicted >= reactive {
+                // The demand just seen is a floor only when the forecast missed it: on a falling cycle it is
+                // above what is coming, and a lead of several steps would pay for it at every fall.
+                let covered = upperFor.removeValue(forKey: step).map { demand <= $0 } ?? false
+                upperFor[step + leadTime] = prediction.upper
+                if predicted >= reactive || covered {
                     target = predicted
                     reason = "forecast \(format(prediction.mean)) req/s, upper bound \(format(prediction.upper)) in \(leadTime) step(s) (\(forecaster!.modelDescription))"
                 } else {
                     target = reactive
-                    reason = "observed \(format(demand)) req/s above the forecast's upper bound \(format(prediction.upper))"
+                    reason = "observed \(format(demand)) req/s above the forecast's upper bound for now: the demand seen is the floor"
                 }
             } else {
                 target = reactive

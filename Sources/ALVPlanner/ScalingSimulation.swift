@@ -28,7 +28,7 @@ public enum ScalingSimulation {
     /// - Parameters:
     ///   - warmup: steps the planner observes before scoring starts (history a live planner would import).
     ///   - scaleInHold: steps after the lead the predictive policy looks for the next peak before a scale-in
-    ///     (nil: the planner's default, the lead time).
+    ///     (nil: the planner's default, none).
     public static func run(demand: [Double], stepSeconds: Double, rule: ScalingRule, leadTime: Int, policy: ScalingPolicy,
                            periods: [Int], level: Double = 95, warmup: Int, window: Int, refitEvery: Int, workersPerInstance: Int = 1, underProvisionBudget: Double? = nil,
                            scaleInHold: Int? = nil) -> Result {

@@ -77,7 +77,7 @@ struct PlanSimulateCommand: ParsableCommand {
     @Option(help: "Steps before workers are retired after a change.")
     var cooldown: Int = 0
 
-    @Option(help: ArgumentHelp("Steps after the lead over which the predictive policy looks for the next peak before giving workers back (default: the lead time; 0: none).", valueName: "STEPS"))
+    @Option(help: ArgumentHelp("Steps after the lead over which the predictive policy looks for the next peak before giving workers back (default: 0, none; a live run holds for its lead time).", valueName: "STEPS"))
     var scaleInHold: Int?
 
     @Flag(help: "Print JSON.")
@@ -173,7 +173,7 @@ struct PlanSimulateCommand: ParsableCommand {
                 o["level"] = r.meanLevel ?? level
                 o["level_mode"] = "online"
             }
-            if r.policy == .predictive { o["scale_in_hold"] = scaleInHold ?? leadTime }
+            if r.policy == .predictive { o["scale_in_hold"] = scaleInHold ?? 0 }
             o["lead_time_sec"] = Double(leadTime) * stepSeconds
             o["lead_time_source"] = leadSource
             o["workers_per_instance"] = perInstance

@@ -28,8 +28,7 @@ func demand(weeks: Int, seed: UInt64 = 3) -> [Double] {
 
     @Test func scaleInIsHeldThroughADipTheForecastSeesEnding() {
         // 30 days: 1,000 req/s, 4,000 from 08:00 to 19:00 except a three-hour dip from 12:00; 100 req/s per
-        // worker, lead 1. The policy never plans below the demand last seen, so the dip's first hour keeps the
-        // peak's workers; its second and third hours can be given back, and a hold of 2 steps sees 15:00.
+        // worker, lead 1. Deciding at 11:00 for 12:00, a hold of 3 steps sees the peak back at 15:00.
         let y = (0..<(30 * 24)).map { t -> Double in
             let hour = t % 24
             return (8..<19).contains(hour) && !(12..<15).contains(hour) ? 4000 : 1000
@@ -39,13 +38,13 @@ func demand(weeks: Int, seed: UInt64 = 3) -> [Double] {
             ScalingSimulation.run(demand: y, stepSeconds: 3600, rule: rule, leadTime: 1, policy: .predictive, periods: [24],
                                   level: 80, warmup: 7 * 24, window: 7 * 24, refitEvery: 24, scaleInHold: hold)
         }
-        let none = run(hold: 0), held = run(hold: 2)
+        let none = run(hold: 0), held = run(hold: 3)
         print("three-hour dip: no hold \(none.decisions) changes, \(none.workerSeconds / 3600) worker-hours; hold \(held.decisions) changes, \(held.workerSeconds / 3600)")
-        // Without a hold the pool shrinks for the dip and grows back: two more changes a day (146 against 91).
+        // Without a hold the pool shrinks for the dip and grows back: two more changes a day.
         #expect(Double(held.decisions) <= 0.7 * Double(none.decisions), "\(held.decisions) vs \(none.decisions)")
         #expect(held.underProvisionedShare <= none.underProvisionedShare + 1e-9)
-        // The dip's 60 worker-hours a day (of ~500) are what the hold costs.
-        #expect(held.workerSeconds > none.workerSeconds && held.workerSeconds <= none.workerSeconds * 1.15)
+        // The dip's 90 worker-hours a day (of ~480) are what the hold costs.
+        #expect(held.workerSeconds > none.workerSeconds && held.workerSeconds <= none.workerSeconds * 1.25)
     }
 
     @Test func reactiveLagsByExactlyTheLeadTime() {
