@@ -77,18 +77,16 @@ public struct IntervalCalibration: Sendable {
         var result = forecast
         let usable = samples.filter { $0.error.isFinite && $0.modelSD.isFinite && $0.modelSD > 0 && $0.step >= 0 && $0.step < horizon }
         guard usable.count >= Self.minimumSamples else { return result }
-        let standardised: [Double]
-        // The signed standardised errors, for how correlated they are within one origin's horizon.
-        var signed: [(origin: Int, target: Int, value: Double)] = []
+        // The signed standardised errors (their sizes set the factors; their signs show how correlated they
+        // are within one origin's horizon).
+        let signed: [(origin: Int, target: Int, value: Double)]
         switch method {
         case .model, .modelScaled:
             signed = usable.map { ($0.target - $0.step, $0.target, $0.error / $0.modelSD) }
-            standardised = signed.map { abs($0.value) }
         case .modelPhase:
             let z = usable.map { ($0.target - $0.step, $0.target, $0.error / $0.modelSD) }
             let factor = phaseFactors(z, correlation: Self.intraHorizonCorrelation(z))
             signed = z.map { ($0.0, $0.1, $0.2 / factor($0.1)) }
-            standardised = signed.map { abs($0.value) }
             result.sd = forecast.sd.indices.map { forecast.sd[$0] * factor(start + $0) }
         case .step, .stepPhase, .stepLevel, .stepLevelPhase:
             let withLevel = method == .stepLevel || method == .stepLevelPhase
@@ -100,7 +98,6 @@ public struct IntervalCalibration: Sendable {
                 let s = stepSpread[sample.step] * phaseFactor(sample.target)
                 return s > 0 ? (sample.target - sample.step, sample.target, sample.error / s) : nil
             }
-            standardised = signed.map { abs($0.value) }
             if power > 0 { result.statistics["calibration_level_power"] = power }
             // Beyond the backtest horizon the last step's spread grows as the model's does.
             let last = max(0, min(horizon, forecast.sd.count) - 1)
@@ -110,12 +107,13 @@ public struct IntervalCalibration: Sendable {
                 return base * phaseFactor(start + h) * levelFactor(h < forecast.mean.count ? forecast.mean[h] : 0)
             }
         }
+        let standardised = signed.map { abs($0.value) }
         guard standardised.count >= Self.minimumSamples else { return forecast }
         // The quantile is widened as a predictive interval from few samples is: Student's t over the normal
         // quantile, times √(1 + 1/B), with B the effective number of independent errors: the horizons
         // covered when a whole horizon errs together (a day runs high), up to every error when the errors
         // within a horizon are uncorrelated (design effect 1 + (horizon − 1)ρ).
-        let rho = Self.intraHorizonCorrelation(signed.map { ($0.origin, $0.target, $0.value) })
+        let rho = Self.intraHorizonCorrelation(signed)
         let designEffect = 1 + Double(horizon - 1) * rho
         let blocks = max(2.0, Double(standardised.count) / designEffect)
         // And widened again by how much the errors' scale moved between the older and the newer half of
@@ -143,15 +141,11 @@ public struct IntervalCalibration: Sendable {
     static func scaleVariance(_ values: [(origin: Int, target: Int, value: Double)], designEffect: Double) -> Double {
         let sorted = values.sorted { $0.origin < $1.origin }
         guard sorted.count >= 2 * minimumSamples else { return 0 }
-        let halves = [sorted[..<(sorted.count / 2)], sorted[(sorted.count / 2)...]]
-        var meanSquare = [0.0, 0.0], fourth = 0.0
-        for (i, half) in halves.enumerated() {
-            for v in half { meanSquare[i] += v.value * v.value }
-            meanSquare[i] /= Double(half.count)
-            for v in half where meanSquare[i] > 0 { fourth += pow(v.value * v.value / meanSquare[i], 2) }
-        }
+        let middle = sorted.count / 2
+        let halves = [sorted[..<middle], sorted[middle...]]
+        let meanSquare = halves.map { half in half.reduce(0) { $0 + $1.value * $1.value } / Double(half.count) }
         guard meanSquare[0] > 0, meanSquare[1] > 0 else { return 0 }
-        let kurtosis = max(1.5, fourth / Double(sorted.count))
+        let kurtosis = Self.kurtosisWithin(sorted.indices.map { ($0 < middle ? 0 : 1, sorted[$0].value) })
         let noise = (kurtosis - 1) * designEffect * (1 / Double(halves[0].count) + 1 / Double(halves[1].count))
         let logRatio = log(meanSquare[1] / meanSquare[0])
         let tau2 = max(0, logRatio * logRatio - noise) / 2
@@ -178,6 +172,20 @@ public struct IntervalCalibration: Sendable {
         return (lo + hi) / 2 / z
     }
 
+    /// The kurtosis of errors within groups (each squared error over its group's mean square), at least 1.5:
+    /// pooled over groups of different spread it would count their difference as tails.
+    static func kurtosisWithin(_ values: [(group: Int, value: Double)]) -> Double {
+        var sum2: [Int: (sum: Double, count: Double)] = [:]
+        for v in values { sum2[v.group, default: (0, 0)].sum += v.value * v.value; sum2[v.group, default: (0, 0)].count += 1 }
+        var fourth = 0.0
+        for v in values {
+            guard let g = sum2[v.group], g.sum > 0 else { continue }
+            let r = v.value * v.value / (g.sum / g.count)
+            fourth += r * r
+        }
+        return max(1.5, fourth / Double(max(1, values.count)))
+    }
+
     /// The intra-class correlation of the errors within one origin's forecast (one-way ANOVA estimator over
     /// the origins, clamped to 0–1): 1 when a whole horizon errs together, 0 when its errors are independent.
     static func intraHorizonCorrelation(_ values: [(origin: Int, target: Int, value: Double)]) -> Double {
@@ -198,7 +206,7 @@ public struct IntervalCalibration: Sendable {
     /// A factor per phase of the season for standardised errors `z`: the log of each phase's mean square,
     /// shrunk toward the pooled one by its sampling noise against the spread between phases (method of
     /// moments). The noise of a phase's log mean square is (kurtosis − 1) / n_eff with n_eff its errors
-    /// over the design effect of squared errors (correlation ρ²). All 1 without a season.
+    /// over the design effect of their origins (1 + (errors per origin − 1)ρ). All 1 without a season.
     func phaseFactors(_ z: [(origin: Int, target: Int, value: Double)], correlation rho: Double) -> (Int) -> Double {
         guard let season else { return { _ in 1 } }
         let buckets = min(season, Self.maximumBuckets)
@@ -213,15 +221,7 @@ public struct IntervalCalibration: Sendable {
         }
         let n = Double(z.count)
         guard n > 0, pooled2 > 0 else { return { _ in 1 } }
-        // Kurtosis within phases (pooled over all errors it would count the phases' difference as tails).
-        var fourth = 0.0
-        for v in z {
-            let b = bucket(v.target)
-            guard sum2[b] > 0 else { continue }
-            let r = v.value * v.value / (sum2[b] / count[b])
-            fourth += r * r
-        }
-        let kurtosis = max(1.5, fourth / n)
+        let kurtosis = Self.kurtosisWithin(z.map { (bucket($0.target), $0.value) })
         let logPooled = log(pooled2 / n)
         var deviation = [Double](repeating: 0, count: buckets), noise = [Double](repeating: 0, count: buckets)
         var used: [Int] = []

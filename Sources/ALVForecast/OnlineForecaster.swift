@@ -69,9 +69,7 @@ public final class OnlineForecaster {
     /// The highest upper bound over the `extra` steps after the lead (lead + 1 … lead + extra), the margin
     /// the lead's: when the next peak comes, for a planner deciding whether to give capacity back.
     public func peakUpper(extra: Int) -> Double? {
-        guard extra >= 1, let first = point(ahead: lead + 1) else { return nil }
-        var peak = first
-        if extra >= 2 { for k in 2...extra { if let v = point(ahead: lead + k) { peak = max(peak, v) } } }
+        guard extra >= 1, let peak = (1...extra).compactMap({ point(ahead: lead + $0) }).max() else { return nil }
         return max(peak, peak + margin(mean: peak))
     }
 

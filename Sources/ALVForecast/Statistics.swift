@@ -24,11 +24,11 @@ enum Stats {
         return sorted[lower] + (sorted[upper] - sorted[lower]) * (position - Double(lower))
     }
 
-    /// The standard normal quantile (Acklam's rational approximation, relative error below 1.2e-9 after one
-    /// Newton step on erfc).
     /// The standard normal distribution function.
     static func normalCDF(_ x: Double) -> Double { 0.5 * erfc(-x / 2.0.squareRoot()) }
 
+    /// The standard normal quantile (Acklam's rational approximation, relative error below 1.2e-9 after one
+    /// Newton step on erfc).
     static func normalQuantile(_ p: Double) -> Double {
         precondition(p > 0 && p < 1)
         let a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02,
@@ -53,7 +53,7 @@ enum Stats {
             x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5])
                 / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
         }
-        let e = 0.5 * erfc(-x / 2.0.squareRoot()) - p
+        let e = normalCDF(x) - p
         let u = e * (2 * Double.pi).squareRoot() * exp(x * x / 2)
         x -= u / (1 + x * u / 2)
         return x

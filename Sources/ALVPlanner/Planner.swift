@@ -21,7 +21,7 @@ public final class Planner {
     /// within them. 0 (the default): no hold. The simulator does not count what a change costs (a boot,
     /// an instance's first minute), so without a hold it shows the cheapest plan; live runs hold by default
     /// (`Scaling.scaleInHoldSec`).
-    public var scaleInHold: Int
+    public var scaleInHold = 0
     /// The learning rate γ of the level.
     /// 0.5 (chosen on synthetic series with constant and with level-proportional noise, and on the traffic
     /// series: 0.05 moved too slowly to spend the budget within a few hundred steps, 1 overshot at lead 3).
@@ -48,7 +48,6 @@ public final class Planner {
             ? OnlineForecaster(periods: periods, window: window, refitEvery: refitEvery, lead: self.leadTime, level: level)
             : nil
         current = initialWorkers ?? rule.minWorkers
-        scaleInHold = 0
     }
 
     /// The workers currently planned.

@@ -148,7 +148,7 @@ public final class PoolScaler {
                 if hold > 0 {
                     let next = broker.plannedPeak(from: now.addingTimeInterval(horizon), to: now.addingTimeInterval(horizon + hold))
                     let needed = min(target, workers(rps: next.rps, users: next.users, capacity: capacity))
-                    if needed >= target {
+                    if needed == target {
                         if !holding {
                             holding = true
                             broker.record("scale_in_held", ["workers": .int(target), "next_peak_rps": .number(next.rps, places: 0),
