@@ -34,6 +34,13 @@ extension Broker: ScalingContext {
         return (Double(m.outcomes[.dropped]) / Double(m.intended), lag)
     }
 
+    /// The last complete second's arrivals and those dropped or sent late.
+    public var lastSchedule: ScheduleKept? {
+        let second = Int64(Date().timeIntervalSince1970) - 2
+        guard let m = session?.aggregator.second(second) else { return nil }
+        return ScheduleKept(second: second, intended: m.intended, missed: m.outcomes[.dropped] &+ m.late)
+    }
+
     /// CPU seconds per request over the run so far, from the workers' own reports; nil before any.
     public var cpuPerRequest: Double? {
         guard let session else { return nil }
@@ -66,6 +73,7 @@ extension Broker: ScalingContext {
         return BrokerAggregate(
             at: now.timeIntervalSince1970, runID: session?.runID, observedRPS: session == nil ? nil : lastSecondRate,
             cpuPerRequest: cpuPerRequest, droppedShare: saturation?.droppedShare, lagMs: saturation?.lagMs, liveWorkers: liveWorkers,
-            demandAhead: rates, usersAhead: users, scaling: session?.plan.profile?.scaling, issueLead: configuration.leadSeconds)
+            demandAhead: rates, usersAhead: users, scaling: session?.plan.profile?.scaling, issueLead: configuration.leadSeconds,
+            schedule: lastSchedule)
     }
 }

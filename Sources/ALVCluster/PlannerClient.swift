@@ -44,6 +44,7 @@ public final class PlannerClient: ScalingContext {
         return (dropped, lag)
     }
     public var issueLead: Double { latest?.issueLead ?? 0.5 }
+    public var lastSchedule: ScheduleKept? { latest?.schedule }
 
     public func record(_ kind: String, _ detail: EventDetail) {
         outbox.append(PlannerMessage(kind: .event, event: kind, detail: detail))

@@ -115,7 +115,18 @@ public final class DistributedRun {
         if joined < initial { log("\(joined) of \(initial) workers joined within 20 s; the run goes on with them") }
         let hosts = Set(pool.active.map(\.host)).sorted().joined(separator: ", ")
         log("running \(Self.name(plan)) against \(plan.target) on \(joined) worker processes (pids \(pool.active.map { String($0.process.pid) }.joined(separator: " "))) on \(hosts), scaling \(scaling.mode.rawValue); broker work port \(e.workPort)")
-        return try execute(plan, options: options, seed: seed, cancellation: cancellation, progress: progress)
+        var summary = try execute(plan, options: options, seed: seed, cancellation: cancellation, progress: progress)
+        if let budget = scaler.budget {
+            summary.scaling = .init(
+                mode: scaling.mode.rawValue, maxUnderProvisionedShare: budget.budget, underProvisionedShare: budget.missedShare,
+                intended: budget.intended, underProvisioned: budget.missed, capacityFactor: budget.factor, capacityFactorMin: budget.minimum,
+                capacityFactorMax: budget.maximum, workerSeconds: budget.workerSeconds, neededWorkerSeconds: budget.neededWorkerSeconds,
+                costVsNeeded: budget.costVsNeeded, seconds: budget.seconds)
+            do { try store.updateSummary(summary.runID, summaryJSON: String(decoding: try summary.jsonData(), as: UTF8.self)) } catch {
+                log("cannot keep the scaling outcome in the store: \(error)")
+            }
+        }
+        return summary
     }
 
     /// An instance group with its provider, started (described once). A group whose provider cannot be

@@ -436,6 +436,7 @@ public final class UnitExecutor {
         metrics[type].sent += 1
         metrics[type].lagSumMicros &+= lag
         metrics[type].lagMaxMicros = max(metrics[type].lagMaxMicros, lag)
+        if lag > RequestMetrics.lateThresholdMicros { metrics[type].late += 1 }
     }
 
     // MARK: Completion

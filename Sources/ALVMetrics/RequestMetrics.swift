@@ -23,6 +23,12 @@ public struct RequestMetrics: Sendable, Equatable {
     public var phases: [LatencyHistogram] = []
     /// Requests that rendered a `{{vars.NAME}}` no capture had filled (it rendered empty).
     public var emptyVariables: UInt64 = 0
+    /// Requests sent more than `lateThresholdMicros` after their intended time: the generator could not keep
+    /// the plan's schedule (with `dropped`, what the planner counts as under-provisioned).
+    public var late: UInt64 = 0
+    /// Scheduling lag above which a send counts as late, µs (the engine launches due requests in 1 ms batches,
+    /// so a healthy generator stays far below it).
+    public static let lateThresholdMicros: UInt64 = 10_000
 
     public init() {}
 
@@ -52,6 +58,7 @@ public struct RequestMetrics: Sendable, Equatable {
         latency.merge(other.latency)
         curlErrors.merge(other.curlErrors, uniquingKeysWith: +)
         emptyVariables &+= other.emptyVariables
+        late &+= other.late
         if !other.phases.isEmpty {
             if phases.isEmpty { phases = other.phases } else { for i in phases.indices { phases[i].merge(other.phases[i]) } }
         }
@@ -69,6 +76,7 @@ public struct RequestMetrics: Sendable, Equatable {
         latency.reset()
         curlErrors.removeAll(keepingCapacity: true)
         emptyVariables = 0
+        late = 0
         for i in phases.indices where !phases[i].isEmpty { phases[i].reset() }
     }
 
@@ -91,11 +99,13 @@ public struct RequestDelta: Sendable, Equatable, Codable {
     /// One `SparseHistogram` per `Phase`, or none.
     public var phases: [[UInt8]]
     public var emptyVariables: UInt64
+    /// Sends later than `RequestMetrics.lateThresholdMicros` (absent from older senders: 0).
+    public var late: UInt64
 
     enum CodingKeys: String, CodingKey {
         case outcomes, bytesIn = "bytes_in", bytesOut = "bytes_out", intended, sent, completed
         case lagSumMicros = "lag_sum_us", lagMaxMicros = "lag_max_us", latency, curlErrors = "curl_errors", phases
-        case emptyVariables = "vars_empty"
+        case emptyVariables = "vars_empty", late
     }
 
     public init(_ metrics: RequestMetrics) {
@@ -111,6 +121,7 @@ public struct RequestDelta: Sendable, Equatable, Codable {
         curlErrors = Dictionary(uniqueKeysWithValues: metrics.curlErrors.map { (String($0.key), $0.value) })
         phases = metrics.phases.allSatisfy(\.isEmpty) ? [] : metrics.phases.map(SparseHistogram.encode)
         emptyVariables = metrics.emptyVariables
+        late = metrics.late
     }
 
     /// Back to mergeable metrics.
@@ -126,6 +137,7 @@ public struct RequestDelta: Sendable, Equatable, Codable {
         m.completed = completed
         m.lagSumMicros = lagSumMicros
         m.lagMaxMicros = lagMaxMicros
+        m.late = late
         m.latency = try SparseHistogram.decode(latency)
         for (key, value) in curlErrors { if let code = Int32(key) { m.curlErrors[code] = value } }
         m.emptyVariables = emptyVariables
@@ -151,6 +163,7 @@ public struct RequestDelta: Sendable, Equatable, Codable {
         metrics.bytesIn &+= bytesIn
         metrics.bytesOut &+= bytesOut
         metrics.intended &+= intended
+        metrics.late &+= late
         metrics.sent &+= sent
         metrics.completed &+= completed
         metrics.lagSumMicros &+= lagSumMicros
@@ -185,6 +198,7 @@ public struct RequestDelta: Sendable, Equatable, Codable {
             return bytes
         }
         emptyVariables = try c.decodeIfPresent(UInt64.self, forKey: .emptyVariables) ?? 0
+        late = try c.decodeIfPresent(UInt64.self, forKey: .late) ?? 0
         guard phases.isEmpty || phases.count == Phase.allCases.count else {
             throw DecodingError.dataCorruptedError(forKey: .phases, in: c, debugDescription: "expected \(Phase.allCases.count) phase histograms, found \(phases.count)")
         }
@@ -204,6 +218,7 @@ public struct RequestDelta: Sendable, Equatable, Codable {
         if !curlErrors.isEmpty { try c.encode(curlErrors, forKey: .curlErrors) }
         if !phases.isEmpty { try c.encode(phases.map(Base64.encode), forKey: .phases) }
         if emptyVariables > 0 { try c.encode(emptyVariables, forKey: .emptyVariables) }
+        if late > 0 { try c.encode(late, forKey: .late) }
     }
 }
 
@@ -264,7 +279,7 @@ extension MetricsDelta {
             for (outcome, value) in zip(Outcome.allCases, d.outcomes.values) where value > Self.plausibleCount {
                 return "\(at).outcomes.\(outcome.key) \(value) is above \(Self.plausibleCount)"
             }
-            for (field, value) in [("intended", d.intended), ("sent", d.sent), ("completed", d.completed), ("vars_empty", d.emptyVariables)] where value > Self.plausibleCount {
+            for (field, value) in [("intended", d.intended), ("sent", d.sent), ("completed", d.completed), ("vars_empty", d.emptyVariables), ("late", d.late)] where value > Self.plausibleCount {
                 return "\(at).\(field) \(value) is above \(Self.plausibleCount)"
             }
             for (field, value) in [("bytes_in", d.bytesIn), ("bytes_out", d.bytesOut), ("lag_sum_us", d.lagSumMicros), ("lag_max_us", d.lagMaxMicros)] where value > Self.plausibleBytes {

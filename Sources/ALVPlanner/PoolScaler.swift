@@ -19,11 +19,15 @@ public final class PoolScaler {
     /// Called each predictive tick with the demand a lead time ahead in workers: the forecast's mean and
     /// its upper bound (the dashboard draws them beside live and planned workers).
     public var onForecast: ((_ mean: Double, _ upper: Double) -> Void)?
+    /// The predictive pool's under-provisioning budget (`scaling.max_under_provisioned_share`), nil when off.
+    public let budget: CapacityBudget?
 
     public init(scaling: Scaling, pool: (any WorkerLauncher)?, initialWorkers: Int) {
         self.scaling = scaling
         self.pool = pool
         target = initialWorkers
+        budget = scaling.mode == .predictive
+            ? CapacityBudget(budget: scaling.maxUnderProvisionedShare, targetUtilization: scaling.targetUtilization) : nil
     }
 
     /// The workers wanted now.
@@ -36,9 +40,17 @@ public final class PoolScaler {
     /// A scale-in is being held for the next peak (recorded once per hold).
     private var holding = false
 
+    /// Requests per second per worker the pool is sized with: the capacity model's figure times the
+    /// under-provisioning budget's factor.
+    public func capacity(broker: any ScalingContext) -> (value: Double, source: String) {
+        let (value, source) = modelCapacity(broker: broker)
+        guard let factor = budget?.factor, factor != 1 else { return (value, source) }
+        return (value * factor, source + String(format: ", × %.2f for the under-provisioning budget", factor))
+    }
+
     /// Requests per second per worker: configured, or learned from CPU per request at the target utilisation;
     /// either is capped by what workers achieved while saturated (dropped arrivals or late sends).
-    public func capacity(broker: any ScalingContext) -> (value: Double, source: String) {
+    public func modelCapacity(broker: any ScalingContext) -> (value: Double, source: String) {
         var (value, source): (Double, String)
         if let configured = scaling.capacityPerWorker {
             (value, source) = (configured, "configured")
@@ -95,7 +107,19 @@ public final class PoolScaler {
         guard now.timeIntervalSince(lastTick) >= 1, scaling.mode != .fixed else { return }
         lastTick = now
         // The rate was carried by the workers live now, not by those still booting on a group's machines.
-        observeSaturation(broker: broker, workers: max(1, broker.liveWorkerCount ?? pool?.activeCount ?? target))
+        let live = max(1, broker.liveWorkerCount ?? pool?.activeCount ?? target)
+        observeSaturation(broker: broker, workers: live)
+        if let budget, let schedule = broker.lastSchedule,
+           let change = budget.observe(schedule, workers: live, capacity: modelCapacity(broker: broker).value, minWorkers: scaling.minWorkers) {
+            let direction = change.to < change.from ? "above" : "within"
+            broker.record("capacity_factor", [
+                "from": .number(change.from, places: 3), "to": .number(change.to, places: 3),
+                "missed_share": .number(change.missedShare, places: 5), "intended": .int(Int(clamping: change.intended)),
+                "max_under_provisioned_share": .number(budget.budget, places: 5),
+                "reason": .string(String(format: "%.3f%%", change.missedShare * 100) + " of \(change.intended) arrivals dropped or sent late since the last change, \(direction) the budget of "
+                                  + String(format: "%.3f%%: each worker planned at %.2f× the capacity model", budget.budget * 100, change.to)),
+            ])
+        }
         let (capacity, source) = capacity(broker: broker)
         let lead = (pool?.leadTime ?? 1) + scaling.marginSec
         let current = max(1, pool?.activeCount ?? target)
@@ -181,6 +205,7 @@ public final class PoolScaler {
         detail["workers_after"] = .int(wanted)
         detail["capacity_per_worker"] = .number(capacity, places: 0)
         detail["capacity_source"] = .string(source)
+        if let budget { detail["capacity_factor"] = .number(budget.factor, places: 3) }
         detail["lead_time_s"] = .number(lead, places: 2)
         detail["reason"] = .string(reason)
         detail["acted"] = .bool(!(scaling.forecastOnly || pool == nil))

@@ -3,19 +3,22 @@ import ALVMetrics
 /// The compact encoding of the two messages a worker sends every second (`heartbeat`, `metrics`): what
 /// the broker decodes most, about a thousand times a second at a thousand workers. Everything else stays JSON.
 ///
-/// Layout: a first byte `0xB2` (binary, wire version 2: `0xB0 + version`, so a newer sender's payload is
-/// counted as `version`; a JSON payload starts with `{`; version 1, without error samples, is still read), the kind (1
+/// Layout: a first byte `0xB3` (binary, wire version 3: `0xB0 + version`, so a newer sender's payload is
+/// counted as `version`; a JSON payload starts with `{`; versions 1 and 2 are still read), the kind (1
 /// heartbeat, 2 metrics), then fields in a fixed order: unsigned integers as LEB128 varints, signed ones
 /// zigzag-encoded, doubles as 8 little-endian bytes, strings and byte runs as a varint length then the bytes,
 /// optionals as a 0/1 byte then the value. Request types are a count then (name, delta) pairs; a delta's
 /// outcomes are one varint per outcome in `Outcome.allCases` order, preceded by their count (so a receiver
 /// that knows more outcomes reads an older sender's); version 2 adds, after each latency histogram, the phase
 /// histograms (a count, 0 or 5, then each) and the count of empty `{{vars.NAME}}` renders, and after the request types the error samples (a count, then
-/// request type, outcome, optional status, message, body and count each). Every read is bounds-checked; a payload that ends
+/// request type, outcome, optional status, message, body and count each); version 3 adds the count of late sends
+/// after the empty renders. Every read is bounds-checked; a payload that ends
 /// early, runs past a limit or leaves bytes over is `malformed`.
 public enum BinaryWire {
-    static let marker: UInt8 = 0xB2
-    /// Version 1: the same without error samples.
+    static let marker: UInt8 = 0xB3
+    /// Version 2: the same without late sends.
+    static let markerWithoutLate: UInt8 = 0xB2
+    /// Version 1: without late sends, phases, empty renders or error samples.
     static let markerWithoutSamples: UInt8 = 0xB1
     static let heartbeatKind: UInt8 = 1
     static let metricsKind: UInt8 = 2
@@ -29,12 +32,12 @@ public enum BinaryWire {
     public static func isBinary(_ payload: [UInt8]) -> Bool { payload.first.map { $0 & 0xF0 == 0xB0 } ?? false }
 
     /// The compact payload of a heartbeat or metrics message; nil for other kinds (they go as JSON).
-    /// - Parameter version: 2 (the default); 1 writes the older layout (no phases, no error samples), as an
-    ///   alv of before them sends it.
-    public static func encode(_ message: WorkerMessage, version: Int = 2) -> [UInt8]? {
+    /// - Parameter version: 3 (the default); 2 and 1 write the older layouts (2: no late sends; 1: no phases,
+    ///   no error samples either), as an alv of before them sends it.
+    public static func encode(_ message: WorkerMessage, version: Int = 3) -> [UInt8]? {
         var out = Writer()
         let current = version >= 2
-        out.bytes.append(current ? marker : markerWithoutSamples)
+        out.bytes.append(version >= 3 ? marker : current ? markerWithoutLate : markerWithoutSamples)
         switch message.body {
         case .heartbeat(let beat):
             out.bytes.append(heartbeatKind)
@@ -68,6 +71,7 @@ public enum BinaryWire {
                     out.unsigned(UInt64(request.phases.count))
                     for phase in request.phases { out.run(phase) }
                     out.unsigned(request.emptyVariables)
+                    if version >= 3 { out.unsigned(request.late) }
                 }
                 out.unsigned(UInt64(request.curlErrors.count))
                 for (code, count) in request.curlErrors {
@@ -95,7 +99,7 @@ public enum BinaryWire {
     public static func decode(_ payload: [UInt8]) throws(WireError) -> WorkerMessage {
         var input = Reader(bytes: payload)
         let first = try input.byte()
-        guard first == marker || first == markerWithoutSamples else { throw .unknownVersion(Int(first & 0x0F)) }
+        guard first == marker || first == markerWithoutLate || first == markerWithoutSamples else { throw .unknownVersion(Int(first & 0x0F)) }
         let kind = try input.byte()
         let worker = try input.string()
         let incarnation = try input.int()
@@ -131,11 +135,12 @@ public enum BinaryWire {
                 request.lagSumMicros = try input.unsigned()
                 request.lagMaxMicros = try input.unsigned()
                 request.latency = try input.run()
-                if first == marker {
+                if first != markerWithoutSamples {
                     let phases = try input.count(limit: 16)
                     guard phases == 0 || phases == Phase.allCases.count else { throw .malformed("\(phases) phase histograms (expected 0 or \(Phase.allCases.count))") }
                     request.phases = try (0..<phases).map { _ throws(WireError) in try input.run() }
                     request.emptyVariables = try input.unsigned()
+                    if first == marker { request.late = try input.unsigned() }
                 }
                 let errors = try input.count(limit: maximumCurlErrors)
                 for _ in 0..<errors {
@@ -145,7 +150,7 @@ public enum BinaryWire {
                 types[name] = request
             }
             var samples: [ErrorSample] = []
-            if first == marker {
+            if first != markerWithoutSamples {
                 let count = try input.count(limit: maximumRequestTypes)
                 for _ in 0..<count {
                     let type = try input.string(), outcome = try input.string()

@@ -21,10 +21,13 @@ public struct BrokerAggregate: Sendable, Codable, Equatable {
     public var scaling: Scaling?
     /// Seconds before a window starts that the broker issues it.
     public var issueLead: Double
+    /// The last complete second's schedule as the workers kept it (absent from older brokers).
+    public var schedule: ScheduleKept?
 
     public init(at: Double, runID: String?, observedRPS: Double?, cpuPerRequest: Double?, droppedShare: Double? = nil, lagMs: Double? = nil, liveWorkers: [String],
-                demandAhead: [Double], usersAhead: [Int], scaling: Scaling?, issueLead: Double) {
+                demandAhead: [Double], usersAhead: [Int], scaling: Scaling?, issueLead: Double, schedule: ScheduleKept? = nil) {
         v = wireVersion
+        self.schedule = schedule
         self.at = at
         self.runID = runID
         self.observedRPS = observedRPS
@@ -40,7 +43,7 @@ public struct BrokerAggregate: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case v, at, runID = "run_id", observedRPS = "observed_rps", cpuPerRequest = "cpu_per_request", droppedShare = "dropped_share", lagMs = "lag_ms", liveWorkers = "live_workers"
-        case demandAhead = "demand_ahead", usersAhead = "users_ahead", scaling, issueLead = "issue_lead"
+        case demandAhead = "demand_ahead", usersAhead = "users_ahead", scaling, issueLead = "issue_lead", schedule
     }
 }
 

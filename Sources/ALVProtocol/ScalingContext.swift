@@ -24,8 +24,27 @@ public protocol ScalingContext: AnyObject {
     func workerExited(_ id: String)
     /// Workers live now (joined and taking windows), when known: fewer than those asked for while machines boot.
     var liveWorkerCount: Int? { get }
+    /// How the workers kept the plan's schedule in the last complete second, when known.
+    var lastSchedule: ScheduleKept? { get }
 }
 
 extension ScalingContext {
     public var liveWorkerCount: Int? { nil }
+    public var lastSchedule: ScheduleKept? { nil }
+}
+
+/// One complete second of the plan's schedule as the workers kept it: the arrivals it intended, and those
+/// under-provisioned (dropped at the in-flight cap, or sent more than `RequestMetrics.lateThresholdMicros`
+/// after their intended time).
+public struct ScheduleKept: Sendable, Equatable, Codable {
+    /// The Unix second.
+    public var second: Int64
+    public var intended: UInt64
+    public var missed: UInt64
+
+    public init(second: Int64, intended: UInt64, missed: UInt64) {
+        self.second = second
+        self.intended = intended
+        self.missed = missed
+    }
 }

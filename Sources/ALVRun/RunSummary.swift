@@ -150,6 +150,53 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var remoteWrite: RemoteWriteCounts?
     /// What ran: alv's version, the seed, where, and each vector's load (for the report's configuration block).
     public var configuration: Configuration?
+    /// A predictive pool's under-provisioning budget and what it cost; nil for fixed and reactive pools and
+    /// when the budget is off.
+    public var scaling: ScalingOutcome?
+
+    /// What `scaling.max_under_provisioned_share` led to: the share of the plan's arrivals the pool left
+    /// under-provisioned (dropped at the in-flight cap or sent more than 10 ms late), how hard each worker ended
+    /// up being planned, and the worker-seconds paid for against those the demand needed at the capacity model.
+    public struct ScalingOutcome: Sendable, Codable, Equatable {
+        public var mode: String
+        public var maxUnderProvisionedShare: Double
+        public var underProvisionedShare: Double
+        public var intended: UInt64
+        public var underProvisioned: UInt64
+        /// The planned capacity per worker over the capacity model's: at the end, and its range over the run.
+        public var capacityFactor: Double
+        public var capacityFactorMin: Double
+        public var capacityFactorMax: Double
+        public var workerSeconds: Double
+        public var neededWorkerSeconds: Double
+        public var costVsNeeded: Double?
+        /// Complete seconds the planner learned from.
+        public var seconds: Int
+
+        public init(mode: String, maxUnderProvisionedShare: Double, underProvisionedShare: Double, intended: UInt64, underProvisioned: UInt64,
+                    capacityFactor: Double, capacityFactorMin: Double, capacityFactorMax: Double, workerSeconds: Double,
+                    neededWorkerSeconds: Double, costVsNeeded: Double?, seconds: Int) {
+            self.mode = mode
+            self.maxUnderProvisionedShare = maxUnderProvisionedShare
+            self.underProvisionedShare = underProvisionedShare
+            self.intended = intended
+            self.underProvisioned = underProvisioned
+            self.capacityFactor = capacityFactor
+            self.capacityFactorMin = capacityFactorMin
+            self.capacityFactorMax = capacityFactorMax
+            self.workerSeconds = workerSeconds
+            self.neededWorkerSeconds = neededWorkerSeconds
+            self.costVsNeeded = costVsNeeded
+            self.seconds = seconds
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case mode, maxUnderProvisionedShare = "max_under_provisioned_share", underProvisionedShare = "under_provisioned_share"
+            case intended, underProvisioned = "under_provisioned", capacityFactor = "capacity_factor"
+            case capacityFactorMin = "capacity_factor_min", capacityFactorMax = "capacity_factor_max", workerSeconds = "worker_seconds"
+            case neededWorkerSeconds = "needed_worker_seconds", costVsNeeded = "cost_vs_needed", seconds
+        }
+    }
 
     public struct Configuration: Sendable, Codable, Equatable {
         public var alvVersion: String
@@ -231,7 +278,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
         case responses, errors, dropped, achievedRPS = "achieved_rps", latencyMs = "latency_ms", intended, sent
         case bytesIn = "bytes_in", bytesOut = "bytes_out", lagMs = "lag_ms", requestTypes = "request_types", vectors, workers
         case metricsGaps = "metrics_gaps", thresholds, events, checksPassed = "checks_passed", checksFailed = "checks_failed"
-        case errorSamples = "error_samples", phasesMs = "phases_ms", remoteWrite = "remote_write", configuration
+        case errorSamples = "error_samples", phasesMs = "phases_ms", remoteWrite = "remote_write", configuration, scaling
     }
 
 
@@ -292,6 +339,7 @@ extension RunSummary {
         phasesMs = try c.decodeIfPresent([String: Latency].self, forKey: .phasesMs)
         remoteWrite = try c.decodeIfPresent(RemoteWriteCounts.self, forKey: .remoteWrite)
         configuration = try c.decodeIfPresent(Configuration.self, forKey: .configuration)
+        scaling = try c.decodeIfPresent(ScalingOutcome.self, forKey: .scaling)
     }
 }
 

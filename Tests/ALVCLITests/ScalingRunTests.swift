@@ -106,7 +106,12 @@ import Testing
         let started = p.all("worker_started").filter { $0.at >= decision.at }.compactMap { $0.detail["worker"] }
         #expect(started.count == 3, "the decision starts three workers: \(started)")
         #expect(decision.detail["reason"]?.contains("planned 8000 req/s") == true && decision.detail["reason"]?.contains("above scale_out_threshold") == true, "\(decision.detail)")
-        #expect(decision.detail["capacity_per_worker"] == "2500" && decision.detail["lead_time_s"] != nil && decision.detail["workers_before"] == "1")
+        #expect(decision.detail["lead_time_s"] != nil && decision.detail["workers_before"] == "1")
+        // Each worker is planned at the configured 2,500 req/s times the under-provisioning budget's factor
+        // (default budget 0.5%), which the decision carries.
+        let factor = try #require(decision.detail["capacity_factor"].flatMap(Double.init), "\(decision.detail)")
+        let planned = try #require(decision.detail["capacity_per_worker"].flatMap(Double.init))
+        #expect(abs(planned - 2500 * factor) <= 2 && factor >= 0.2 && factor <= 1 / 0.7, "\(decision.detail)")
         // Numbers are JSON numbers, flags booleans.
         let rawDecision = try #require(p.raw.first { $0.kind == "scaling_decision" }?.detail)
         #expect(rawDecision["workers_after"] is Int && rawDecision["lead_time_s"] is Double && rawDecision["acted"] as? Bool == true, "\(rawDecision)")
@@ -137,6 +142,19 @@ import Testing
         #expect(!after.isEmpty)
         for second in after { #expect(Double(low[second]!) >= poissonFloor(2000), "after scale-in: \(low[second]!) req/s") }
         #expect(p.summary["status"] as? String != "aborted")
+        // What the budget led to: the arrivals of the seconds the planner learned from, those dropped or late,
+        // and the worker-seconds paid for against those 2,500 req/s per worker needed.
+        let outcome = try #require(p.summary["scaling"] as? [String: Any], "\(p.summary.keys.sorted())")
+        let intended = try #require(outcome["intended"] as? Int), missed = try #require(outcome["under_provisioned"] as? Int)
+        let totalIntended = try #require(p.summary["intended"] as? Int)
+        #expect(outcome["max_under_provisioned_share"] as? Double == 0.005 && outcome["mode"] as? String == "predictive")
+        #expect(intended <= totalIntended && Double(intended) >= 0.7 * Double(totalIntended), "learned from \(intended) of \(totalIntended) arrivals")
+        #expect(missed <= intended && abs((outcome["under_provisioned_share"] as? Double ?? -1) - Double(missed) / Double(intended)) < 1e-9)
+        let learned = try #require(outcome["seconds"] as? Int)
+        let workerSeconds = try #require(outcome["worker_seconds"] as? Double), needed = try #require(outcome["needed_worker_seconds"] as? Double)
+        // 2 k req/s needs 1 worker, 8 k needs 4: at least one worker-second per second, at most four.
+        #expect(learned >= 30 && needed >= Double(learned) && needed <= 4 * Double(learned) && workerSeconds >= Double(learned), "\(outcome)")
+        #expect(abs((outcome["cost_vs_needed"] as? Double ?? -1) - workerSeconds / needed) < 1e-9)
 
         result = try alv(["run", reactive, "--target", nginx.url, "--db", db, "--no-dashboard", "--json"])
         #expect(result.status == 0, "\(result.stderr)")

@@ -13,6 +13,7 @@ final class ScriptedContext: ScalingContext {
     var cpuPerRequest: Double?
     var saturation: (droppedShare: Double, lagMs: Double)?
     var issueLead = 0.5
+    var lastSchedule: ScheduleKept?
     var events: [(String, EventDetail)] = []
 
     func plannedPeak(from: Date, to: Date) -> (rps: Double, users: Int) {

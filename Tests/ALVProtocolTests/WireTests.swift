@@ -15,6 +15,7 @@ struct WireTests {
         m.recordPhases((40, 0, 0, 850, 20))
         m.recordPhases((35, 120, 900, 43_000, 15))
         m.emptyVariables = 2
+        m.late = 1
         return MetricsDelta(second: 1_764_000_000, requestTypes: ["browse": RequestDelta(m)], cpuSeconds: 0.25, rssBytes: 1 << 24)
     }
 
@@ -151,14 +152,24 @@ struct WireTests {
         }
         // A newer sender's compact payload is counted as a version, not as garbage.
         var newer = try WireCodec.encode(metrics)
-        newer[1][0] = 0xB3
-        #expect(throws: WireError.unknownVersion(3)) { try WireCodec.decodeWorkerMessage(newer) }
+        newer[1][0] = 0xB4
+        #expect(throws: WireError.unknownVersion(4)) { try WireCodec.decodeWorkerMessage(newer) }
+        // Version 2 (no late sends) is still read, as none late.
+        let second = try #require(BinaryWire.encode(metrics, version: 2))
+        #expect(second.first == 0xB2)
+        var withoutLate = metrics
+        if case .metrics(var m) = metrics.body {
+            m.delta.requestTypes = m.delta.requestTypes.mapValues { var d = $0; d.late = 0; return d }
+            withoutLate = WorkerMessage(worker: metrics.worker, incarnation: metrics.incarnation, seq: metrics.seq, .metrics(m))
+        }
+        #expect(withoutLate != metrics)
+        #expect(try WireCodec.decodeWorkerMessage([Array(metrics.kind.rawValue.utf8), second]) == withoutLate)
         // Version 1 (no phases, no error samples) is still read.
         let older = try #require(BinaryWire.encode(metrics, version: 1))
         #expect(older.first == 0xB1)
         var withoutPhases = metrics
         if case .metrics(var m) = metrics.body {
-            m.delta.requestTypes = m.delta.requestTypes.mapValues { var d = $0; d.phases = []; d.emptyVariables = 0; return d }
+            m.delta.requestTypes = m.delta.requestTypes.mapValues { var d = $0; d.phases = []; d.emptyVariables = 0; d.late = 0; return d }
             withoutPhases = WorkerMessage(worker: metrics.worker, incarnation: metrics.incarnation, seq: metrics.seq, .metrics(m))
         }
         #expect(try WireCodec.decodeWorkerMessage([Array(metrics.kind.rawValue.utf8), older]) == withoutPhases)

@@ -221,14 +221,21 @@ public struct Scaling: Sendable, Equatable, Codable {
     /// workers the plan needs again within them are kept (a dip shorter than it takes to bring a worker
     /// back is not worth giving capacity back for). Nil: the pool's lead time plus the margin; 0: no hold.
     public var scaleInHoldSec: Double?
+    /// The share of the plan's arrivals a predictive pool may leave under-provisioned (dropped at the in-flight
+    /// cap, or sent more than 10 ms late), on average: the planner moves how hard it runs each worker online
+    /// toward it. 0 turns that off (each worker planned at `capacityPerWorker` or the learned capacity).
+    public var maxUnderProvisionedShare: Double
+    /// The default budget: one arrival in 200.
+    public static let defaultUnderProvisionedShare = 0.005
 
     public init(
         mode: Mode, minWorkers: Int = 1, maxWorkers: Int = 16, targetUtilization: Double = 0.7,
         scaleOutThreshold: Double = 0.8, scaleInThreshold: Double = 0.4, cooldownSec: Double = 30,
         capacityPerWorker: Double? = nil, usersPerWorker: Int = 1000, forecastLevel: Double = 80, marginSec: Double = 1,
-        forecastOnly: Bool = false, scaleInHoldSec: Double? = nil
+        forecastOnly: Bool = false, scaleInHoldSec: Double? = nil, maxUnderProvisionedShare: Double = Scaling.defaultUnderProvisionedShare
     ) {
         self.scaleInHoldSec = scaleInHoldSec
+        self.maxUnderProvisionedShare = maxUnderProvisionedShare
         self.capacityPerWorker = capacityPerWorker
         self.usersPerWorker = usersPerWorker
         self.forecastLevel = forecastLevel
@@ -248,6 +255,7 @@ public struct Scaling: Sendable, Equatable, Codable {
         case scaleOutThreshold = "scale_out_threshold", scaleInThreshold = "scale_in_threshold", cooldownSec = "cooldown_sec"
         case capacityPerWorker = "capacity_per_worker", usersPerWorker = "users_per_worker", forecastLevel = "forecast_level"
         case marginSec = "margin_sec", forecastOnly = "forecast_only", scaleInHoldSec = "scale_in_hold_sec"
+        case maxUnderProvisionedShare = "max_under_provisioned_share"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -266,6 +274,7 @@ public struct Scaling: Sendable, Equatable, Codable {
             forecastLevel: try c.decodeIfPresent(Double.self, forKey: .forecastLevel) ?? d.forecastLevel,
             marginSec: try c.decodeIfPresent(Double.self, forKey: .marginSec) ?? d.marginSec,
             forecastOnly: try c.decodeIfPresent(Bool.self, forKey: .forecastOnly) ?? d.forecastOnly,
-            scaleInHoldSec: try c.decodeIfPresent(Double.self, forKey: .scaleInHoldSec))
+            scaleInHoldSec: try c.decodeIfPresent(Double.self, forKey: .scaleInHoldSec),
+            maxUnderProvisionedShare: try c.decodeIfPresent(Double.self, forKey: .maxUnderProvisionedShare) ?? d.maxUnderProvisionedShare)
     }
 }

@@ -12,7 +12,7 @@ public enum ProfileValidator {
     ]
     static let scalingFields = [
         "mode", "min_workers", "max_workers", "target_utilization", "scale_out_threshold", "scale_in_threshold", "cooldown_sec",
-        "capacity_per_worker", "users_per_worker", "forecast_level", "margin_sec", "forecast_only", "scale_in_hold_sec",
+        "capacity_per_worker", "users_per_worker", "forecast_level", "margin_sec", "forecast_only", "scale_in_hold_sec", "max_under_provisioned_share",
     ]
 
     /// Validates the JSON text of a profile.
@@ -169,6 +169,9 @@ public enum ProfileValidator {
         let level = f["forecast_level"] == nil ? d.forecastLevel : sink.number(f["forecast_level"], at: path.appending("forecast_level"), minimum: 50, maximum: 99.9, what: "a percentage between 50 and 99.9")
         let margin = f["margin_sec"] == nil ? d.marginSec : sink.number(f["margin_sec"], at: path.appending("margin_sec"), minimum: 0, maximum: 3600, what: "seconds (a number)")
         let hold = f["scale_in_hold_sec"].map { sink.number($0, at: path.appending("scale_in_hold_sec"), minimum: 0, maximum: 86_400, what: "seconds (a number)") }
+        let budget = f["max_under_provisioned_share"] == nil ? d.maxUnderProvisionedShare
+            : sink.number(f["max_under_provisioned_share"], at: path.appending("max_under_provisioned_share"), minimum: 0, maximum: 0.5,
+                          what: "a share from 0 (off) to 0.5 (0.005 is one arrival in 200)")
         let forecastOnly = f["forecast_only"] == nil ? d.forecastOnly : sink.bool(f["forecast_only"], at: path.appending("forecast_only"))
         if let minimum, let maximum, minimum > maximum {
             sink.error(path.appending("min_workers"), f["min_workers"] ?? node, "expected min_workers ≤ max_workers (\(maximum)), found \(minimum)")
@@ -177,11 +180,11 @@ public enum ProfileValidator {
             sink.error(path.appending("scale_in_threshold"), f["scale_in_threshold"] ?? node, "expected scale_in_threshold below scale_out_threshold (\(out)), found \(scaleIn)")
         }
         guard sink.diagnostics.errors.count == before, let mode, let parsedMode = Scaling.Mode(rawValue: mode), let minimum, let maximum,
-            let target, let out, let scaleIn, let cooldown, let users, let level, let margin, let forecastOnly
+            let target, let out, let scaleIn, let cooldown, let users, let level, let margin, let forecastOnly, let budget
         else { return nil }
         return Scaling(
             mode: parsedMode, minWorkers: minimum, maxWorkers: maximum, targetUtilization: target, scaleOutThreshold: out,
             scaleInThreshold: scaleIn, cooldownSec: cooldown, capacityPerWorker: capacity ?? nil, usersPerWorker: users,
-            forecastLevel: level, marginSec: margin, forecastOnly: forecastOnly, scaleInHoldSec: hold ?? nil)
+            forecastLevel: level, marginSec: margin, forecastOnly: forecastOnly, scaleInHoldSec: hold ?? nil, maxUnderProvisionedShare: budget)
     }
 }
