@@ -1,3 +1,4 @@
+import ALVMetrics
 import ALVProtocol
 import ALVRun
 import Foundation
@@ -26,19 +27,33 @@ extension Broker: ScalingContext {
         return session?.aggregator.second(second).map { Double($0.requestsTotal) }
     }
 
-    /// The last complete second's dropped share and mean scheduling lag.
+    /// The last complete second's dropped share and mean scheduling lag. Arrivals dropped at a vector's own
+    /// `max_in_flight` are left out: that cap is the run's, split among the workers, so more workers would not
+    /// send them.
     public var saturation: (droppedShare: Double, lagMs: Double)? {
         let second = Int64(Date().timeIntervalSince1970) - 2
-        guard let m = session?.aggregator.second(second), m.intended > 0 else { return nil }
-        let lag = m.sent > 0 ? Double(m.lagSumMicros) / Double(m.sent) / 1000 : 0
-        return (Double(m.outcomes[.dropped]) / Double(m.intended), lag)
+        guard let m = provisioning(second: second), m.metrics.intended > 0 else { return nil }
+        let lag = m.metrics.sent > 0 ? Double(m.metrics.lagSumMicros) / Double(m.metrics.sent) / 1000 : 0
+        return (Double(m.dropped) / Double(m.metrics.intended), lag)
     }
 
-    /// The last complete second's arrivals and those dropped or sent late.
+    /// The last complete second's arrivals and those dropped (outside a vector's own cap) or sent late.
     public var lastSchedule: ScheduleKept? {
         let second = Int64(Date().timeIntervalSince1970) - 2
-        guard let m = session?.aggregator.second(second) else { return nil }
-        return ScheduleKept(second: second, intended: m.intended, missed: m.outcomes[.dropped] &+ m.late)
+        guard let m = provisioning(second: second) else { return nil }
+        return ScheduleKept(second: second, intended: m.metrics.intended, missed: m.dropped &+ m.metrics.late)
+    }
+
+    /// One second's metrics of the whole run, and its arrivals dropped at the workers' own in-flight cap (those
+    /// more workers would have sent), not at a cap the vector sets for the run.
+    private func provisioning(second: Int64) -> (metrics: RequestMetrics, dropped: UInt64)? {
+        guard let session, let all = session.aggregator.second(second) else { return nil }
+        var capped: UInt64 = 0
+        for (index, step) in session.plan.steps.enumerated() {
+            guard case .open(_, _, let cap?) = step.vector.load, cap > 0 else { continue }
+            capped &+= session.aggregator.second(second, vectorIndex: index)?.outcomes[.dropped] ?? 0
+        }
+        return (all, all.outcomes[.dropped] &- min(capped, all.outcomes[.dropped]))
     }
 
     /// CPU seconds per request over the run so far, from the workers' own reports; nil before any.

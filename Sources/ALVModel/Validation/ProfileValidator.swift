@@ -171,7 +171,7 @@ public enum ProfileValidator {
         let hold = f["scale_in_hold_sec"].map { sink.number($0, at: path.appending("scale_in_hold_sec"), minimum: 0, maximum: 86_400, what: "seconds (a number)") }
         let budget = f["max_under_provisioned_share"] == nil ? d.maxUnderProvisionedShare
             : sink.number(f["max_under_provisioned_share"], at: path.appending("max_under_provisioned_share"), minimum: 0, maximum: 0.5,
-                          what: "a share from 0 (off) to 0.5 (0.005 is one arrival in 200)")
+                          what: "a share of the arrivals (0.005 is one in 200; 0 turns the budget off)")
         let forecastOnly = f["forecast_only"] == nil ? d.forecastOnly : sink.bool(f["forecast_only"], at: path.appending("forecast_only"))
         if let minimum, let maximum, minimum > maximum {
             sink.error(path.appending("min_workers"), f["min_workers"] ?? node, "expected min_workers ≤ max_workers (\(maximum)), found \(minimum)")
