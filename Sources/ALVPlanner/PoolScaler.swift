@@ -111,7 +111,7 @@ public final class PoolScaler {
         observeSaturation(broker: broker, workers: live)
         if let budget, let schedule = broker.lastSchedule,
            let change = budget.observe(schedule, workers: live, capacity: modelCapacity(broker: broker).value, minWorkers: scaling.minWorkers) {
-            let direction = change.to < change.from ? "above" : "within"
+            let direction = change.missedShare > budget.budget ? "above" : "within"
             broker.record("capacity_factor", [
                 "from": .number(change.from, places: 3), "to": .number(change.to, places: 3),
                 "missed_share": .number(change.missedShare, places: 5), "intended": .int(Int(clamping: change.intended)),

@@ -419,12 +419,22 @@ final class ProgressPrinter: @unchecked Sendable {
             format: "[%4d s] %@  %6llu req/s  p50 %.1f ms  p99 %.1f ms  errors %.2f%%",
             seconds, label, total, Double(merged.latency.value(atPercentile: 50)) / 1000, Double(merged.latency.value(atPercentile: 99)) / 1000,
             total > 0 ? Double(failures) / Double(total) * 100 : 0) + (cpuSeconds.map { String(format: "  cpu %.0f%%", $0 * 100) } ?? "")
+            + Self.behind(merged)
         if interactive {
             FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
             wroteLine = true
         } else if seconds % 5 == 0 {
             printError(line)
         }
+    }
+
+    /// Arrivals the generator did not keep on schedule, when there were any: dropped at the in-flight cap, and
+    /// sent more than 10 ms late (the load asked for is not the load sent).
+    static func behind(_ m: RequestMetrics) -> String {
+        let dropped = m.outcomes[.dropped]
+        guard m.intended > 0, dropped + m.late > 0 else { return "" }
+        let intended = Double(m.intended)
+        return String(format: "  dropped %.1f%%  late %.1f%%", Double(dropped) / intended * 100, Double(m.late) / intended * 100)
     }
 
     func finish() {

@@ -51,8 +51,13 @@ struct WireTests {
         #expect(try WireCodec.decode(try WireCodec.encode(topic: "unit", unit), topics: ["unit"], as: UnitMessage.self).1 == unit)
         let control = ControlMessage(kind: .stopRun, runID: "r", vectorIndex: 1, epoch: 4)
         #expect(try WireCodec.decode(try WireCodec.encode(topic: "ctl", control), topics: ["ctl"], as: ControlMessage.self).1 == control)
-        let aggregate = BrokerAggregate(at: 1.5, runID: "r", observedRPS: 10, cpuPerRequest: 1e-5, liveWorkers: ["a"], demandAhead: [1, 2], usersAhead: [0, 0], scaling: nil, issueLead: 0.5)
+        let aggregate = BrokerAggregate(at: 1.5, runID: "r", observedRPS: 10, cpuPerRequest: 1e-5, liveWorkers: ["a"], demandAhead: [1, 2], usersAhead: [0, 0], scaling: nil, issueLead: 0.5,
+                                        schedule: ScheduleKept(second: 1_764_000_000, intended: 2_000, missed: 7))
         #expect(try WireCodec.decode(try WireCodec.encode(topic: "agg", aggregate), topics: ["agg"], as: BrokerAggregate.self).1 == aggregate)
+        // An older broker's aggregate has no schedule: the planner outside it then runs without the budget's evidence.
+        var older = aggregate
+        older.schedule = nil
+        #expect(try WireCodec.decode(try WireCodec.encode(topic: "agg", older), topics: ["agg"], as: BrokerAggregate.self).1.schedule == nil)
         let planner = PlannerMessage(kind: .event, event: "scaling_decision", detail: ["workers_after": "3"])
         #expect(try WireCodec.decode(try WireCodec.encode(topic: "planner", planner), topics: ["planner"], as: PlannerMessage.self).1 == planner)
     }
