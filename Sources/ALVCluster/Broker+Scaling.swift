@@ -38,9 +38,11 @@ extension Broker: ScalingContext {
     }
 
     /// The last complete second's arrivals and those dropped (outside a vector's own cap) or sent late.
-    public var lastSchedule: ScheduleKept? {
-        let second = Int64(Date().timeIntervalSince1970) - 2
-        guard let m = provisioning(second: second) else { return nil }
+    public var lastSchedule: ScheduleKept? { schedule(second: Int64(Date().timeIntervalSince1970) - 2) }
+
+    /// A complete second's arrivals and those dropped (outside a vector's own cap) or sent late.
+    public func schedule(second: Int64) -> ScheduleKept? {
+        guard second <= Int64(Date().timeIntervalSince1970) - 2, let m = provisioning(second: second) else { return nil }
         return ScheduleKept(second: second, intended: m.metrics.intended, missed: m.dropped &+ m.metrics.late)
     }
 

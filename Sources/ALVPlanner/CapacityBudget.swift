@@ -31,7 +31,8 @@ public final class CapacityBudget {
     public private(set) var intended: UInt64 = 0, missed: UInt64 = 0
     public private(set) var seconds = 0
     public private(set) var workerSeconds = 0.0, neededWorkerSeconds = 0.0
-    private var lastSecond = Int64.min
+    /// The last second learned from.
+    public private(set) var learnedThrough: Int64?
     /// The counts since the factor was last reported (`capacity_factor` events).
     private var reported = 1.0
     private var intendedSinceReport: UInt64 = 0, missedSinceReport: UInt64 = 0
@@ -68,8 +69,8 @@ public final class CapacityBudget {
     /// - Returns: the factor's move when it has moved 5% or more since it was last reported.
     @discardableResult
     public func observe(_ schedule: ScheduleKept, workers: Int, capacity: Double, minWorkers: Int) -> Change? {
-        guard schedule.second > lastSecond else { return nil }
-        lastSecond = schedule.second
+        guard schedule.second > learnedThrough ?? .min else { return nil }
+        learnedThrough = schedule.second
         let missedNow = min(schedule.missed, schedule.intended)
         seconds += 1
         intended &+= schedule.intended

@@ -75,6 +75,27 @@ public final class PoolScaler {
         saturatedCeiling = min(saturatedCeiling ?? .infinity, perWorker)
     }
 
+    /// Feeds the budget every complete second since the last it learned from (ticks come about once a second,
+    /// so one may have passed two); at most 10 back, so a stalled tick does not replay a minute at once.
+    private func learn(_ budget: CapacityBudget, broker: any ScalingContext, workers: Int) {
+        guard let latest = broker.lastSchedule else { return }
+        let first = max(budget.learnedThrough.map { $0 &+ 1 } ?? latest.second, latest.second - 9)
+        guard first <= latest.second else { return }
+        let capacity = modelCapacity(broker: broker).value
+        for second in first...latest.second {
+            guard let schedule = second == latest.second ? latest : broker.schedule(second: second),
+                  let change = budget.observe(schedule, workers: workers, capacity: capacity, minWorkers: scaling.minWorkers) else { continue }
+            let direction = change.missedShare > budget.budget ? "above" : "within"
+            broker.record("capacity_factor", [
+                "from": .number(change.from, places: 3), "to": .number(change.to, places: 3),
+                "missed_share": .number(change.missedShare, places: 5), "intended": .int(Int(clamping: change.intended)),
+                "max_under_provisioned_share": .number(budget.budget, places: 5),
+                "reason": .string(String(format: "%.3f%%", change.missedShare * 100) + " of \(change.intended) arrivals dropped or sent late since the last change, \(direction) the budget of "
+                                  + String(format: "%.3f%%: each worker planned at %.2f× the capacity model", budget.budget * 100, change.to)),
+            ])
+        }
+    }
+
     /// Workers for a demand, clamped to the policy's bounds and the hosts' slots.
     func workers(rps: Double, users: Int, capacity: Double) -> Int {
         let forRate = capacity > 0 ? wholeWorkers(rps / capacity) : (rps > 0 ? scaling.maxWorkers : 0)
@@ -109,17 +130,7 @@ public final class PoolScaler {
         // The rate was carried by the workers live now, not by those still booting on a group's machines.
         let live = max(1, broker.liveWorkerCount ?? pool?.activeCount ?? target)
         observeSaturation(broker: broker, workers: live)
-        if let budget, let schedule = broker.lastSchedule,
-           let change = budget.observe(schedule, workers: live, capacity: modelCapacity(broker: broker).value, minWorkers: scaling.minWorkers) {
-            let direction = change.missedShare > budget.budget ? "above" : "within"
-            broker.record("capacity_factor", [
-                "from": .number(change.from, places: 3), "to": .number(change.to, places: 3),
-                "missed_share": .number(change.missedShare, places: 5), "intended": .int(Int(clamping: change.intended)),
-                "max_under_provisioned_share": .number(budget.budget, places: 5),
-                "reason": .string(String(format: "%.3f%%", change.missedShare * 100) + " of \(change.intended) arrivals dropped or sent late since the last change, \(direction) the budget of "
-                                  + String(format: "%.3f%%: each worker planned at %.2f× the capacity model", budget.budget * 100, change.to)),
-            ])
-        }
+        if let budget { learn(budget, broker: broker, workers: live) }
         let (capacity, source) = capacity(broker: broker)
         let lead = (pool?.leadTime ?? 1) + scaling.marginSec
         let current = max(1, pool?.activeCount ?? target)

@@ -26,11 +26,15 @@ public protocol ScalingContext: AnyObject {
     var liveWorkerCount: Int? { get }
     /// How the workers kept the plan's schedule in the last complete second, when known.
     var lastSchedule: ScheduleKept? { get }
+    /// The same for an earlier complete second, while it is still known (the broker keeps every second of
+    /// the run; a planner beside it knows only the last).
+    func schedule(second: Int64) -> ScheduleKept?
 }
 
 extension ScalingContext {
     public var liveWorkerCount: Int? { nil }
     public var lastSchedule: ScheduleKept? { nil }
+    public func schedule(second: Int64) -> ScheduleKept? { lastSchedule.flatMap { $0.second == second ? $0 : nil } }
 }
 
 /// One complete second of the plan's schedule as the workers kept it: the arrivals it intended, and those

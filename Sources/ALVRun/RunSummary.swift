@@ -138,6 +138,8 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var metricsGaps: Int
     public var thresholds: [ThresholdResult]
     public var events: [Event]
+    /// Requests sent more than 10 ms after their intended time (the generator fell behind its schedule).
+    public var late: UInt64 = 0
     /// Responses of checked steps that passed and that failed their checks, over the run.
     public var checksPassed: UInt64 = 0
     public var checksFailed: UInt64 = 0
@@ -277,7 +279,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
         case runID = "run_id", status, target, profileID = "profile_id", durationS = "duration_s", requestsTotal = "requests_total"
         case responses, errors, dropped, achievedRPS = "achieved_rps", latencyMs = "latency_ms", intended, sent
         case bytesIn = "bytes_in", bytesOut = "bytes_out", lagMs = "lag_ms", requestTypes = "request_types", vectors, workers
-        case metricsGaps = "metrics_gaps", thresholds, events, checksPassed = "checks_passed", checksFailed = "checks_failed"
+        case metricsGaps = "metrics_gaps", thresholds, events, checksPassed = "checks_passed", checksFailed = "checks_failed", late
         case errorSamples = "error_samples", phasesMs = "phases_ms", remoteWrite = "remote_write", configuration, scaling
     }
 
@@ -340,6 +342,7 @@ extension RunSummary {
         remoteWrite = try c.decodeIfPresent(RemoteWriteCounts.self, forKey: .remoteWrite)
         configuration = try c.decodeIfPresent(Configuration.self, forKey: .configuration)
         scaling = try c.decodeIfPresent(ScalingOutcome.self, forKey: .scaling)
+        late = try c.decodeIfPresent(UInt64.self, forKey: .late) ?? 0
     }
 }
 

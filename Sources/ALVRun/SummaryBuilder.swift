@@ -67,6 +67,7 @@ public struct SummaryBuilder {
             requestTypes: types, vectors: vectors, workers: workers, metricsGaps: metricsGaps, thresholds: thresholds, events: events)
         summary.errorSamples = aggregator.errorSamples(vectorIDs: plan.steps.map(\.vector.vectorID))
         summary.phasesMs = RunSummary.phases(overall.phases)
+        summary.late = overall.late
         summary.checksPassed = checksPassed
         summary.checksFailed = checksFailed
         return summary

@@ -21,7 +21,8 @@ enum SummaryText {
                 phases[key].map { "\(key) p50 \(format($0.p50)) p99 \(format($0.p99))" }
             }.joined(separator: ", ") + " ms")
         }
-        lines.append("  lag       mean \(format(s.lagMs["mean"] ?? 0)) ms, max \(format(s.lagMs["max"] ?? 0)) ms behind schedule")
+        lines.append("  lag       mean \(format(s.lagMs["mean"] ?? 0)) ms, max \(format(s.lagMs["max"] ?? 0)) ms behind schedule"
+                     + (s.late > 0 ? "; \(s.late) sent more than 10 ms late" : ""))
         if s.workers.count == 1, let worker = s.workers.first {
             lines.append("  generator \(format(worker.cpuSeconds)) CPU s, peak RSS \(worker.peakRSSBytes / 1_048_576) MB")
         } else {

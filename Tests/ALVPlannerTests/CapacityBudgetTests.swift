@@ -90,4 +90,23 @@ struct CapacityBudgetTests {
         for s in 100_000..<100_100 { budget.observe(ScheduleKept(second: Int64(s), intended: 1_000, missed: 1_000), workers: 1, capacity: 100, minWorkers: 1) }
         #expect(budget.factor == 0.2 && budget.minimum == 0.2)
     }
+
+    /// Ticks come about once a second, so the last complete second sometimes moves by two: the second in
+    /// between is read from the broker's history, not lost; a tick after a long stall replays at most 10.
+    @Test func secondsBetweenTicksAreLearnedToo() throws {
+        let context = ScriptedContext()
+        context.demand = { _ in 1_000 }
+        let scaler = PoolScaler(scaling: Scaling(mode: .predictive, minWorkers: 1, maxWorkers: 8, capacityPerWorker: 500), pool: nil, initialWorkers: 2)
+        let start = Date(timeIntervalSince1970: 1_000_000)
+        for s in Int64(0)...40 { context.history[s] = ScheduleKept(second: s, intended: 1_000, missed: 0) }
+        context.lastSchedule = context.history[0]
+        scaler.tick(broker: context, now: start)
+        context.lastSchedule = context.history[2]
+        scaler.tick(broker: context, now: start.addingTimeInterval(1.3))
+        let budget = try #require(scaler.budget)
+        #expect(budget.seconds == 3 && budget.intended == 3_000 && budget.learnedThrough == 2)
+        context.lastSchedule = context.history[40]
+        scaler.tick(broker: context, now: start.addingTimeInterval(40))
+        #expect(budget.seconds == 13 && budget.learnedThrough == 40, "seconds 31–40 only")
+    }
 }

@@ -14,6 +14,8 @@ final class ScriptedContext: ScalingContext {
     var saturation: (droppedShare: Double, lagMs: Double)?
     var issueLead = 0.5
     var lastSchedule: ScheduleKept?
+    /// Earlier seconds' schedules, as the broker keeps them.
+    var history: [Int64: ScheduleKept] = [:]
     var events: [(String, EventDetail)] = []
 
     func plannedPeak(from: Date, to: Date) -> (rps: Double, users: Int) {
@@ -25,6 +27,7 @@ final class ScriptedContext: ScalingContext {
 
     func plannedRate(at time: Date) -> (mean: Double, upper: Double) { (demand(time), demand(time)) }
     func record(_ kind: String, _ detail: EventDetail) { events.append((kind, detail)) }
+    func schedule(second: Int64) -> ScheduleKept? { lastSchedule?.second == second ? lastSchedule : history[second] }
     func workerExited(_ id: String) { events.append(("exited", ["worker": .string(id)])) }
     var decisions: [EventDetail] { events.filter { $0.0 == "scaling_decision" }.map(\.1) }
 }
