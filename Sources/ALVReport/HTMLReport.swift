@@ -70,6 +70,13 @@ enum HTMLReport {
             .init(name: "received", points: merged.map { (x($0.second), Double($0.bytesIn) / 1024) }, color: "#2b6cb0"),
             .init(name: "sent", points: merged.map { (x($0.second), Double($0.bytesOut) / 1024) }, color: "#c05621"),
         ]))
+        // What the generators did not keep of the schedule, when anything: the load asked for was not the load sent.
+        if merged.contains(where: { $0.dropped + $0.late > 0 }) {
+            charts.append(SVGChart(title: "Arrivals not kept on schedule: dropped at the in-flight cap, sent more than 10 ms late", unit: "req/s", series: [
+                .init(name: "dropped", points: merged.map { (x($0.second), Double($0.dropped)) }, color: "#c53030"),
+                .init(name: "late", points: merged.map { (x($0.second), Double($0.late)) }, color: "#b7791f"),
+            ]))
+        }
         if let workers = workerSeries(s, start: start, seconds: seconds) { charts.append(workers) }
         for i in charts.indices { charts[i].bands = bands }
 
@@ -93,6 +100,7 @@ enum HTMLReport {
             <div class="card">p50 / p99<b>\(format(s.latencyMs.p50)) / \(format(s.latencyMs.p99)) ms</b></div>
             <div class="card">failed<b>\((s.responses["4xx"] ?? 0) + (s.responses["5xx"] ?? 0) + s.errors.values.reduce(0, +))</b></div>
             <div class="card">dropped<b>\(s.dropped)</b></div>
+            <div class="card">sent late<b>\(s.late)</b></div>
             <div class="card">metrics gaps<b>\(s.metricsGaps)</b></div>
             </div>
 
@@ -103,6 +111,11 @@ enum HTMLReport {
                 html += "<tr><td>\(xml("\(t.name) \(t.expression)"))</td><td>\(xml(t.vectorID ?? "run"))</td><td>\(format(t.value))</td><td class=\"\(t.passed ? "pass" : "fail")\">\(t.passed ? "pass" : "FAIL")</td></tr>"
             }
             html += "</table>\n"
+        }
+        if let b = s.scaling {
+            html += "<p>Scaling: \(format(b.underProvisionedShare * 100))% of \(b.intended) arrivals dropped or sent late against a budget of \(format(b.maxUnderProvisionedShare * 100))%; "
+                + "workers planned at \(String(format: "%.2f", b.capacityFactor))× the capacity model (\(String(format: "%.2f", b.capacityFactorMin))–\(String(format: "%.2f", b.capacityFactorMax))); "
+                + "\(format(b.workerSeconds)) worker-seconds" + (b.costVsNeeded.map { ", \(String(format: "%.2f", $0))× the \(format(b.neededWorkerSeconds)) the demand needed" } ?? "") + ".</p>\n"
         }
         html += "<h2>Over time</h2>\n" + charts.map { $0.render() }.joined(separator: "\n") + "\n"
         if let spectrum = distribution(report) { html += "<h2>Latency distribution</h2>\n" + spectrum.render() + "\n" }

@@ -26,6 +26,9 @@ public struct RunReport: Sendable {
         public var bytesIn: UInt64
         public var bytesOut: UInt64
         public var p50: Double, p95: Double, p99: Double, max: Double
+        /// Arrivals dropped at the in-flight cap, and requests sent more than 10 ms after their intended time.
+        public var dropped: UInt64 = 0
+        public var late: UInt64 = 0
     }
 
     public var summary: RunSummary
@@ -57,7 +60,8 @@ public struct RunReport: Sendable {
             let v = m.latency.values(atPercentiles: [50, 95, 99]).map { Double($0) / 1000 }
             seconds.append(Second(
                 second: c.second, requests: m.requestsTotal, failed: m.outcomes[.status4xx] + m.outcomes[.status5xx] + m.outcomes.errors,
-                bytesIn: m.bytesIn, bytesOut: m.bytesOut, p50: v[0], p95: v[1], p99: v[2], max: m.latency.isEmpty ? 0 : Double(m.latency.maximum) / 1000))
+                bytesIn: m.bytesIn, bytesOut: m.bytesOut, p50: v[0], p95: v[1], p99: v[2], max: m.latency.isEmpty ? 0 : Double(m.latency.maximum) / 1000,
+                dropped: m.outcomes[.dropped], late: m.late))
             all.merge(m.latency)
         }
         try store.series(run: record.runID) { point in
@@ -69,6 +73,7 @@ public struct RunReport: Sendable {
             current!.metrics.outcomes.add(m.outcomes)
             current!.metrics.bytesIn += m.bytesIn
             current!.metrics.bytesOut += m.bytesOut
+            current!.metrics.late += m.late
             current!.metrics.latency.merge(m.latency)
             let values = m.latency.values(atPercentiles: [50, 90, 95, 99]).map { Double($0) / 1000 }
             var outcomes: [String: UInt64] = [:]

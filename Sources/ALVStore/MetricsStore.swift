@@ -21,8 +21,8 @@ public final class MetricsStore {
     static let outcomeColumns = Outcome.allCases.map { "o_" + $0.key }
     static let sampleInsertSQL = """
         INSERT INTO samples (run_id, second, vector_index, request_type, worker, \(outcomeColumns.joined(separator: ", ")),
-            bytes_in, bytes_out, intended, sent, completed, lag_sum_us, lag_max_us, latency)
-        VALUES (\(Array(repeating: "?", count: 5 + outcomeColumns.count + 8).joined(separator: ", ")))
+            bytes_in, bytes_out, intended, sent, completed, lag_sum_us, lag_max_us, latency, late)
+        VALUES (\(Array(repeating: "?", count: 5 + outcomeColumns.count + 9).joined(separator: ", ")))
         """
 
     /// Opens the metrics tables in `database`, creating them when missing.
@@ -180,7 +180,7 @@ public final class MetricsStore {
                 // SQLite integers are signed 64-bit: a counter beyond that (never real) is stored clamped.
                 values += Outcome.allCases.map { Int(clamping: m.outcomes[$0]) }
                 values += [Int(clamping: m.bytesIn), Int(clamping: m.bytesOut), Int(clamping: m.intended), Int(clamping: m.sent), Int(clamping: m.completed),
-                           Int(clamping: m.lagSumMicros), Int(clamping: m.lagMaxMicros), SQLiteBlob(m.latency)]
+                           Int(clamping: m.lagSumMicros), Int(clamping: m.lagMaxMicros), SQLiteBlob(m.latency), Int(clamping: m.late)]
                 try insertSample.bind(values: values)
                 try insertSample.run()
             }
@@ -219,7 +219,7 @@ public final class MetricsStore {
     public func series(run: String, after: Int64? = nil, each: (SeriesPoint) throws -> Void) throws {
         let statement = try database.prepare("""
             SELECT second, vector_index, request_type, \(Self.outcomeColumns.joined(separator: ", ")),
-                   bytes_in, bytes_out, intended, sent, completed, lag_sum_us, lag_max_us, latency
+                   bytes_in, bytes_out, intended, sent, completed, lag_sum_us, lag_max_us, latency, late
             FROM samples WHERE run_id = ? AND second > ? ORDER BY second, vector_index, request_type
             """)
         try statement.bind(run, Int(after ?? Int64.min))
@@ -247,6 +247,7 @@ public final class MetricsStore {
             current!.metrics.lagSumMicros += UInt64(statement.int(column + 5))
             current!.metrics.lagMaxMicros = max(current!.metrics.lagMaxMicros, UInt64(statement.int(column + 6)))
             try? SparseHistogram.merge(statement.blob(column + 7), into: &current!.metrics.latency)
+            current!.metrics.late += UInt64(max(0, statement.int(column + 8)))
         }
         if let current { try each(current) }
     }

@@ -62,6 +62,13 @@ public enum StoreSchema {
                 CREATE INDEX IF NOT EXISTS target_series_by_run ON target_series (run_id);
                 """)
         },
+        // Requests sent more than 10 ms after their intended time (the generator behind its schedule). Steps
+        // are applied by position: a new one goes last.
+        Step(name: "samples.late") { database in
+            if try !database.columns("samples").contains("late") {
+                try database.execute("ALTER TABLE samples ADD COLUMN late INTEGER NOT NULL DEFAULT 0")
+            }
+        },
     ]
 
     /// The version a store has once every step is applied.

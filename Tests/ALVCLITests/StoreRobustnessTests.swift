@@ -62,7 +62,7 @@ import Testing
         defer { _ = target }
         let vector = directory.write("v.json", #"{"vector_id": "earlier-vector", "name": "Old", "duration_sec": 1, "load": {"target_rps": 20}, "request_types": [{"name": "a", "url": "/", "frequency": 100}]}"#)
         let config = ["ALV_CONFIG_DIR": Fixtures.path("config")]
-        for (name, layout) in [("repository-v1", "DROP_OWNER"), ("metrics-only", "METRICS_ONLY")] {
+        for (name, layout) in [("repository-v1", "DROP_OWNER"), ("metrics-only", "METRICS_ONLY"), ("schema-5", "DROP_LATE")] {
             let db = directory.file("\(name).db")
             #expect(try AlvBinary.run(["vector", "add", vector, "--db", db], environment: config).status == 0)
             let run = try AlvBinary.run(["run", "earlier-vector", "--target", url, "--workers", "0", "--no-dashboard", "--json", "--db", db], environment: config)
@@ -73,6 +73,9 @@ import Testing
                 let old = try SQLiteDatabase(path: db)
                 if layout == "DROP_OWNER" {
                     try old.execute("ALTER TABLE runs DROP COLUMN owner; PRAGMA user_version = 1;")
+                } else if layout == "DROP_LATE" {
+                    // As alv left a store before late sends were kept per second (schema 5).
+                    try old.execute("ALTER TABLE samples DROP COLUMN late; PRAGMA user_version = 5;")
                 } else {
                     try old.execute("DROP TABLE documents; DROP TABLE meta; ALTER TABLE runs DROP COLUMN owner; PRAGMA user_version = 0;")
                 }
@@ -81,12 +84,15 @@ import Testing
             #expect(report.status == 0 && report.stdout.contains(runID), "\(name): \(report.stderr)")
             let list = try AlvBinary.run(["vector", "list", "--db", db], environment: config)
             #expect(list.status == 0 && list.stdout.contains("smoke"), "\(name): \(list.stderr)")
-            #expect(list.stdout.contains("earlier-vector") == (layout == "DROP_OWNER"), "\(name): \(list.stdout)")
+            #expect(list.stdout.contains("earlier-vector") == (layout != "METRICS_ONLY"), "\(name): \(list.stdout)")
             let migrated = try SQLiteDatabase(path: db)
             #expect(try migrated.userVersion == StoreSchema.current, "\(name)")
             let statement = try migrated.prepare("SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'owner'")
             _ = try statement.step()
             #expect(statement.int(0) == 1, "\(name): the owner column was added")
+            let late = try migrated.prepare("SELECT COUNT(*) FROM pragma_table_info('samples') WHERE name = 'late'")
+            _ = try late.step()
+            #expect(late.int(0) == 1, "\(name): the late column was added")
         }
         let newer = directory.file("newer.db")
         #expect(try AlvBinary.run(["vector", "list", "--db", newer], environment: config).status == 0)
