@@ -233,21 +233,23 @@ public final class MetricsStore {
             if current == nil {
                 current = SeriesPoint(second: second, vectorIndex: vectorIndex, requestType: requestType, metrics: RequestMetrics())
             }
-            // Counts add in place; the histogram merges from its sparse bytes (no dense copy per row).
+            // Counts add in place; the histogram merges from its sparse bytes (no dense copy per row). A count
+            // below 0 (a store edited by hand) reads as 0, and sums wrap as merges do: a bad row never traps.
+            func count(_ column: Int32) -> UInt64 { UInt64(max(0, statement.int(column))) }
             var column: Int32 = 3
             for outcome in Outcome.allCases {
-                current!.metrics.outcomes[outcome] += UInt64(statement.int(column))
+                current!.metrics.outcomes[outcome] &+= count(column)
                 column += 1
             }
-            current!.metrics.bytesIn += UInt64(statement.int(column))
-            current!.metrics.bytesOut += UInt64(statement.int(column + 1))
-            current!.metrics.intended += UInt64(statement.int(column + 2))
-            current!.metrics.sent += UInt64(statement.int(column + 3))
-            current!.metrics.completed += UInt64(statement.int(column + 4))
-            current!.metrics.lagSumMicros += UInt64(statement.int(column + 5))
-            current!.metrics.lagMaxMicros = max(current!.metrics.lagMaxMicros, UInt64(statement.int(column + 6)))
+            current!.metrics.bytesIn &+= count(column)
+            current!.metrics.bytesOut &+= count(column + 1)
+            current!.metrics.intended &+= count(column + 2)
+            current!.metrics.sent &+= count(column + 3)
+            current!.metrics.completed &+= count(column + 4)
+            current!.metrics.lagSumMicros &+= count(column + 5)
+            current!.metrics.lagMaxMicros = max(current!.metrics.lagMaxMicros, count(column + 6))
             try? SparseHistogram.merge(statement.blob(column + 7), into: &current!.metrics.latency)
-            current!.metrics.late += UInt64(max(0, statement.int(column + 8)))
+            current!.metrics.late &+= count(column + 8)
         }
         if let current { try each(current) }
     }
@@ -258,7 +260,7 @@ public final class MetricsStore {
         let statement = try database.prepare("SELECT worker, SUM(\(total)) FROM samples WHERE run_id = ? GROUP BY worker")
         try statement.bind(run)
         var result: [String: UInt64] = [:]
-        while try statement.step() { result[statement.string(0) ?? ""] = UInt64(statement.int(1)) }
+        while try statement.step() { result[statement.string(0) ?? ""] = UInt64(max(0, statement.int(1))) }
         return result
     }
 
