@@ -87,6 +87,7 @@ extension Broker: ScalingContext {
                 users.append(peak.users)
             }
         }
+        let saturation = self.saturation
         return BrokerAggregate(
             at: now.timeIntervalSince1970, runID: session?.runID, observedRPS: session == nil ? nil : lastSecondRate,
             cpuPerRequest: cpuPerRequest, droppedShare: saturation?.droppedShare, lagMs: saturation?.lagMs, liveWorkers: liveWorkers,

@@ -112,11 +112,7 @@ enum HTMLReport {
             }
             html += "</table>\n"
         }
-        if let b = s.scaling {
-            html += "<p>Scaling: \(format(b.underProvisionedShare * 100))% of \(b.intended) arrivals dropped or sent late against a budget of \(format(b.maxUnderProvisionedShare * 100))%; "
-                + "workers planned at \(String(format: "%.2f", b.capacityFactor))× the capacity model (\(String(format: "%.2f", b.capacityFactorMin))–\(String(format: "%.2f", b.capacityFactorMax))); "
-                + "\(format(b.workerSeconds)) worker-seconds" + (b.costVsNeeded.map { ", \(String(format: "%.2f", $0))× the \(format(b.neededWorkerSeconds)) the demand needed" } ?? "") + ".</p>\n"
-        }
+        if let b = s.scaling { html += "<p>Scaling: \(xml(b.sentence)).</p>\n" }
         html += "<h2>Over time</h2>\n" + charts.map { $0.render() }.joined(separator: "\n") + "\n"
         if let spectrum = distribution(report) { html += "<h2>Latency distribution</h2>\n" + spectrum.render() + "\n" }
         html += configuration(report)

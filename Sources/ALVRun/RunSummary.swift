@@ -192,6 +192,15 @@ public struct RunSummary: Sendable, Codable, Equatable {
             self.seconds = seconds
         }
 
+        /// One line for people: the share missed against the budget, the factor, and the worker-seconds (the human
+        /// summary and the HTML report both say it so).
+        public var sentence: String {
+            "\(formatNumber(underProvisionedShare * 100))% of \(intended) arrivals dropped or sent late (budget \(formatNumber(maxUnderProvisionedShare * 100))%); "
+                + "workers planned at \(String(format: "%.2f", capacityFactor))× the capacity model (\(String(format: "%.2f", capacityFactorMin))–\(String(format: "%.2f", capacityFactorMax))); "
+                + "\(formatNumber(workerSeconds)) worker-seconds"
+                + (costVsNeeded.map { ", \(String(format: "%.2f", $0))× the \(formatNumber(neededWorkerSeconds)) the demand needed" } ?? "")
+        }
+
         enum CodingKeys: String, CodingKey {
             case mode, maxUnderProvisionedShare = "max_under_provisioned_share", underProvisionedShare = "under_provisioned_share"
             case intended, underProvisioned = "under_provisioned", capacityFactor = "capacity_factor"

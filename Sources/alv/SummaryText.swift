@@ -36,11 +36,7 @@ enum SummaryText {
         if let w = s.remoteWrite {
             lines.append("  remote    \(w.sent) samples written to \(w.url)" + (w.failed + w.dropped > 0 ? ", \(w.failed) refused, \(w.dropped) dropped" : ""))
         }
-        if let b = s.scaling {
-            lines.append("  scaling   \(format(b.underProvisionedShare * 100))% of \(b.intended) arrivals dropped or sent late (budget \(format(b.maxUnderProvisionedShare * 100))%); "
-                + "workers planned at \(String(format: "%.2f", b.capacityFactor))× the capacity model (\(String(format: "%.2f", b.capacityFactorMin))–\(String(format: "%.2f", b.capacityFactorMax))); "
-                + "\(format(b.workerSeconds)) worker-seconds" + (b.costVsNeeded.map { ", \(String(format: "%.2f", $0))× the \(format(b.neededWorkerSeconds)) the demand needed" } ?? ""))
-        }
+        if let b = s.scaling { lines.append("  scaling   " + b.sentence) }
         let unreachable = Set(s.events.filter { $0.kind == "observe_failed" }.compactMap { $0.detail["url"]?.description })
         if !unreachable.isEmpty { lines.append("  observe   could not scrape " + unreachable.sorted().joined(separator: ", ")) }
         let rows = s.requestTypes.map { t -> [String] in
